@@ -1,0 +1,153 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, health, limits, CORS."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException
+
+from api.context import Context
+from api.runtime import Runtime
+from api.schema import schema
+from api.services.bootstrap import prepare_database
+from persistence.migrate import is_current
+from persistence.settings import Settings
+from persistence.workspaces import Caller, WorkspaceRepository
+
+log = logging.getLogger("segmentql")
+
+
+async def authenticate(runtime: Runtime, header: object) -> Caller | None:
+    if not isinstance(header, str) or not header.startswith("Bearer "):
+        return None
+    key = header.removeprefix("Bearer ").strip()
+    if not key or len(key) > 200:
+        return None
+    async with runtime.engine.connect() as conn:
+        return await WorkspaceRepository(conn).authenticate(key)
+
+
+class SegmentGraphQL(GraphQL[Context, None]):
+    """Authenticates every HTTP request by header and every WebSocket by connection_init."""
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        runtime: Runtime = request.app.state.runtime
+        if isinstance(request, WebSocket):
+            return Context(runtime, None, request, response)
+        caller = await authenticate(runtime, request.headers.get("authorization"))
+        if caller is None:
+            raise HTTPException(401, "Missing or invalid API key: send 'Authorization: Bearer <key>'.")
+        return Context(runtime, caller, request, response)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        caller = await authenticate(context.runtime, header)
+        if caller is None:
+            raise ConnectionRejectionError({"reason": "missing or invalid API key"})
+        context.caller = caller
+        return None
+
+
+class BodyLimit:
+    """Refuse request bodies over the configured size with 413, before parsing them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await PlainTextResponse("Request body too large.", 413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await PlainTextResponse("Request body too large.", 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        current = await is_current(runtime.engine)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"ready": False, "reason": type(exc).__name__}, 503)
+    if not current:
+        return JSONResponse({"ready": False, "reason": "migrations pending"}, 503)
+    return JSONResponse({"ready": True})
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    settings = settings or (runtime.settings if runtime else Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        rt = runtime or Runtime.start(settings)
+        app.state.runtime = rt
+        if runtime is None:
+            await prepare_database(rt)
+        try:
+            yield
+        finally:
+            if runtime is None:
+                await rt.close()
+
+    graphql = SegmentGraphQL(schema, allowed_origins=settings.allowed_origins or ())
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_request_bytes)]
+    if settings.allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,124 @@
+"""The `segmentql` command: serve, migrate, keys, schema export, demo data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from api.runtime import Runtime
+from domain.access import Role
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
+    async def run() -> None:
+        runtime = Runtime.start()
+        try:
+            from persistence.migrate import migrate
+
+            await migrate(runtime.engine)
+            await work(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from persistence.settings import Settings
+
+    settings = Settings.from_env()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    from dataclasses import replace
+
+    settings = replace(settings, host=host, port=port)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=30,
+        ws="websockets-sansio",
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        print("migrations applied")
+
+    _with_runtime(work)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from api.services.bootstrap import create_key
+
+    async def work(runtime: Runtime) -> None:
+        key = await create_key(runtime, args.workspace, Role(args.role), args.label)
+        print(key)
+
+    _with_runtime(work)
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    from api.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if args.output:
+        Path(args.output).write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from persistence.seed import seed_customers
+
+    async def work(runtime: Runtime) -> None:
+        await seed_customers(runtime, workspace=args.workspace, count=args.customers, seed=args.seed)
+
+    _with_runtime(work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segmentql", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (migrates first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="print a new API key (shown once)")
+    create.add_argument("--workspace", required=True)
+    create.add_argument("--role", choices=[r.value for r in Role], default="WRITE")
+    create.add_argument("--label")
+    create.set_defaults(func=cmd_keys_create)
+
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("-o", "--output")
+    export.set_defaults(func=cmd_export_schema)
+
+    seed = sub.add_parser("seed", help="load deterministic demo customers")
+    seed.add_argument("--customers", type=int, default=10_000)
+    seed.add_argument("--workspace", default="default")
+    seed.add_argument("--seed", type=int, default=42)
+    seed.set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

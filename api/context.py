@@ -1,0 +1,38 @@
+"""Per-request context: the runtime and the authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from api.runtime import Runtime
+from domain.access import Role
+from persistence.unit_of_work import UnitOfWork
+from persistence.workspaces import Caller
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    caller: Caller | None
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def workspace_pk(self) -> int:
+        if self.caller is None:
+            raise PermissionError("not authenticated")
+        return self.caller.workspace_pk
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.runtime.engine, self.workspace_pk)
+
+    def can(self, role: Role) -> bool:
+        return self.caller is not None and self.caller.role.allows(role)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,40 @@
+"""customer(id), customers(first, after, search)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.pagination import page_info, page_size
+from api.services import customers as service
+from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from domain.customer import MAX_ID_LENGTH
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(description="One customer by the id the client gave it.")
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        if len(id) > MAX_ID_LENGTH:
+            return None
+        view = await service.get_customer(info.context, str(id))
+        return Customer.from_domain(view) if view else None
+
+    @strawberry.field(
+        description="Customers by id; `search` matches id, email, name, externalId, case-insensitively."
+    )
+    async def customers(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> CustomerConnection:
+        page, count = await service.customer_page(info.context, page_size(first), after, search)
+        edges = [
+            CustomerEdge(cursor=cur, node=Customer.from_domain(v))
+            for cur, v in zip(page.cursors, page.items, strict=True)
+        ]
+        return CustomerConnection(
+            edges=edges, page_info=page_info(page.cursors, page.has_next, after), count_loader=count
+        )

@@ -1,0 +1,35 @@
+"""Process-wide resources: the resolved database, the engine, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.database import Database, create_engine, resolve
+from persistence.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    engine: AsyncEngine
+    clock: Clock = field(default=system_clock)
+
+    @classmethod
+    def start(cls, settings: Settings | None = None) -> Runtime:
+        settings = settings or Settings.from_env()
+        database = resolve(settings)
+        return cls(settings, database, create_engine(database, settings))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

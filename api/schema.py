@@ -1,0 +1,38 @@
+"""The GraphQL schema: root types assembled from one class per concern."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from api.mutations.customer import CustomerMutations
+from api.queries.customer import CustomerQueries
+
+MAX_DEPTH = 12
+MAX_TOKENS = 20_000
+MAX_ALIASES = 50
+
+
+@strawberry.type(description="Read the workspace's customers and segments.")
+class Query(CustomerQueries):
+    pass
+
+
+@strawberry.type(description="Change the workspace's data (WRITE or ADMIN keys).")
+class Mutation(CustomerMutations):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        ],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,212 @@
+"""The Customer type and its related records, built from read models."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.pagination import PageInfo
+from domain.records import CustomerView, RecordView
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@strawberry.type(name="CustomerSubscription", description="A billing subscription of a customer.")
+class CustomerSubscription:
+    id: strawberry.ID
+    status: str | None
+    plan_id: str | None
+    amount: float | None
+    currency: str | None
+    started_at: datetime | None
+    trial_ends_at: datetime | None
+    current_period_ends_at: datetime | None
+    canceled_at: datetime | None
+
+
+@strawberry.type(description="An invoice issued to a customer.")
+class Invoice:
+    id: strawberry.ID
+    status: str | None
+    total: float | None
+    currency: str | None
+    issued_at: datetime | None
+    due_at: datetime | None
+    paid_at: datetime | None
+
+
+@strawberry.type(description="An order placed by a customer.")
+class Order:
+    id: strawberry.ID
+    status: str | None
+    amount: float | None
+    currency: str | None
+    placed_at: datetime | None
+
+
+@strawberry.type(description="A stored-value wallet of a customer.")
+class Wallet:
+    id: strawberry.ID
+    currency: str | None
+    balance: float | None
+
+
+@strawberry.type(description="An identity verification of a customer.")
+class Verification:
+    id: strawberry.ID
+    kind: str | None
+    status: str | None
+    verified_at: datetime | None
+
+
+RECORD_TYPES: dict[str, type] = {
+    "subscriptions": CustomerSubscription,
+    "invoices": Invoice,
+    "orders": Order,
+    "wallets": Wallet,
+    "verifications": Verification,
+}
+MONEY = {"amount", "total", "balance"}
+
+
+def record_from_view(view: RecordView) -> Any:
+    cls = RECORD_TYPES[view.scope]
+    values = {k: (_num(v) if k in MONEY else v) for k, v in view.values.items()}
+    return cls(id=strawberry.ID(view.id), **values)
+
+
+@strawberry.type(description="An order in a connection.")
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type(description="A page of a customer's orders.")
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+RelatedLoader = Callable[[str, int], Awaitable[list[RecordView]]]
+
+
+@strawberry.type(description="A customer of the workspace, identified by the id the client gave it.")
+class Customer:
+    view: strawberry.Private[CustomerView]
+    id: strawberry.ID
+    external_id: str | None
+    email: str | None
+    name: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
+    currency: str | None = strawberry.field(description="ISO 4217.")
+    language: str | None = strawberry.field(description="ISO 639-1.")
+    city: str | None
+    source: str | None
+    invoicing_entity: str | None
+    payment_method_type: str | None = strawberry.field(
+        description="CARD, DIRECT_DEBIT, BANK_TRANSFER, WALLET or OTHER."
+    )
+    tax_id: str | None
+    parent_id: strawberry.ID | None
+    has_parent: bool = strawberry.field(description="parentId is set.")
+    has_child: bool = strawberry.field(description="Another customer names this one as parent.")
+    properties: JSON = strawberry.field(description="Declared custom properties, by key.")
+    orders_count: int = strawberry.field(
+        description="Orders not CANCELED or REFUNDED (derived from orders on every write)."
+    )
+    total_spent: float = strawberry.field(description="Sum of those orders' amounts.")
+    last_order_at: datetime | None
+    first_order_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_domain(cls, view: CustomerView) -> Customer:
+        return cls(
+            view=view,
+            id=strawberry.ID(view.id),
+            external_id=view.external_id,
+            email=view.email,
+            name=view.name,
+            country=view.country,
+            currency=view.currency,
+            language=view.language,
+            city=view.city,
+            source=view.source,
+            invoicing_entity=view.invoicing_entity,
+            payment_method_type=view.payment_method_type,
+            tax_id=view.tax_id,
+            parent_id=strawberry.ID(view.parent_id) if view.parent_id else None,
+            has_parent=view.has_parent,
+            has_child=view.has_child,
+            properties=view.properties,
+            orders_count=view.orders_count,
+            total_spent=float(view.total_spent),
+            last_order_at=view.last_order_at,
+            first_order_at=view.first_order_at,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        )
+
+    async def _records(self, info: Info, scope: str) -> list[Any]:
+        from api.services.customers import related_records
+
+        views = await related_records(info.context, scope, self.view.pk)
+        return [record_from_view(v) for v in views]
+
+    @strawberry.field(description="Billing subscriptions (the root type Subscription is GraphQL's).")
+    async def subscriptions(self, info: Info) -> list[CustomerSubscription]:
+        return await self._records(info, "subscriptions")
+
+    @strawberry.field(description="Invoices, by id.")
+    async def invoices(self, info: Info) -> list[Invoice]:
+        return await self._records(info, "invoices")
+
+    @strawberry.field(description="Wallets, by id.")
+    async def wallets(self, info: Info) -> list[Wallet]:
+        return await self._records(info, "wallets")
+
+    @strawberry.field(description="Verifications, by id.")
+    async def verifications(self, info: Info) -> list[Verification]:
+        return await self._records(info, "verifications")
+
+    @strawberry.field(description="Orders, by id, paginated.")
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> OrderConnection:
+        from api.pagination import page_info, page_size
+        from api.services.customers import order_page
+
+        page, total = await order_page(info.context, self.view.pk, page_size(first), after)
+        edges = [
+            OrderEdge(cursor=cur, node=record_from_view(v))
+            for cur, v in zip(page.cursors, page.items, strict=True)
+        ]
+        return OrderConnection(
+            edges=edges, page_info=page_info(page.cursors, page.has_next, after), total_count=total
+        )
+
+
+@strawberry.type(description="A customer in a connection, with its cursor.")
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type(description="A keyset-paginated page of customers.")
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+    count_loader: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many customers match in all (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count_loader()

@@ -1,0 +1,94 @@
+"""Where the database is: the configured server, or an embedded one we start.
+
+With DATABASE_URL unset, the process starts its own PostgreSQL (pgserver) in
+`<data dir>/pgdata`, reuses it across restarts and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from persistence.settings import Settings
+
+
+@dataclass(frozen=True)
+class Database:
+    """A resolved database location and whether we started it ourselves."""
+
+    url: URL
+    embedded: bool
+
+
+_embedded_servers: dict[str, Any] = {}
+
+
+def start_embedded(data_dir: str) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir`; returns a libpq URI."""
+    import os
+    import warnings
+
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    pgdata = os.path.join(data_dir, "pgdata")
+    os.makedirs(data_dir, exist_ok=True)
+    server = _embedded_servers.get(pgdata)
+    if server is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded_servers[pgdata] = server
+        atexit.register(server.cleanup)
+    return str(server.get_uri())
+
+
+def async_url(raw: str) -> URL:
+    """Turn any postgres URI (libpq form, socket host in the query) into asyncpg's."""
+    parts = urlsplit(raw)
+    query = parse_qs(parts.query)
+    url = make_url(raw).set(drivername="postgresql+asyncpg")
+    if "host" in query and not parts.hostname:
+        # A Unix socket directory: asyncpg takes it as the host.
+        url = url.set(host=query["host"][0], query={})
+    return url
+
+
+def resolve(settings: Settings) -> Database:
+    if settings.database_url:
+        return Database(url=async_url(settings.database_url), embedded=False)
+    return Database(url=async_url(start_embedded(str(settings.data_dir))), embedded=True)
+
+
+def create_engine(db: Database, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        db.url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_pre_ping=False,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "application_name": "segmentql",
+            },
+        },
+    )
+
+
+def libpq_dsn(db: Database) -> str:
+    """The same location as a plain DSN for raw asyncpg connections (LISTEN, COPY, bench)."""
+    url = db.url
+    host = url.host or ""
+    user = url.username or "postgres"
+    password = f":{url.password}" if url.password else ""
+    port = f":{url.port}" if url.port else ""
+    if host.startswith("/"):
+        return f"postgresql://{user}{password}@/{url.database}?host={host}"
+    return f"postgresql://{user}{password}@{host}{port}/{url.database}"

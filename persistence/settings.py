@@ -1,0 +1,63 @@
+"""Runtime settings, read once from the environment.
+
+Every knob has a sensible default so `segmentql serve` needs nothing set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".")
+    pool_size: int = 10
+    pool_max_overflow: int = 10
+    statement_timeout_ms: int = 15_000
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allowed_origins: list[str] = field(default_factory=list)
+    max_query_depth: int = 12
+    max_request_bytes: int = 5_000_000
+    stats_max_age_s: int = 60
+    slow_evaluation_ms: int = 1_000
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        default_dir = Path(platformdirs.user_data_dir("segmentql"))
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=Path(os.environ.get("SEGMENTQL_DATA_DIR") or default_dir),
+            pool_size=_int("SEGMENTQL_POOL_SIZE", 10),
+            pool_max_overflow=_int("SEGMENTQL_POOL_MAX_OVERFLOW", 10),
+            statement_timeout_ms=_int("SEGMENTQL_STATEMENT_TIMEOUT_MS", 15_000),
+            host=os.environ.get("SEGMENTQL_HOST", "127.0.0.1"),
+            port=_int("SEGMENTQL_PORT", 8000),
+            allowed_origins=_list("SEGMENTQL_ALLOWED_ORIGINS", []),
+            max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
+            max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
+            stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
+            slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
+        )

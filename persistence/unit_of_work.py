@@ -1,0 +1,47 @@
+"""One request's transaction: `async with uow:` rolls back unless `commit()` was called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from persistence.custom_properties import CustomPropertyRepository
+from persistence.customers import CustomerRepository
+from persistence.workspaces import WorkspaceRepository
+
+
+class UnitOfWork:
+    conn: AsyncConnection
+    customers: CustomerRepository
+    properties: CustomPropertyRepository
+    workspaces: WorkspaceRepository
+
+    def __init__(self, engine: AsyncEngine, workspace_pk: int) -> None:
+        self.engine = engine
+        self.workspace_pk = workspace_pk
+        self._committed = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.conn = await self.engine.connect()
+        await self.conn.begin()
+        self.customers = CustomerRepository(self.conn, self.workspace_pk)
+        self.properties = CustomPropertyRepository(self.conn, self.workspace_pk)
+        self.workspaces = WorkspaceRepository(self.conn)
+        return self
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+        self._committed = True
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.conn.rollback()
+        finally:
+            await self.conn.close()

@@ -1,0 +1,79 @@
+"""Workspaces and their API keys. Keys are random, shown once, stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.access import Role
+from persistence.tables import ApiKey, Workspace
+
+workspace_table = Workspace.__table__  # type: ignore[attr-defined]
+key_table = ApiKey.__table__  # type: ignore[attr-defined]
+
+KEY_PREFIX = "sq_"
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the workspace a key belongs to, and what it may do."""
+
+    workspace_pk: int
+    workspace_name: str
+    role: Role
+
+
+class WorkspaceRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def ensure(self, name: str) -> tuple[int, bool]:
+        """The workspace's pk, creating it if needed; the flag says it was just created."""
+        created = await self.conn.execute(
+            insert(workspace_table)
+            .values(name=name)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(workspace_table.c.pk)
+        )
+        pk = created.scalar_one_or_none()
+        if pk is not None:
+            return int(pk), True
+        found = await self.conn.execute(
+            select(workspace_table.c.pk).where(workspace_table.c.name == name)
+        )
+        return int(found.scalar_one()), False
+
+    async def create_key(self, workspace_pk: int, role: Role, label: str | None = None) -> str:
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        await self.conn.execute(
+            key_table.insert().values(
+                workspace_pk=workspace_pk,
+                role=role.value,
+                key_hash=hash_key(key),
+                prefix=key[:10],
+                label=label,
+            )
+        )
+        return key
+
+    async def authenticate(self, key: str) -> Caller | None:
+        row = (
+            await self.conn.execute(
+                select(workspace_table.c.pk, workspace_table.c.name, key_table.c.role)
+                .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
+                .where(key_table.c.key_hash == hash_key(key), key_table.c.revoked_at.is_(None))
+            )
+        ).first()
+        if row is None:
+            return None
+        return Caller(int(row.pk), row.name, Role(row.role))
