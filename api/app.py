@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from cross_web import HTTPException
 
+from api.background import default_jobs, running
 from api.context import Context
 from api.runtime import Runtime
 from api.schema import schema
@@ -108,7 +109,7 @@ async def readyz(request: Request) -> Response:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         current = await is_current(runtime.engine)
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         return JSONResponse({"ready": False, "reason": type(exc).__name__}, 503)
     if not current:
         return JSONResponse({"ready": False, "reason": "migrations pending"}, 503)
@@ -124,8 +125,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = rt
         if runtime is None:
             await prepare_database(rt)
+        jobs = default_jobs(rt) if rt.settings.background_jobs else []
         try:
-            yield
+            async with running(rt, jobs):
+                yield
         finally:
             if runtime is None:
                 await rt.close()

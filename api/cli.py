@@ -76,10 +76,40 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from persistence.seed import seed_customers
+    from persistence.seed import SeedError, seed_customers
 
     async def work(runtime: Runtime) -> None:
-        await seed_customers(runtime, workspace=args.workspace, count=args.customers, seed=args.seed)
+        try:
+            report = await seed_customers(
+                runtime,
+                workspace=args.workspace,
+                count=args.customers,
+                seed=args.seed,
+                jobs=args.jobs,
+                rebuild_indexes=args.rebuild_indexes,
+                progress=not args.quiet,
+            )
+        except SeedError as exc:
+            raise SystemExit(f"segmentql seed: {exc}") from exc
+        print(report.summary())
+
+    _with_runtime(work)
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from api.services.membership import sweep
+
+    async def work(runtime: Runtime) -> None:
+        print(f"{await sweep(runtime)} transitions recorded")
+
+    _with_runtime(work)
+
+
+def cmd_segments_list(args: argparse.Namespace) -> None:
+    from api.services.segment_listing import segment_table
+
+    async def work(runtime: Runtime) -> None:
+        print(await segment_table(runtime, args.workspace))
 
     _with_runtime(work)
 
@@ -107,10 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output")
     export.set_defaults(func=cmd_export_schema)
 
+    sub.add_parser(
+        "sweep", help="re-evaluate time-relative ACTIVE segments once (for cron)"
+    ).set_defaults(func=cmd_sweep)
+
+    segments = sub.add_parser("segments", help="segments").add_subparsers(
+        dest="segments_command", required=True
+    )
+    listing = segments.add_parser("list", help="a table of segments: kind, count, share, cost")
+    listing.add_argument("--workspace", default="default")
+    listing.set_defaults(func=cmd_segments_list)
+
     seed = sub.add_parser("seed", help="load deterministic demo customers")
     seed.add_argument("--customers", type=int, default=10_000)
     seed.add_argument("--workspace", default="default")
     seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument(
+        "--jobs", type=int, help="worker processes (default: one per core; none below 20k)"
+    )
+    seed.add_argument(
+        "--rebuild-indexes",
+        action=argparse.BooleanOptionalAction,
+        help="drop secondary indexes during the load and rebuild them (default: from 200k)",
+    )
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
     seed.set_defaults(func=cmd_seed)
     return parser
 

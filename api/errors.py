@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 
@@ -21,3 +22,17 @@ class UserError:
 def user_errors(exc: DomainError | ValidationFailed) -> list[UserError]:
     errors = exc.errors if isinstance(exc, ValidationFailed) else [exc]
     return [UserError(field=list(e.field) or None, message=e.message, code=e.code) for e in errors]
+
+
+def request_error(exc: DomainError | ValidationFailed) -> GraphQLError:
+    """For queries, which have no payload: the refusals as one top-level error with codes."""
+    errors = exc.errors if isinstance(exc, ValidationFailed) else [exc]
+    return GraphQLError(
+        "; ".join(f"{'.'.join(e.field)}: {e.message}" if e.field else e.message for e in errors),
+        extensions={
+            "code": errors[0].code.value,
+            "userErrors": [
+                {"field": list(e.field), "message": e.message, "code": e.code.value} for e in errors
+            ],
+        },
+    )

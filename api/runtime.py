@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +24,7 @@ class Runtime:
     database: Database
     engine: AsyncEngine
     clock: Clock = field(default=system_clock)
+    extras: dict[str, Any] = field(default_factory=dict)  # process-wide services (the event hub)
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:
@@ -32,4 +33,7 @@ class Runtime:
         return cls(settings, database, create_engine(database, settings))
 
     async def close(self) -> None:
+        hub = self.extras.pop("hub", None)
+        if hub is not None:
+            await hub.close()
         await self.engine.dispose()

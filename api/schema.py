@@ -7,6 +7,11 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from api.mutations.customer import CustomerMutations
 from api.queries.customer import CustomerQueries
+from api.mutations.segment import SegmentMutations
+from api.queries.event import EventQueries
+from api.queries.predicate import PredicateQueries
+from api.queries.segment import SegmentQueries
+from api.subscriptions import Subscription
 
 MAX_DEPTH = 12
 MAX_TOKENS = 20_000
@@ -14,12 +19,12 @@ MAX_ALIASES = 50
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
-class Query(CustomerQueries):
+class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries):
     pass
 
 
 @strawberry.type(description="Change the workspace's data (WRITE or ADMIN keys).")
-class Mutation(CustomerMutations):
+class Mutation(CustomerMutations, SegmentMutations):
     pass
 
 
@@ -27,6 +32,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -59,22 +59,20 @@ def storable_text(text: str) -> bool:
     return True
 
 
-def validate_definition(
-    key: str, type: PropertyType, allowed_values: Sequence[str] | None
-) -> None:
+def validate_definition(key: str, type: PropertyType, allowed_values: Sequence[str] | None) -> None:
     """Refuse a malformed declaration; paths are relative to the input object."""
     if not isinstance(key, str) or KEY_PATTERN.fullmatch(key) is None:
         raise DomainError(
             ErrorCode.INVALID,
-            "a property key starts with a lowercase letter, then up to 62 "
-            "lowercase letters, digits or underscores",
+            "A property key starts with a lowercase letter, then up to 62 "
+            "lowercase letters, digits or underscores.",
             ("key",),
         )
     if allowed_values is None:
         return
     if type is not PropertyType.STRING:
         raise DomainError(
-            ErrorCode.INVALID, "only STRING properties can have allowed values", ("allowedValues",)
+            ErrorCode.INVALID, "Only STRING properties can have allowed values.", ("allowedValues",)
         )
     _validate_allowed_values(allowed_values)
 
@@ -82,27 +80,29 @@ def validate_definition(
 def _validate_allowed_values(allowed_values: Sequence[str]) -> None:
     if len(allowed_values) == 0:
         raise DomainError(
-            ErrorCode.TOO_FEW, "give at least one allowed value, or none at all", ("allowedValues",)
+            ErrorCode.TOO_FEW,
+            "Give at least one allowed value, or none at all.",
+            ("allowedValues",),
         )
     if len(allowed_values) > MAX_ALLOWED_VALUES:
         raise DomainError(
             ErrorCode.TOO_MANY,
-            f"at most {MAX_ALLOWED_VALUES} allowed values",
+            f"At most {MAX_ALLOWED_VALUES} allowed values.",
             ("allowedValues",),
         )
     seen: set[str] = set()
     for index, value in enumerate(allowed_values):
         path = (f"allowedValues[{index}]",)
         if not isinstance(value, str) or value == "" or not storable_text(value):
-            raise DomainError(ErrorCode.INVALID, "an allowed value is a non-empty string", path)
+            raise DomainError(ErrorCode.INVALID, "An allowed value is a non-empty string.", path)
         if len(value) > MAX_ALLOWED_VALUE_LENGTH:
             raise DomainError(
                 ErrorCode.TOO_LONG,
-                f"an allowed value has at most {MAX_ALLOWED_VALUE_LENGTH} characters",
+                f"An allowed value has at most {MAX_ALLOWED_VALUE_LENGTH} characters.",
                 path,
             )
         if value in seen:
-            raise DomainError(ErrorCode.DUPLICATE, f"{value!r} is listed twice", path)
+            raise DomainError(ErrorCode.DUPLICATE, f"{value!r} is listed twice.", path)
         seen.add(value)
 
 
@@ -140,13 +140,13 @@ def _coerce_string(defn: CustomPropertyDef, raw: object, field_path: tuple[str, 
     if len(raw) > MAX_STRING_VALUE_LENGTH:
         raise DomainError(
             ErrorCode.TOO_LONG,
-            f"properties.{defn.key} has at most {MAX_STRING_VALUE_LENGTH} characters",
+            f"properties.{defn.key} has at most {MAX_STRING_VALUE_LENGTH} characters.",
             field_path,
         )
     if defn.allowed_values is not None and raw not in defn.allowed_values:
         raise DomainError(
             ErrorCode.PROPERTY_VALUE_NOT_ALLOWED,
-            f"properties.{defn.key} must be one of: {', '.join(defn.allowed_values)}",
+            f"properties.{defn.key} must be one of: {', '.join(defn.allowed_values)}.",
             field_path,
         )
     return raw
@@ -155,6 +155,6 @@ def _coerce_string(defn: CustomPropertyDef, raw: object, field_path: tuple[str, 
 def _mismatch(defn: CustomPropertyDef, expected: str, field_path: tuple[str, ...]) -> DomainError:
     return DomainError(
         ErrorCode.PROPERTY_TYPE_MISMATCH,
-        f"properties.{defn.key} is {defn.type.name}: expected {expected}",
+        f"properties.{defn.key} is {defn.type.name}: expected {expected}.",
         field_path,
     )

@@ -126,6 +126,7 @@ class CustomerChange:
     values: dict[str, Any]
     properties_set: dict[str, Any] = field(default_factory=dict)
     properties_removed: tuple[str, ...] = ()
+    properties_cleared: bool = False  # `properties: null`: drop every stored key first
     related: dict[str, tuple[RecordChange, ...]] = field(default_factory=dict)
 
 
@@ -264,7 +265,8 @@ def validate_customer(
         )
     if errors:
         raise ValidationFailed(errors)
-    return CustomerChange(customer_id, values, props[0], props[1], related)
+    cleared = "properties" in raw and raw["properties"] is None
+    return CustomerChange(customer_id, values, props[0], props[1], cleared, related)
 
 
 def _check_records(scope: str, raw: object, path: Sequence[str]) -> tuple[RecordChange, ...]:

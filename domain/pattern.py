@@ -23,7 +23,8 @@ unescaped `[` or a doubled `-&|~` inside a class).
 
 Semantics an evaluator must honour: the whole value must match; `.` matches
 any character including a newline; `\\d` is `[0-9]`, `\\w` is `[A-Za-z0-9_]`,
-`\\s` is `[ \\t\\n\\r\\f\\v]`.
+`\\s` is `[ \\t\\n\\r\\f\\v]`. Engines disagree on the last three (PostgreSQL's
+`\\w` follows the locale and matches `é`), so hand them `portable_pattern(p)`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class _Scanner:
     groups: list[_Group] = field(default_factory=lambda: [_Group(start=0)])
 
     def fail(self, code: ErrorCode, message: str) -> DomainError:
-        return DomainError(code, f"{message} (at position {self.pos})")
+        return DomainError(code, f"{message} (at position {self.pos}).")
 
     @property
     def group(self) -> _Group:
@@ -76,9 +77,9 @@ class _Scanner:
     def quantify(self, factor: int) -> None:
         group = self.group
         if group.last_atom is None:
-            raise self.fail(ErrorCode.INVALID_PATTERN, "a quantifier needs something to repeat")
+            raise self.fail(ErrorCode.INVALID_PATTERN, "A quantifier needs something to repeat")
         if group.quantified:
-            raise self.fail(ErrorCode.INVALID_PATTERN, "only one quantifier per atom")
+            raise self.fail(ErrorCode.INVALID_PATTERN, "Only one quantifier per atom")
         group.branch += group.last_atom * (factor - 1)
         group.quantified = True
         self.check_size()
@@ -86,12 +87,12 @@ class _Scanner:
     def check_size(self) -> None:
         """Engines expand `x{m,n}` into n copies of x; keep the expansion small."""
         if sum(group.done + group.branch for group in self.groups) > MAX_EXPANDED_SIZE:
-            raise self.fail(ErrorCode.PATTERN_NOT_ALLOWED, "the pattern repeats too much")
+            raise self.fail(ErrorCode.PATTERN_NOT_ALLOWED, "The pattern repeats too much")
 
     def end_branch(self) -> None:
         group = self.group
         if group.pieces == 0:
-            raise self.fail(ErrorCode.INVALID_PATTERN, "empty alternative or group")
+            raise self.fail(ErrorCode.INVALID_PATTERN, "Empty alternative or group")
         group.done += group.branch
         group.branch, group.last_atom, group.quantified, group.pieces = 0, None, False, 0
 
@@ -101,16 +102,16 @@ def validate_pattern(pattern: str) -> None:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise DomainError(
             ErrorCode.PATTERN_NOT_ALLOWED,
-            f"a pattern has at most {MAX_PATTERN_LENGTH} characters",
+            f"A pattern has at most {MAX_PATTERN_LENGTH} characters.",
         )
     if pattern == "":
-        raise DomainError(ErrorCode.INVALID_PATTERN, "a pattern cannot be empty")
+        raise DomainError(ErrorCode.INVALID_PATTERN, "A pattern cannot be empty.")
     scanner = _Scanner(pattern)
     while scanner.pos < len(pattern):
         _step(scanner)
     if len(scanner.groups) > 1:
         scanner.pos = scanner.groups[-1].start
-        raise scanner.fail(ErrorCode.INVALID_PATTERN, "unclosed group")
+        raise scanner.fail(ErrorCode.INVALID_PATTERN, "Unclosed group")
     scanner.end_branch()
 
 
@@ -118,7 +119,10 @@ def _step(s: _Scanner) -> None:
     char = s.pattern[s.pos]
     if char == "(":
         if s.pattern.startswith("(?", s.pos):
-            raise s.fail(ErrorCode.PATTERN_NOT_ALLOWED, "(? constructs (look-around, flags...)")
+            raise s.fail(
+                ErrorCode.PATTERN_NOT_ALLOWED,
+                "(? constructs (look-around, flags...) are not supported",
+            )
         s.groups.append(_Group(start=s.pos))
         s.pos += 1
     elif char == ")":
@@ -138,9 +142,11 @@ def _step(s: _Scanner) -> None:
         _escape(s)
         s.add_atom(1)
     elif char in "^$":
-        raise s.fail(ErrorCode.PATTERN_NOT_ALLOWED, f"anchors are implied; escape {char} as \\{char}")
+        raise s.fail(
+            ErrorCode.PATTERN_NOT_ALLOWED, f"Anchors are implied; escape {char} as \\{char}"
+        )
     elif char in "]}":
-        raise s.fail(ErrorCode.INVALID_PATTERN, f"unmatched {char}; escape it as \\{char}")
+        raise s.fail(ErrorCode.INVALID_PATTERN, f"Unmatched {char}; escape it as \\{char}")
     else:
         s.add_atom(1)
         s.pos += 1
@@ -148,7 +154,7 @@ def _step(s: _Scanner) -> None:
 
 def _close_group(s: _Scanner) -> None:
     if len(s.groups) == 1:
-        raise s.fail(ErrorCode.INVALID_PATTERN, "unbalanced )")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "Unbalanced )")
     s.end_branch()
     closed = s.groups.pop()
     s.pos += 1
@@ -161,13 +167,13 @@ def _bound(s: _Scanner) -> int:
     body = s.pattern[s.pos + 1 : close] if close != -1 else ""
     low_text, comma, high_text = body.partition(",")
     if close == -1 or not _digits(low_text) or (high_text and not _digits(high_text)):
-        raise s.fail(ErrorCode.INVALID_PATTERN, "a bound is {m}, {m,} or {m,n}")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "A bound is {m}, {m,} or {m,n}")
     low = int(low_text)
     high = int(high_text) if high_text else (low if not comma else None)
     if low > MAX_BOUND or (high is not None and high > MAX_BOUND):
-        raise s.fail(ErrorCode.INVALID_PATTERN, f"bounds are at most {MAX_BOUND}")
+        raise s.fail(ErrorCode.INVALID_PATTERN, f"Bounds are at most {MAX_BOUND}")
     if high is not None and low > high:
-        raise s.fail(ErrorCode.INVALID_PATTERN, "in {m,n}, m must not exceed n")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "In {m,n}, m must not exceed n")
     s.pos = close + 1
     return max(1, high if high is not None else low + 1)
 
@@ -179,14 +185,14 @@ def _digits(text: str) -> bool:
 def _escape(s: _Scanner) -> str | None:
     """Consume `\\x` at s.pos; the literal character, or None for a class escape."""
     if s.pos + 1 >= len(s.pattern):
-        raise s.fail(ErrorCode.INVALID_PATTERN, "trailing backslash")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "Trailing backslash")
     char = s.pattern[s.pos + 1]
     if char in "0123456789":
-        raise s.fail(ErrorCode.PATTERN_NOT_ALLOWED, "back-references are not supported")
+        raise s.fail(ErrorCode.PATTERN_NOT_ALLOWED, "Back-references are not supported")
     if char not in CLASS_ESCAPES and char not in PUNCTUATION:
         raise s.fail(
             ErrorCode.PATTERN_NOT_ALLOWED,
-            f"unsupported escape \\{char}; use \\d \\w \\s or an escaped punctuation mark",
+            f"Unsupported escape \\{char}; use \\d \\w \\s or an escaped punctuation mark",
         )
     s.pos += 2
     return None if char in CLASS_ESCAPES else char
@@ -202,7 +208,7 @@ def _bracket(s: _Scanner) -> None:
     while True:
         if s.pos >= len(s.pattern):
             s.pos = start
-            raise s.fail(ErrorCode.INVALID_PATTERN, "unclosed [")
+            raise s.fail(ErrorCode.INVALID_PATTERN, "Unclosed [")
         char = s.pattern[s.pos]
         if char == "]" and items:
             s.pos += 1
@@ -211,9 +217,9 @@ def _bracket(s: _Scanner) -> None:
             items.append(_escape(s))
             continue
         if char == "[":
-            raise s.fail(ErrorCode.INVALID_PATTERN, "escape [ inside a class as \\[")
+            raise s.fail(ErrorCode.INVALID_PATTERN, "Escape [ inside a class as \\[")
         if char in "&|~-" and s.pattern.startswith(char * 2, s.pos):
-            raise s.fail(ErrorCode.INVALID_PATTERN, f"escape a doubled {char} inside a class")
+            raise s.fail(ErrorCode.INVALID_PATTERN, f"Escape a doubled {char} inside a class")
         if char == "-" and items and not s.pattern.startswith("]", s.pos + 1):
             _range(s, items)
             continue
@@ -226,14 +232,53 @@ def _range(s: _Scanner, items: list[str | None]) -> None:
     low = items.pop()
     s.pos += 1
     if s.pos >= len(s.pattern):
-        raise s.fail(ErrorCode.INVALID_PATTERN, "unclosed [")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "Unclosed [")
     if s.pattern[s.pos] == "\\":
         high = _escape(s)
     else:
         high = s.pattern[s.pos]
         s.pos += 1
     if low is None or high is None:
-        raise s.fail(ErrorCode.INVALID_PATTERN, "a range is between two characters")
+        raise s.fail(ErrorCode.INVALID_PATTERN, "A range is between two characters")
     if ord(low) > ord(high):
-        raise s.fail(ErrorCode.INVALID_PATTERN, f"empty range {low}-{high}")
+        raise s.fail(ErrorCode.INVALID_PATTERN, f"Empty range {low}-{high}")
     items.append(None)  # a range cannot be the start of another range
+
+
+_CLASS_ESCAPE_SETS = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \\t\\n\\r\\f\\v"}
+
+
+def portable_pattern(pattern: str) -> str:
+    """A validated pattern with `\\d \\w \\s` spelled out as ASCII sets.
+
+    PostgreSQL's class escapes follow the database locale and Python's follow
+    Unicode; the spelled-out sets mean the same to both, so SQL and any
+    in-process evaluator agree. Wrap the result as `^(?:...)$` (SQL) or use
+    `re.fullmatch(..., re.DOTALL)` (Python): matching is whole-value.
+    """
+    out: list[str] = []
+    in_class, pos = False, 0
+    while pos < len(pattern):
+        char = pattern[pos]
+        if char == "\\":
+            escaped = pattern[pos + 1]
+            if escaped in _CLASS_ESCAPE_SETS:
+                members = _CLASS_ESCAPE_SETS[escaped]
+                out.append(members if in_class else f"[{members}]")
+            else:
+                out.append(pattern[pos : pos + 2])
+            pos += 2
+            continue
+        out.append(char)
+        if char == "[" and not in_class:
+            in_class = True
+            pos += 1
+            for literal in ("^", "]"):  # a leading ^ negates, a leading ] is literal
+                if pattern.startswith(literal, pos):
+                    out.append(literal)
+                    pos += 1
+            continue
+        if char == "]" and in_class:
+            in_class = False
+        pos += 1
+    return "".join(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,7 +131,7 @@ Node = And | Or | Not | Condition | Related | SegmentRef
 
 # --- reading a tree ---------------------------------------------------------
 
-Json: TypeAlias = None | bool | int | float | str | list["Json"] | dict[str, "Json"]
+Json: TypeAlias = bool | int | float | str | list["Json"] | dict[str, "Json"] | None
 
 LIST_OPERATORS = frozenset({Operator.IN, Operator.NOT_IN, Operator.BETWEEN})
 """Operators whose operands are given as `values`; the others take one `value` or none."""
@@ -186,6 +187,30 @@ def is_time_relative(node: Node) -> bool:
         if isinstance(n, Condition)
         for value in n.values
     )
+
+
+MAX_RELATIVE_AMOUNT = 100_000
+_RELATIVE = re.compile(r"now(?:(?P<sign>[+-])(?P<amount>[0-9]{1,6})(?P<unit>[mhdw]))?")
+_UNITS = {
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+
+
+def parse_relative_time(text: str) -> RelativeTime | None:
+    """`now`, `now-30d`, `now+7d` (units m h d w, amount up to 100000); None if not one."""
+    match = _RELATIVE.fullmatch(text)
+    if match is None:
+        return None
+    if match["sign"] is None:
+        return RelativeTime(timedelta(0), text)
+    amount = int(match["amount"])
+    if amount > MAX_RELATIVE_AMOUNT:
+        return None
+    sign = -1 if match["sign"] == "-" else 1
+    return RelativeTime(sign * amount * _UNITS[match["unit"]], text)
 
 
 def relative_text(moment: RelativeTime) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +15,12 @@ table = CustomProperty.__table__  # type: ignore[attr-defined]
 
 
 def index_name(workspace_pk: int, key: str) -> str:
-    return f"customer_prop_{workspace_pk}_{key}"[:63]
+    """A name unique per workspace and key within PostgreSQL's 63 characters."""
+    name = f"customer_prop_{workspace_pk}_{key}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"{name[:52]}_{digest}"
 
 
 class CustomPropertyRepository:

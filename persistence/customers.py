@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
+    String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -18,14 +23,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.records import CustomerView, Page, RecordView
+from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
+from persistence.tables import Workspace
 
 c = customer_table
+workspace_table = Workspace.__table__  # type: ignore[attr-defined]
 child = customer_table.alias("child")
 
 CUSTOMER_COLUMNS = [col for col in c.columns if col.name not in ("workspace_pk",)]
@@ -90,8 +98,35 @@ def view_from_row(row: Any) -> CustomerView:
     )
 
 
+@dataclass(frozen=True)
+class UpsertOutcome:
+    ids: list[str]  # in input order
+    pks: list[int]
+    parent_ids: set[str]  # old and new parents: their hasChild may have changed
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    total_cost: float
+    rows: int
+    uses_index: bool
+
+
+def _uses_index(plan: dict[str, Any]) -> bool:
+    if "Index" in str(plan.get("Node Type", "")):
+        return True
+    return any(_uses_index(child) for child in plan.get("Plans", []))
+
+
+def _scan_rows(plan: dict[str, Any]) -> float:
+    """Rows estimated to match: below the count's Aggregate node, where the filter is."""
+    if plan.get("Node Type") == "Aggregate" and plan.get("Plans"):
+        return float(plan["Plans"][0].get("Plan Rows", 0))
+    return float(plan.get("Plan Rows", 0))
+
+
 def _record_view(scope: str, row: Any) -> RecordView:
-    skip = {"pk", "customer_pk", "id"}
+    skip = {"pk", "customer_pk", "id", "rn"}
     values = {k: v for k, v in row._mapping.items() if k not in skip}
     return RecordView(scope, row._mapping["id"], values)
 
@@ -152,48 +187,104 @@ class CustomerRepository:
         query = select(func.count()).select_from(c).where(and_(*self.filtered(search, where)))
         return int((await self.conn.execute(query)).scalar_one())
 
+    async def matches(self, customer_id: str, condition: ColumnElement[bool]) -> bool:
+        query = select(
+            exists().where(c.c.workspace_pk == self.workspace_pk, c.c.id == customer_id, condition)
+        )
+        return bool((await self.conn.execute(query)).scalar())
+
+    async def evaluate_many(
+        self, customer_pk: int, conditions: Sequence[ColumnElement[bool]]
+    ) -> list[bool]:
+        """Each condition for one customer, in one statement."""
+        if not conditions:
+            return []
+        labelled = [cond.label(f"s{i}") for i, cond in enumerate(conditions)]
+        row = (await self.conn.execute(select(*labelled).where(c.c.pk == customer_pk))).first()
+        return [bool(v) for v in row] if row is not None else [False] * len(conditions)
+
+    async def explain_count(self, condition: ColumnElement[bool]) -> PlanSummary:
+        """The planner's view of counting the matching customers (EXPLAIN, not run)."""
+        query = select(func.count()).select_from(c).where(c.c.workspace_pk == self.workspace_pk, condition)
+        raw = (await self.conn.execute(Explain(query))).scalar_one()
+        plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+        return PlanSummary(
+            total_cost=float(plan["Total Cost"]),
+            rows=int(_scan_rows(plan)),
+            uses_index=_uses_index(plan),
+        )
+
     async def related(self, scope: str, customer_pk: int) -> list[RecordView]:
+        return (await self.related_many(scope, [customer_pk])).get(customer_pk, [])
+
+    async def related_many(
+        self, scope: str, customer_pks: Sequence[int]
+    ) -> dict[int, list[RecordView]]:
+        """Several customers' records of one scope in one query, each list by id."""
         table = SCOPE_TABLES[scope]
         rows = await self.conn.execute(
-            select(table).where(table.c.customer_pk == customer_pk).order_by(table.c.id)
+            select(table)
+            .where(table.c.customer_pk.in_(list(customer_pks)))
+            .order_by(table.c.customer_pk, table.c.id)
         )
-        return [_record_view(scope, r) for r in rows]
+        found: dict[int, list[RecordView]] = {}
+        for row in rows:
+            found.setdefault(row.customer_pk, []).append(_record_view(scope, row))
+        return found
 
     async def related_page(
         self, scope: str, customer_pk: int, first: int, after_id: str | None
     ) -> tuple[Page[RecordView], int]:
         """A keyset page of one customer's records by id, and how many there are."""
+        return (await self.related_pages(scope, [customer_pk], first, after_id))[customer_pk]
+
+    async def related_pages(
+        self, scope: str, customer_pks: Sequence[int], first: int, after_id: str | None
+    ) -> dict[int, tuple[Page[RecordView], int]]:
+        """The same keyset page for several customers in two queries: rows, then totals."""
         table = SCOPE_TABLES[scope]
-        conditions = [table.c.customer_pk == customer_pk]
+        pks = list(customer_pks)
+        conditions = [table.c.customer_pk.in_(pks)]
         if after_id is not None:
             conditions.append(table.c.id > after_id)
-        rows = list(
-            await self.conn.execute(
-                select(table).where(*conditions).order_by(table.c.id).limit(first + 1)
-            )
+        rank = func.row_number().over(partition_by=table.c.customer_pk, order_by=table.c.id)
+        ranked = select(table, rank.label("rn")).where(*conditions).subquery()
+        rows = await self.conn.execute(
+            select(ranked)
+            .where(ranked.c.rn <= first + 1)
+            .order_by(ranked.c.customer_pk, ranked.c.id)
         )
-        total = await self.conn.execute(
-            select(func.count()).select_from(table).where(table.c.customer_pk == customer_pk)
+        found: dict[int, list[RecordView]] = {}
+        for row in rows:
+            found.setdefault(row.customer_pk, []).append(_record_view(scope, row))
+        totals = await self.conn.execute(
+            select(table.c.customer_pk, func.count())
+            .where(table.c.customer_pk.in_(pks))
+            .group_by(table.c.customer_pk)
         )
-        views = [_record_view(scope, r) for r in rows[:first]]
-        cursors = [encode_cursor(v.id) for v in views]
-        return Page(views, len(rows) > first, cursors), int(total.scalar_one())
+        total_by_pk = {pk: int(n) for pk, n in totals}
+        pages: dict[int, tuple[Page[RecordView], int]] = {}
+        for pk in pks:
+            views = found.get(pk, [])[:first]
+            more = len(found.get(pk, [])) > first
+            page = Page(views, more, [encode_cursor(v.id) for v in views])
+            pages[pk] = (page, total_by_pk.get(pk, 0))
+        return pages
 
     # ---- writes --------------------------------------------------------
 
-    async def upsert(self, changes: Sequence[CustomerChange], now: datetime) -> list[str]:
-        """Apply a validated batch; returns the ids written, in input order."""
+    async def upsert(self, changes: Sequence[CustomerChange], now: datetime) -> UpsertOutcome:
+        """Apply a validated batch; says what was written and whose hasChild may have moved."""
         ordered = sorted(changes, key=lambda ch: ch.id)
         existing = await self._lock([ch.id for ch in ordered])
         rows = [self._merged_row(ch, existing.get(ch.id), now) for ch in ordered]
+        stmt = insert(c)
         result = await self.conn.execute(
-            insert(c)
-            .values(rows)
-            .on_conflict_do_update(
+            stmt.on_conflict_do_update(
                 constraint="customer_workspace_id_key",
-                set_={col: insert(c).excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")},
-            )
-            .returning(c.c.pk, c.c.id)
+                set_={col: stmt.excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")},
+            ).returning(c.c.pk, c.c.id),
+            rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
         )
         pks = {row.id: row.pk for row in result}
         touched_orders: list[int] = []
@@ -205,7 +296,25 @@ class CustomerRepository:
                     touched_orders.extend(pk for pk, _ in batch)
         if touched_orders:
             await self.refresh_activity(sorted(set(touched_orders)))
-        return [ch.id for ch in changes]
+        parents = {row["parent_id"] for row in rows} | {
+            old["parent_id"] for old in existing.values()
+        }
+        parents.discard(None)
+        return UpsertOutcome([ch.id for ch in changes], list(pks.values()), parents)
+
+    async def pks_of(self, ids: set[str]) -> list[int]:
+        if not ids:
+            return []
+        rows = await self.conn.execute(
+            select(c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(ids)))
+        )
+        return [int(r.pk) for r in rows]
+
+    async def parents_of(self, customer_pks: Sequence[int]) -> set[str]:
+        rows = await self.conn.execute(
+            select(c.c.parent_id).where(c.c.pk.in_(list(customer_pks)), c.c.parent_id.is_not(None))
+        )
+        return {r.parent_id for r in rows}
 
     async def _lock(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         rows = await self.conn.execute(
@@ -225,8 +334,10 @@ class CustomerRepository:
             if col.name not in ("pk", "orders_count", "total_spent", "last_order_at", "first_order_at")
         }
         for name, value in change.values.items():
+            if name == "createdAt" and value is None:
+                continue  # createdAt cannot be cleared: null keeps it (or defaults it to now)
             row[snake(name)] = value
-        props = dict((old or {}).get("properties") or {})
+        props = {} if change.properties_cleared else dict((old or {}).get("properties") or {})
         props.update(change.properties_set)
         for key in change.properties_removed:
             props.pop(key, None)
@@ -237,15 +348,17 @@ class CustomerRepository:
 
     async def _upsert_records(self, scope: str, batch: list[tuple[int, RecordChange]]) -> None:
         table = SCOPE_TABLES[scope]
-        keys = [(pk, rec.id) for pk, rec in batch]
+        # The stored versions, matched on (customer_pk, id) pairs passed as two arrays:
+        # two bind parameters however large the batch (asyncpg allows 32767).
+        keys = func.unnest(
+            bindparam("pks", [pk for pk, _ in batch], type_=ARRAY(BigInteger)),
+            bindparam("ids", [rec.id for _, rec in batch], type_=ARRAY(String)),
+        ).table_valued("customer_pk", "id").render_derived(name="k")
         old_rows = await self.conn.execute(
             select(table)
-            .where(
-                func.row(table.c.customer_pk, table.c.id).in_(
-                    [func.row(pk, rid) for pk, rid in keys]
-                )
-            )
-            .with_for_update()
+            .join(keys, and_(table.c.customer_pk == keys.c.customer_pk, table.c.id == keys.c.id))
+            .order_by(table.c.customer_pk, table.c.id)
+            .with_for_update(of=table)
         )
         old = {(r.customer_pk, r.id): dict(r._mapping) for r in old_rows}
         rows = []
@@ -255,12 +368,13 @@ class CustomerRepository:
             row.update({snake(k): v for k, v in rec.values.items()})
             row.update(customer_pk=pk, id=rec.id)
             rows.append(row)
-        stmt = insert(table).values(rows)
+        stmt = insert(table)
         await self.conn.execute(
             stmt.on_conflict_do_update(
                 constraint=f"{table.name}_customer_id_key",
                 set_={col: stmt.excluded[col] for col in rows[0] if col not in ("customer_pk", "id")},
-            )
+            ),
+            rows,
         )
 
     async def refresh_activity(self, customer_pks: list[int]) -> None:
@@ -283,13 +397,21 @@ class CustomerRepository:
             )
         )
 
-    async def delete(self, ids: Sequence[str]) -> list[str]:
+    async def delete(self, ids: Sequence[str], now: datetime) -> list[str]:
         result = await self.conn.execute(
             delete(c)
             .where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(ids)))
             .returning(c.c.id)
         )
-        return [r.id for r in result]
+        deleted = [r.id for r in result]
+        if deleted:
+            # Cached segment counts notice deletions by this mark (updated_at cannot tell).
+            await self.conn.execute(
+                update(workspace_table)
+                .where(workspace_table.c.pk == self.workspace_pk)
+                .values(customers_deleted_at=now)
+            )
+        return deleted
 
 
 def utcnow() -> datetime:

@@ -43,6 +43,10 @@ class Settings:
     max_request_bytes: int = 5_000_000
     stats_max_age_s: int = 60
     slow_evaluation_ms: int = 1_000
+    background_jobs: bool = True
+    sweep_interval_s: int = 60
+    event_retention_days: int = 30
+    subscriber_buffer: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,4 +64,8 @@ class Settings:
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
             slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
+            sweep_interval_s=_int("SEGMENTQL_SWEEP_INTERVAL_S", 60),
+            event_retention_days=_int("SEGMENTQL_EVENT_RETENTION_DAYS", 30),
+            subscriber_buffer=_int("SEGMENTQL_SUBSCRIBER_BUFFER", 10_000),
+            background_jobs=os.environ.get("SEGMENTQL_BACKGROUND_JOBS", "1") not in ("0", "false"),
         )

@@ -67,6 +67,10 @@ class Workspace(SQLModel, table=True):
     pk: int | None = _pk()
     name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     created_at: datetime | None = _ts(nullable=False)
+    customers_deleted_at: datetime | None = _ts()
+    event_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class ApiKey(SQLModel, table=True):
@@ -107,6 +111,7 @@ class Customer(SQLModel, table=True):
         Index("customer_created_idx", "workspace_pk", "created_at"),
         Index("customer_last_order_idx", "workspace_pk", "last_order_at"),
         Index("customer_total_spent_idx", "workspace_pk", "total_spent"),
+        Index("customer_updated_idx", "workspace_pk", "updated_at"),
         Index(
             "customer_properties_gin",
             "properties",
@@ -225,6 +230,138 @@ class Verification(SQLModel, table=True):
     kind: str | None = Field(default=None, sa_column=Column(String(20)))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
     verified_at: datetime | None = _ts()
+
+
+
+class Event(SQLModel, table=True):
+    """A tracked custom event. `id` is the client's optional idempotency key."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        Index(
+            "event_idempotency_key",
+            "workspace_pk",
+            "id",
+            unique=True,
+            postgresql_where=text("id IS NOT NULL"),
+        ),
+        Index("event_customer_name_idx", "customer_pk", "name", "occurred_at"),
+        Index("event_customer_time_idx", "customer_pk", "occurred_at"),
+        Index("event_name_time_idx", "workspace_pk", "name", "occurred_at"),
+    )
+    pk: int | None = _pk()
+    workspace_pk: int = _workspace()
+    customer_pk: int = _customer()
+    id: str | None = Field(default=None, sa_column=Column(String(255)))
+    name: str = Field(sa_column=Column(String(255), nullable=False))
+    occurred_at: datetime | None = _ts(nullable=False)
+    properties: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+
+
+
+class Segment(SQLModel, table=True):
+    __tablename__ = "segment"
+    __table_args__ = (
+        UniqueConstraint("workspace_pk", "id", name="segment_workspace_id_key"),
+        UniqueConstraint("workspace_pk", "name", name="segment_workspace_name_key"),
+        Index("segment_kind_idx", "workspace_pk", "kind"),
+    )
+    pk: int | None = _pk()
+    workspace_pk: int = _workspace()
+    id: str = Field(sa_column=Column(String(40), nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    predicate: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    predicate_text: str | None = Field(default=None, sa_column=Column(Text))
+    time_relative: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
+    )
+    schedule: str | None = Field(default=None, sa_column=Column(String(30)))
+    segment_by: str = Field(
+        default="CUSTOMER_ID",
+        sa_column=Column(String(20), nullable=False, server_default="CUSTOMER_ID"),
+    )
+    created_at: datetime | None = _ts(nullable=False)
+    updated_at: datetime | None = _ts(nullable=False)
+    activated_at: datetime | None = _ts()
+    member_count: int | None = Field(default=None, sa_column=Column(Integer))
+    total_customers: int | None = Field(default=None, sa_column=Column(Integer))
+    stats_computed_at: datetime | None = _ts()
+    last_duration_ms: float | None = Field(default=None, sa_column=Column(Numeric(12, 3)))
+
+
+def _segment() -> Any:
+    return Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class SegmentMember(SQLModel, table=True):
+    """Stored membership: the list of a STATIC segment, the tracked state of an ACTIVE one."""
+
+    __tablename__ = "segment_member"
+    __table_args__ = (Index("segment_member_customer_idx", "customer_pk"),)
+    segment_pk: int = _segment()
+    customer_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class SegmentUsage(SQLModel, table=True):
+    __tablename__ = "segment_usage"
+    segment_pk: int = _segment()
+    kind: str = Field(sa_column=Column(String(30), primary_key=True))
+    reference: str = Field(sa_column=Column(String(255), primary_key=True))
+    attached_at: datetime | None = _ts(nullable=False)
+
+
+class SegmentReference(SQLModel, table=True):
+    """Segment A's predicate names segment B: B cannot be deleted while A exists."""
+
+    __tablename__ = "segment_reference"
+    __table_args__ = (Index("segment_reference_target_idx", "referenced_pk"),)
+    segment_pk: int = _segment()
+    referenced_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("segment.pk", ondelete="RESTRICT"), primary_key=True
+        )
+    )
+
+
+
+class SegmentEvent(SQLModel, table=True):
+    """One membership transition of an ACTIVE segment.
+
+    `seq` numbers a workspace's events 1, 2, 3... in commit order: writers take
+    the workspace row lock to draw numbers, so a reader paging by `seq` never
+    sees a lower number commit after a higher one.
+    """
+
+    __tablename__ = "segment_event"
+    __table_args__ = (
+        Index("segment_event_segment_idx", "workspace_pk", "segment_pk", "seq"),
+        Index("segment_event_time_idx", "occurred_at"),
+    )
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    segment_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    segment_id: str = Field(sa_column=Column(String(40), nullable=False))
+    customer_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    customer_id: str = Field(sa_column=Column(String(255), nullable=False))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    occurred_at: datetime | None = _ts(nullable=False)
 
 
 metadata = SQLModel.metadata

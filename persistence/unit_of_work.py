@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.customers import CustomerRepository
+from persistence.segments import SegmentRepository
 from persistence.workspaces import WorkspaceRepository
 
 
@@ -16,6 +17,7 @@ class UnitOfWork:
     customers: CustomerRepository
     properties: CustomPropertyRepository
     workspaces: WorkspaceRepository
+    segments: SegmentRepository
 
     def __init__(self, engine: AsyncEngine, workspace_pk: int) -> None:
         self.engine = engine
@@ -28,6 +30,7 @@ class UnitOfWork:
         self.customers = CustomerRepository(self.conn, self.workspace_pk)
         self.properties = CustomPropertyRepository(self.conn, self.workspace_pk)
         self.workspaces = WorkspaceRepository(self.conn)
+        self.segments = SegmentRepository(self.conn, self.workspace_pk)
         return self
 
     async def commit(self) -> None:

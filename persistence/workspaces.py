@@ -53,6 +53,13 @@ class WorkspaceRepository:
         )
         return int(found.scalar_one()), False
 
+    async def find(self, name: str) -> int | None:
+        found = await self.conn.execute(
+            select(workspace_table.c.pk).where(workspace_table.c.name == name)
+        )
+        pk = found.scalar_one_or_none()
+        return int(pk) if pk is not None else None
+
     async def create_key(self, workspace_pk: int, role: Role, label: str | None = None) -> str:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         await self.conn.execute(

@@ -74,7 +74,9 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    settings = Settings(database_url=database_url, statement_timeout_ms=5_000)
+    settings = Settings(
+        database_url=database_url, statement_timeout_ms=5_000, background_jobs=False
+    )
     database = Database(url=async_url(database_url), embedded=False)
     rt = Runtime(settings, database, create_engine(database, settings))
     await migrate(rt.engine)

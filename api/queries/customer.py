@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.scalars import JSON
 
 from api.context import Info
+from api.errors import request_error
 from api.pagination import page_info, page_size
 from api.services import customers as service
+from api.services import predicates
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from domain.customer import MAX_ID_LENGTH
+from domain.errors import DomainError, ValidationFailed
 
 
 @strawberry.type
@@ -21,7 +25,10 @@ class CustomerQueries:
         return Customer.from_domain(view) if view else None
 
     @strawberry.field(
-        description="Customers by id; `search` matches id, email, name, externalId, case-insensitively."
+        description=(
+            "Customers by id; `search` matches id, email, name, externalId, case-insensitively; "
+            "`where` narrows by an inline predicate, `segmentId` by a saved segment."
+        )
     )
     async def customers(
         self,
@@ -29,8 +36,21 @@ class CustomerQueries:
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
+        segment_id: strawberry.ID | None = None,
+        where: JSON | None = None,
     ) -> CustomerConnection:
-        page, count = await service.customer_page(info.context, page_size(first), after, search)
+        size = page_size(first)
+        try:
+            page, count = await predicates.filtered_page(
+                info.context,
+                size,
+                service.decode_after(after),
+                search,
+                where,
+                str(segment_id) if segment_id is not None else None,
+            )
+        except (DomainError, ValidationFailed) as exc:
+            raise request_error(exc) from exc
         edges = [
             CustomerEdge(cursor=cur, node=Customer.from_domain(v))
             for cur, v in zip(page.cursors, page.items, strict=True)

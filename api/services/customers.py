@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from strawberry.dataloader import DataLoader
+
 from api.context import Context
-from domain.customer import check_id, validate_batch
+from api.services import membership
+from api.pagination import bad_cursor
 from domain.custom_property import CustomPropertyDef, PropertyType, validate_definition
+from domain.customer import check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.records import CustomerView, Page, RecordView
-from api.pagination import bad_cursor
 from persistence.customers import decode_cursor
 
 MAX_DELETE = 1000
@@ -21,10 +24,12 @@ async def upsert_customers(ctx: Context, items: Sequence[Mapping[str, Any]]) -> 
     async with ctx.uow() as uow:
         declared = await uow.properties.all()
         changes = validate_batch(items, declared)
-        ids = await uow.customers.upsert(changes, ctx.runtime.clock())
-        views = {v.id: v for v in await uow.customers.get_many(ids)}
+        outcome = await uow.customers.upsert(changes, ctx.runtime.clock())
+        parents = await uow.customers.pks_of(outcome.parent_ids)
+        await membership.after_customer_write(uow, outcome.pks + parents, ctx.runtime.clock)
+        views = {v.id: v for v in await uow.customers.get_many(outcome.ids)}
         await uow.commit()
-    return [views[i] for i in ids]
+    return [views[i] for i in outcome.ids]
 
 
 async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
@@ -43,7 +48,12 @@ async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
     if errors:
         raise ValidationFailed(errors)
     async with ctx.uow() as uow:
-        deleted = await uow.customers.delete(ids)
+        doomed = await uow.customers.pks_of(set(ids))
+        parents = await uow.customers.parents_of(doomed)
+        await membership.before_customer_delete(uow, doomed, ctx.runtime.clock)
+        deleted = await uow.customers.delete(ids, ctx.runtime.clock())
+        remaining_parents = await uow.customers.pks_of(parents)
+        await membership.after_customer_write(uow, remaining_parents, ctx.runtime.clock)
         await uow.commit()
     return deleted
 
@@ -57,7 +67,7 @@ async def customer_page(
     ctx: Context, first: int, after: str | None, search: str | None
 ) -> tuple[Page[CustomerView], Any]:
     """A page, and a function that counts the whole list only if the caller asks."""
-    after_id = _after_id(after)
+    after_id = decode_after(after)
     async with ctx.uow() as uow:
         page = await uow.customers.page(first, after_id, search)
 
@@ -68,7 +78,7 @@ async def customer_page(
     return page, count
 
 
-def _after_id(after: str | None) -> str | None:
+def decode_after(after: str | None) -> str | None:
     if after is None:
         return None
     decoded = decode_cursor(after)
@@ -78,16 +88,47 @@ def _after_id(after: str | None) -> str | None:
 
 
 async def related_records(ctx: Context, scope: str, customer_pk: int) -> list[RecordView]:
-    async with ctx.uow() as uow:
-        return await uow.customers.related(scope, customer_pk)
+    """Batched: every customer asking for `scope` in the same tick shares one query."""
+
+    async def load(pks: Sequence[int]) -> list[list[RecordView]]:
+        async with ctx.uow() as uow:
+            found = await uow.customers.related_many(scope, sorted(set(pks)))
+        return [found.get(pk, []) for pk in pks]
+
+    records: list[RecordView] = await _loader(ctx, f"related:{scope}", load).load(customer_pk)
+    return records
+
+
+OrderPageKey = tuple[int, int, str | None]  # customer pk, first, after id
 
 
 async def order_page(
     ctx: Context, customer_pk: int, first: int, after: str | None
 ) -> tuple[Page[RecordView], int]:
-    after_id = _after_id(after)
-    async with ctx.uow() as uow:
-        return await uow.customers.related_page("orders", customer_pk, first, after_id)
+    """Batched like `related_records`: one query per distinct (first, after) in a tick."""
+
+    async def load(keys: Sequence[OrderPageKey]) -> list[tuple[Page[RecordView], int]]:
+        groups: dict[tuple[int, str | None], set[int]] = {}
+        for pk, size, after_id in keys:
+            groups.setdefault((size, after_id), set()).add(pk)
+        pages: dict[OrderPageKey, tuple[Page[RecordView], int]] = {}
+        async with ctx.uow() as uow:
+            for (size, after_id), pks in groups.items():
+                found = await uow.customers.related_pages("orders", sorted(pks), size, after_id)
+                pages.update({(pk, size, after_id): page for pk, page in found.items()})
+        return [pages[key] for key in keys]
+
+    key: OrderPageKey = (customer_pk, first, decode_after(after))
+    page: tuple[Page[RecordView], int] = await _loader(ctx, "orders", load).load(key)
+    return page
+
+
+def _loader(ctx: Context, name: str, load: Callable[[Any], Awaitable[Any]]) -> DataLoader[Any, Any]:
+    """One loader per request and purpose; no cache, so a long WebSocket never serves stale rows."""
+    loader = ctx.cache.get(name)
+    if loader is None:
+        loader = ctx.cache[name] = DataLoader(load_fn=load, cache=False)
+    return loader  # type: ignore[no-any-return]
 
 
 async def define_property(
@@ -99,7 +140,10 @@ async def define_property(
     description: str | None,
 ) -> CustomPropertyDef:
     type_ = PropertyType(type_name)
-    validate_definition(key, type_, allowed_values)
+    try:
+        validate_definition(key, type_, allowed_values)
+    except DomainError as err:
+        raise err.at("input") from err  # the domain's paths are relative to the input object
     async with ctx.uow() as uow:
         existing = await uow.properties.get(key)
         if existing is not None and existing.type is not type_:

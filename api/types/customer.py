@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.pagination import PageInfo
+from api.errors import request_error
+from api.pagination import PageInfo, page_info, page_size
+from api.services.customers import order_page, related_records
+from api.services.predicates import customer_value
+from api.services.segment_reads import segments_of_customer
+from domain.errors import DomainError
 from domain.records import CustomerView, RecordView
+
+if TYPE_CHECKING:
+    from api.types.segment import Segment
 
 
 def _num(value: Any) -> float | None:
@@ -157,10 +165,26 @@ class Customer:
         )
 
     async def _records(self, info: Info, scope: str) -> list[Any]:
-        from api.services.customers import related_records
-
         views = await related_records(info.context, scope, self.view.pk)
         return [record_from_view(v) for v in views]
+
+    @strawberry.field(
+        description="Any predicate field path's value (e.g. properties.plan), for adaptive columns."
+    )
+    async def value(self, info: Info, field: str) -> JSON | None:
+        try:
+            return await customer_value(info.context, self.view, field)
+        except DomainError as exc:
+            raise request_error(exc) from exc
+
+    @strawberry.field(description="The segments this customer is in now (evaluated live).")
+    async def segments(
+        self, info: Info
+    ) -> list[Annotated[Segment, strawberry.lazy("api.types.segment")]]:
+        from api.types.segment import Segment as SegmentType
+
+        models = await segments_of_customer(info.context, self.view)
+        return [SegmentType.from_domain(m) for m in models]
 
     @strawberry.field(description="Billing subscriptions (the root type Subscription is GraphQL's).")
     async def subscriptions(self, info: Info) -> list[CustomerSubscription]:
@@ -182,9 +206,6 @@ class Customer:
     async def orders(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> OrderConnection:
-        from api.pagination import page_info, page_size
-        from api.services.customers import order_page
-
         page, total = await order_page(info.context, self.view.pk, page_size(first), after)
         edges = [
             OrderEdge(cursor=cur, node=record_from_view(v))

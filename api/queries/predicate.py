@@ -1,0 +1,63 @@
+"""segmentPreview and segmentFields."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.errors import user_errors
+from api.pagination import page_info, page_size
+from api.services import predicates as service
+from api.services.customers import decode_after
+from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from api.types.predicate import FieldDescriptor, SegmentPreview
+from domain.errors import DomainError, ValidationFailed
+
+
+@strawberry.type
+class PredicateQueries:
+    @strawberry.field(
+        description="Evaluate an unsaved predicate live: counts and a first page; nothing saved."
+    )
+    async def segment_preview(
+        self,
+        info: Info,
+        predicate: JSON,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> SegmentPreview:
+        size = page_size(first)
+        try:
+            result = await service.preview(info.context, predicate, size, decode_after(after), search)
+        except (DomainError, ValidationFailed) as exc:
+            return SegmentPreview(
+                user_errors=user_errors(exc),
+                columns=[],
+                members=None,
+                count_loader=None,
+                total_loader=None,
+            )
+        page = result.page
+        members = CustomerConnection(
+            edges=[
+                CustomerEdge(cursor=cur, node=Customer.from_domain(v))
+                for cur, v in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=page_info(page.cursors, page.has_next, after),
+            count_loader=result.count,
+        )
+        return SegmentPreview(
+            user_errors=[],
+            columns=result.columns,
+            members=members,
+            count_loader=result.count,
+            total_loader=result.total,
+        )
+
+    @strawberry.field(
+        description="Every field path a predicate may use: type, operators, allowed values, scope."
+    )
+    async def segment_fields(self, info: Info) -> list[FieldDescriptor]:
+        return [FieldDescriptor.from_domain(d) for d in await service.field_catalog(info.context)]

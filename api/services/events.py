@@ -1,0 +1,48 @@
+"""The event log as the API reads it: pages, and live streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from api.context import Context
+from api.live import hub_of
+from domain.errors import DomainError, ErrorCode
+from persistence.event_log import LoggedEvent, count_events, events_after
+
+
+def parse_event_id(raw: str | None, path: str = "after") -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise DomainError(ErrorCode.INVALID, f"{raw[:40]!r} is not an event id.", (path,))
+    return int(raw)
+
+
+async def _check_segment(ctx: Context, segment_id: str | None) -> None:
+    if segment_id is None:
+        return
+    async with ctx.uow() as uow:
+        if await uow.segments.get(segment_id) is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
+            )
+
+
+async def event_page(
+    ctx: Context, segment_id: str | None, after: str | None, first: int
+) -> tuple[list[LoggedEvent], bool, int]:
+    position = parse_event_id(after) or 0
+    await _check_segment(ctx, segment_id)
+    async with ctx.runtime.engine.connect() as conn:
+        events = await events_after(conn, ctx.workspace_pk, position, first + 1, segment_id)
+        total = await count_events(conn, ctx.workspace_pk, segment_id)
+    return events[:first], len(events) > first, total
+
+
+async def event_stream(
+    ctx: Context, segment_id: str | None, after: str | None
+) -> AsyncIterator[LoggedEvent]:
+    position = parse_event_id(after)
+    await _check_segment(ctx, segment_id)
+    async for event in hub_of(ctx.runtime).stream(ctx.workspace_pk, segment_id, position):
+        yield event

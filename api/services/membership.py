@@ -1,0 +1,108 @@
+"""Keeping ACTIVE segments' stored membership live, and recording every transition.
+
+Called inside the unit of work of the change that caused it, so the events
+commit (or roll back) with the data. The locking protocol is described in
+persistence/membership.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from api.runtime import Runtime
+from domain.segment import Segment, SegmentKind
+from persistence.evaluation import WorkspaceSegments
+from persistence.membership import MembershipLog, Tracked, Transition
+from persistence.unit_of_work import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def _tracked(
+    segments: WorkspaceSegments, only: Callable[[Segment], bool] = lambda s: True
+) -> Callable[[datetime], list[Tracked]]:
+    active = [s for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and only(s)]
+
+    def at(now: datetime) -> list[Tracked]:
+        return [Tracked(s.pk, s.id, segments.condition(s, now)) for s in active if s.pk]
+
+    return at
+
+
+async def _active_segments(uow: UnitOfWork) -> WorkspaceSegments | None:
+    from api.services.predicates import workspace_segments
+
+    segments = await workspace_segments(uow)
+    if not any(s.kind is SegmentKind.ACTIVE for s in segments.by_id.values()):
+        return None
+    return segments
+
+
+async def after_customer_write(
+    uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
+) -> list[Transition]:
+    """Re-evaluate the written customers against every ACTIVE segment (set-based)."""
+    log = MembershipLog(uow.conn, uow.workspace_pk)
+    await log.enter_as_writer()
+    segments = await _active_segments(uow)
+    if segments is None or not customer_pks:
+        return []
+    return await log.reconcile(_tracked(segments), sorted(set(customer_pks)), clock)
+
+
+async def before_customer_delete(
+    uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
+) -> list[Transition]:
+    """Deleted customers leave every ACTIVE segment they were in."""
+    log = MembershipLog(uow.conn, uow.workspace_pk)
+    await log.enter_as_writer()
+    segments = await _active_segments(uow)
+    if segments is None:
+        return []
+    active = [s.pk for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and s.pk]
+    return await log.remove_customers(active, customer_pks, clock())
+
+
+async def record_baseline(uow: UnitOfWork, segment: Segment, segments: WorkspaceSegments, now: datetime) -> int:
+    """At activation: store who is in the segment now, without events."""
+    assert segment.pk is not None
+    log = MembershipLog(uow.conn, uow.workspace_pk)
+    await log.enter_exclusively()
+    count = await uow.segments.store_members_where(segment.pk, segments.condition(segment, now))
+    await log.set_baseline(segment.pk, count)
+    return count
+
+
+async def resync(
+    uow: UnitOfWork, clock: Clock, only: Callable[[Segment], bool] | None = None
+) -> list[Transition]:
+    """Whole-workspace reconcile of ACTIVE segments (all, or those `only` selects)."""
+    log = MembershipLog(uow.conn, uow.workspace_pk)
+    await log.enter_exclusively()
+    segments = await _active_segments(uow)
+    if segments is None:
+        return []
+    return await log.reconcile(_tracked(segments, only or (lambda s: True)), None, clock)
+
+
+async def sweep(runtime: Runtime) -> int:
+    """Re-evaluate time-relative ACTIVE segments everywhere; one process at a time."""
+    from persistence.sweeper import sweep_lock, workspaces_with_timed_segments
+
+    transitions = 0
+    async with sweep_lock(runtime.engine) as acquired:
+        if not acquired:
+            return 0
+        for workspace_pk in await workspaces_with_timed_segments(runtime.engine):
+            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+                log = MembershipLog(uow.conn, workspace_pk)
+                segments = await _active_segments(uow)
+                if segments is None:
+                    continue
+                done = await log.reconcile(
+                    _tracked(segments, lambda s: s.time_relative), None, runtime.clock
+                )
+                await uow.commit()
+                transitions += len(done)
+    return transitions

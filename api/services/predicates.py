@@ -1,0 +1,167 @@
+"""Predicate use cases: live preview, filtering customers, the field catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_
+
+from api.context import Context
+from domain.errors import DomainError, ErrorCode
+from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
+from domain.instant import format_instant
+from domain.predicate import Node, Scope, field_paths
+from domain.predicate_parser import parse_predicate
+from domain.records import CustomerView, Page
+from persistence.evaluation import WorkspaceSegments, evaluation_guard, membership_condition
+from persistence.segments import stored_membership
+from persistence.field_map import snake
+from persistence.unit_of_work import UnitOfWork
+
+Loader = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class Selection:
+    """A checked predicate, compiled for one instant, and what it reads."""
+
+    node: Node
+    condition: ColumnElement[bool]
+    columns: list[str]
+    now: datetime
+    time_relative: bool
+
+
+async def catalog_of(uow: UnitOfWork) -> FieldCatalog:
+    return FieldCatalog.for_workspace((await uow.properties.all()).values())
+
+
+async def workspace_segments(uow: UnitOfWork) -> WorkspaceSegments:
+    return WorkspaceSegments(await uow.segments.all(), await catalog_of(uow))
+
+
+async def select_customers(
+    uow: UnitOfWork,
+    raw: object,
+    now: datetime,
+    path: tuple[str, ...] = ("predicate",),
+    saving: str | None = None,
+) -> Selection:
+    """Parse and check `raw` against the workspace's fields and segments.
+
+    Raises ValidationFailed (or DomainError) naming every problem; `saving` is the
+    id the predicate will be saved under, for the reference-cycle check.
+    """
+    segments = await workspace_segments(uow)
+    node = parse_predicate(raw, segments.catalog, path=path)
+    segments.check_references(node, path, saving)
+    condition = membership_condition(node, segments.catalog, now, segments, stored_membership)
+    return Selection(node, condition, field_paths(node), now, segments.time_relative(node))
+
+
+@dataclass
+class Preview:
+    columns: list[str]
+    page: Page[CustomerView]
+    count: Loader
+    total: Loader
+
+
+async def preview(
+    ctx: Context, raw: object, first: int, after_id: str | None, search: str | None
+) -> Preview:
+    """Who matches `raw` now: a first page at once, counts only when asked for."""
+    timeout = ctx.runtime.settings.statement_timeout_ms
+    async with ctx.uow() as uow:
+        selection = await select_customers(uow, raw, ctx.runtime.clock())
+        async with evaluation_guard(timeout):
+            page = await uow.customers.page(first, after_id, search, selection.condition)
+
+    async def count() -> int:
+        async with ctx.uow() as uow, evaluation_guard(timeout):
+            return await uow.customers.count(search, selection.condition)
+
+    async def total() -> int:
+        async with ctx.uow() as uow:
+            return await uow.customers.count()
+
+    return Preview(selection.columns, page, memo(count), memo(total))
+
+
+def memo(loader: Loader) -> Loader:
+    """Run `loader` at most once, however many fields ask for its result."""
+    result: list[int] = []
+
+    async def once() -> int:
+        if not result:
+            result.append(await loader())
+        return result[0]
+
+    return once
+
+
+async def field_catalog(ctx: Context) -> list[FieldDescriptor]:
+    async with ctx.uow() as uow:
+        return (await catalog_of(uow)).descriptors()
+
+
+async def filtered_page(
+    ctx: Context,
+    first: int,
+    after_id: str | None,
+    search: str | None,
+    where: object | None,
+    segment_id: str | None = None,
+) -> tuple[Page[CustomerView], Loader]:
+    """The customer list, narrowed by an inline predicate and/or a saved segment.
+
+    Raises ValidationFailed / DomainError (unknown segment) naming the argument.
+    """
+    timeout = ctx.runtime.settings.statement_timeout_ms
+    now = ctx.runtime.clock()
+    async with ctx.uow() as uow:
+        conditions = []
+        if where is not None:
+            conditions.append((await select_customers(uow, where, now, ("where",))).condition)
+        if segment_id is not None:
+            segment = await uow.segments.get(segment_id)
+            if segment is None:
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
+                )
+            conditions.append((await workspace_segments(uow)).condition(segment, now))
+        condition = and_(*conditions) if conditions else None
+        async with evaluation_guard(timeout):
+            page = await uow.customers.page(first, after_id, search, condition)
+
+    async def count() -> int:
+        async with ctx.uow() as uow, evaluation_guard(timeout):
+            return await uow.customers.count(search, condition)
+
+    return page, memo(count)
+
+
+async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
+    """Any predicate field path's value for one customer, as JSON (adaptive table columns).
+
+    A related scope's name (`invoices`) gives the number of its records.
+    """
+    scopes = {scope.value.lower(): scope for scope in Scope}
+    if path in scopes:
+        async with ctx.uow() as uow:
+            return await uow.customers.count_related(scopes[path].value.lower(), view.pk)
+    async with ctx.uow() as uow:
+        catalog = await catalog_of(uow)
+    if catalog.customer_field(path) is None:
+        raise DomainError(ErrorCode.UNKNOWN_FIELD, f"There is no customer field {path!r}.", ("field",))
+    if path.startswith(CUSTOM_PROPERTY_PREFIX):
+        return view.properties.get(path[len(CUSTOM_PROPERTY_PREFIX) :])
+    value = view.has_parent if path == "hasParent" else getattr(view, snake(path))
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return format_instant(value)
+    return value

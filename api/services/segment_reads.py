@@ -1,0 +1,199 @@
+"""Reading segments: who is in them, how many, how costly, and point checks.
+
+Membership is always decided live (the predicate, or a STATIC segment's stored
+list): cached counts are for listings only, and say how old they are.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from api.context import Context
+from api.runtime import Runtime
+from api.services.predicates import Loader, memo, workspace_segments
+from domain.errors import DomainError, ErrorCode
+from domain.evaluation_hints import PlanFacts, hints_for
+from domain.predicate import field_paths
+from domain.records import CustomerView, Page
+from domain.segment import Segment, SegmentKind
+from persistence.evaluation import evaluation_guard
+from persistence.segments import stale_passive_segments
+from persistence.unit_of_work import UnitOfWork
+
+
+async def get_segment(ctx: Context, segment_id: str) -> Segment | None:
+    async with ctx.uow() as uow:
+        return await uow.segments.get(segment_id)
+
+
+async def segment_page(
+    ctx: Context, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
+) -> tuple[Page[Segment], Loader]:
+    async with ctx.uow() as uow:
+        page = await uow.segments.page(first, after_id, search, kind)
+
+    async def count() -> int:
+        async with ctx.uow() as uow:
+            return await uow.segments.count(search, kind)
+
+    return page, memo(count)
+
+
+async def require_segment(uow: UnitOfWork, segment_id: str, path: str = "segmentId") -> Segment:
+    segment = await uow.segments.get(segment_id)
+    if segment is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", (path,))
+    return segment
+
+
+@dataclass
+class Members:
+    page: Page[CustomerView]
+    count: Loader
+    columns: list[str]
+
+
+async def members(
+    ctx: Context, segment: Segment, first: int, after_id: str | None, search: str | None
+) -> Members:
+    timeout = ctx.runtime.settings.statement_timeout_ms
+    now = ctx.runtime.clock()
+    async with ctx.uow() as uow:
+        segments = await workspace_segments(uow)
+        condition = segments.condition(segment, now)
+        node = segments.predicate(segment.id)
+        async with evaluation_guard(timeout):
+            page = await uow.customers.page(first, after_id, search, condition)
+
+    async def count() -> int:
+        async with ctx.uow() as uow, evaluation_guard(timeout):
+            return await uow.customers.count(search, condition)
+
+    return Members(page, memo(count), field_paths(node) if node is not None else [])
+
+
+async def customers_in_segment(
+    ctx: Context, segment_id: str, first: int, after_id: str | None, search: str | None
+) -> Members:
+    async with ctx.uow() as uow:
+        segment = await require_segment(uow, segment_id)
+    return await members(ctx, segment, first, after_id, search)
+
+
+async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bool, datetime]:
+    """Evaluated live at the moment of the call, never from cached membership."""
+    now = ctx.runtime.clock()
+    async with ctx.uow() as uow:
+        segment = await require_segment(uow, segment_id)
+        condition = (await workspace_segments(uow)).condition(segment, now)
+        async with evaluation_guard(ctx.runtime.settings.statement_timeout_ms):
+            found = await uow.customers.matches(customer_id, condition)
+    return found, now
+
+
+async def segments_of_customer(ctx: Context, view: CustomerView) -> list[Segment]:
+    """Every segment the customer is in now, in one query over all the workspace's segments."""
+    now = ctx.runtime.clock()
+    async with ctx.uow() as uow:
+        segments = await workspace_segments(uow)
+        listed = list(segments.by_id.values())
+        conditions = [segments.condition(s, now) for s in listed]
+        flags = await uow.customers.evaluate_many(view.pk, conditions)
+    return [s for s, inside in zip(listed, flags, strict=True) if inside]
+
+
+@dataclass(frozen=True)
+class Stats:
+    customer_count: int
+    total_customers: int
+    computed_at: datetime
+
+    @property
+    def percentage(self) -> float:
+        if self.total_customers == 0:
+            return 0.0
+        return round(100.0 * self.customer_count / self.total_customers, 4)
+
+
+async def stats(ctx: Context, segment: Segment) -> Stats:
+    """Counts for listings: exact for STATIC and ACTIVE, at most `stats_max_age_s` old for PASSIVE."""
+    assert segment.pk is not None
+    now = ctx.runtime.clock()
+    max_age = timedelta(seconds=ctx.runtime.settings.stats_max_age_s)
+    async with ctx.uow() as uow:
+        cached = await uow.segments.stats(segment.pk)
+        if segment.kind is SegmentKind.PASSIVE:
+            fresh = cached.computed_at is not None and now - cached.computed_at <= max_age
+            if fresh and cached.member_count is not None and cached.total_customers is not None:
+                return Stats(cached.member_count, cached.total_customers, cached.computed_at)  # type: ignore[arg-type]
+            return await refresh_stats(uow, ctx.runtime, segment)
+        if segment.kind is SegmentKind.ACTIVE and cached.member_count is not None:
+            count = cached.member_count  # kept exact by every recorded transition
+        else:
+            count = await uow.segments.stored_count(segment.pk)
+        total = await uow.customers.count()
+    return Stats(count, total, now)
+
+
+async def refresh_stats(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> Stats:
+    """Count the segment fully now, and remember the count and how long it took."""
+    assert segment.pk is not None
+    now = runtime.clock()
+    condition = (await workspace_segments(uow)).condition(segment, now)
+    started = time.perf_counter()
+    async with evaluation_guard(runtime.settings.statement_timeout_ms):
+        count = await uow.segments.count_where(condition)
+    duration_ms = (time.perf_counter() - started) * 1000
+    total = await uow.customers.count()
+    await uow.segments.record_stats(segment.pk, count, total, now, duration_ms)
+    await uow.commit()
+    return Stats(count, total, now)
+
+
+@dataclass(frozen=True)
+class Cost:
+    planner_cost: float
+    estimated_rows: int
+    uses_index: bool
+    last_duration_ms: float | None
+    slow: bool
+    hints: list[str]
+
+
+async def evaluation_cost(ctx: Context, segment: Segment) -> Cost:
+    assert segment.pk is not None
+    now = ctx.runtime.clock()
+    async with ctx.uow() as uow:
+        segments = await workspace_segments(uow)
+        condition = segments.condition(segment, now)
+        plan = await uow.customers.explain_count(condition)
+        cached = await uow.segments.stats(segment.pk)
+        node = segments.predicate(segment.id)
+        catalog = segments.catalog
+    facts = PlanFacts(plan.total_cost, plan.rows, plan.uses_index)
+    slow_ms = ctx.runtime.settings.slow_evaluation_ms
+    slow = (cached.last_duration_ms or 0.0) > slow_ms
+    hints = hints_for(node, catalog, facts) if node is not None else []
+    return Cost(plan.total_cost, plan.rows, plan.uses_index, cached.last_duration_ms, slow, hints)
+
+
+
+async def refresh_stale_stats(runtime: Runtime, batch: int = 20) -> int:
+    """One pass of the background refresher: recount PASSIVE segments whose data moved.
+
+    A segment is due when its count is older than half the freshness bound and
+    its workspace's customers changed since (or it is time-relative). Returns
+    how many were recounted.
+    """
+    max_age = timedelta(seconds=runtime.settings.stats_max_age_s)
+    now = runtime.clock()
+    async with runtime.engine.connect() as conn:
+        due = await stale_passive_segments(conn, now - max_age / 2, batch)
+    for workspace_pk, segment_id in due:
+        async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+            segment = await uow.segments.get(segment_id)
+            if segment is not None and segment.kind is SegmentKind.PASSIVE:
+                await refresh_stats(uow, runtime, segment)
+    return len(due)

@@ -1,0 +1,414 @@
+"""Predicate tree -> SQLAlchemy boolean over the `customer` table.
+
+The semantics are PREDICATES.md's, to the letter:
+
+* Every compiled node is two-valued. A comparison on a field with no value is
+  false, never NULL: each comparison is emitted as `cmp AND field IS NOT NULL`,
+  and since `NULL AND FALSE` is FALSE in SQL, `NOT` can never let a NULL
+  through. The redundant `IS NOT NULL` keeps plain column comparisons
+  indexable.
+* Relative times resolve against one evaluation instant, `CompileContext.now`,
+  bound as parameters: the same query sees one `now`.
+* Related scopes are correlated EXISTS / COUNT subqueries on the
+  `(customer_pk, ...)` indexes; ALL is non-vacuous; COUNT of no records is 0.
+* User values are always bound parameters. Only validated custom-property
+  keys (`[a-z][a-z0-9_]*`, or `[A-Za-z0-9_]+` for event properties) appear as
+  SQL literals, so that typed expression indexes can match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Numeric,
+    String,
+    Table,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from domain.custom_property import PropertyType
+from domain.fields import CUSTOM_PROPERTY_PREFIX, SCOPE_TIME_FIELD, FieldCatalog, FieldType
+from domain.instant import sortable_instant
+from domain.predicate import (
+    And,
+    Condition,
+    CountComparison,
+    Node,
+    Not,
+    Operator,
+    Or,
+    Quantifier,
+    Related,
+    RelativeTime,
+    Scope,
+    SegmentRef,
+    Value,
+)
+from persistence.field_map import customer_table, snake
+from persistence.tables import Event, Invoice, Order, Subscription, Verification, Wallet
+
+Expr = ColumnElement[Any]
+Bool = ColumnElement[bool]
+
+c = customer_table
+child = customer_table.alias("child_customer")
+
+SCOPE_TABLE: dict[Scope, Table] = {
+    Scope.SUBSCRIPTIONS: Subscription.__table__,  # type: ignore[attr-defined]
+    Scope.INVOICES: Invoice.__table__,  # type: ignore[attr-defined]
+    Scope.ORDERS: Order.__table__,  # type: ignore[attr-defined]
+    Scope.WALLETS: Wallet.__table__,  # type: ignore[attr-defined]
+    Scope.VERIFICATIONS: Verification.__table__,  # type: ignore[attr-defined]
+    Scope.EVENTS: Event.__table__,  # type: ignore[attr-defined]
+}
+
+
+@dataclass(frozen=True)
+class SegmentDefinition:
+    """What a `segment` reference needs: a predicate to inline, or a stored member list."""
+
+    pk: int
+    predicate: Node | None
+
+
+class SegmentSource(Protocol):
+    def definition(self, segment_id: str) -> SegmentDefinition | None: ...
+
+
+class NoSegments:
+    def definition(self, segment_id: str) -> SegmentDefinition | None:
+        return None
+
+
+StaticMembers = Callable[[int], Bool]
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    now: datetime
+    catalog: FieldCatalog
+    segments: SegmentSource = field(default_factory=NoSegments)
+    static_members: StaticMembers | None = None
+
+
+class UnknownSegment(Exception):
+    """A reference to a segment that no longer exists (validation normally catches it)."""
+
+
+def compile_predicate(node: Node, ctx: CompileContext) -> Bool:
+    """The membership condition for `customer` rows (correlate with `customer_table`)."""
+    return _Compiler(ctx).node(node, None)
+
+
+# --- the compiler -------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, ctx: CompileContext) -> None:
+        self.ctx = ctx
+        self.aliases = 0
+
+    def alias(self, scope: Scope) -> Any:
+        """A fresh, deterministic alias: the same predicate always compiles to the same SQL."""
+        self.aliases += 1
+        return SCOPE_TABLE[scope].alias(f"{scope.value.lower()}_{self.aliases}")
+
+    def node(self, node: Node, scope: tuple[Scope, Any] | None) -> Bool:
+        if isinstance(node, And):
+            return and_(*(self.node(n, scope) for n in node.children))
+        if isinstance(node, Or):
+            return or_(*(self.node(n, scope) for n in node.children))
+        if isinstance(node, Not):
+            return not_(self.node(node.child, scope))
+        if isinstance(node, Condition):
+            target = self.scope_value(node, scope) if scope else self.customer_value(node)
+            return self.condition(node, target)
+        if isinstance(node, Related):
+            return self.related(node)
+        if isinstance(node, SegmentRef):
+            return self.segment(node)
+        raise TypeError(f"not a predicate node: {node!r}")
+
+    # ---- values --------------------------------------------------------
+
+    def customer_value(self, cond: Condition) -> _Target:
+        path = cond.field
+        if path == "hasParent":
+            return _Target(c.c.parent_id.is_not(None), FieldType.BOOLEAN, always=True)
+        if path == "hasChild":
+            has_child = exists().where(
+                child.c.workspace_pk == c.c.workspace_pk, child.c.parent_id == c.c.id
+            )
+            return _Target(has_child, FieldType.BOOLEAN, always=True)
+        if path.startswith(CUSTOM_PROPERTY_PREFIX):
+            return self.property_value(path[len(CUSTOM_PROPERTY_PREFIX) :])
+        descriptor = self.ctx.catalog.customer_field(path)
+        assert descriptor is not None and descriptor.type is not None, path
+        return _Target(c.c[snake(path)], descriptor.type)
+
+    def property_value(self, key: str) -> _Target:
+        definition = self.ctx.catalog.custom_property(key)
+        assert definition is not None, key
+        ptype = definition.type
+        if ptype is PropertyType.STRING and definition.allowed_values:
+            return _Target(json_text(c.c.properties, key), FieldType.ENUM, json_key=key)
+        field_type = {
+            PropertyType.STRING: FieldType.STRING,
+            PropertyType.NUMBER: FieldType.NUMBER,
+            PropertyType.BOOLEAN: FieldType.BOOLEAN,
+            PropertyType.DATETIME: FieldType.DATETIME,
+        }[ptype]
+        expr = typed_json(c.c.properties, key, field_type)
+        return _Target(expr, field_type, json_key=key, datetime_as_text=True)
+
+    def scope_value(self, cond: Condition, scope: tuple[Scope, Any]) -> _Target:
+        which, table = scope
+        path = cond.field
+        if path.startswith(CUSTOM_PROPERTY_PREFIX):  # EVENTS: typed by the operand
+            key = path[len(CUSTOM_PROPERTY_PREFIX) :]
+            field_type = operand_type(cond.values)
+            if field_type is None:  # EXISTS / NOT_EXISTS: any non-null JSON value
+                present = func.coalesce(func.jsonb_typeof(table.c.properties[key]), "null")
+                return _Target(present != "null", FieldType.BOOLEAN, presence_only=True)
+            return _Target(typed_json(table.c.properties, key, field_type), field_type)
+        descriptor = self.ctx.catalog.scope_field(which, path)
+        assert descriptor is not None and descriptor.type is not None, path
+        return _Target(table.c[snake(path)], descriptor.type)
+
+    def operand(self, value: Value, target: _Target) -> Any:
+        if isinstance(value, RelativeTime):
+            value = value.resolve(self.ctx.now)
+        if isinstance(value, datetime) and target.datetime_as_text:
+            return sortable_instant(value)
+        return value
+
+    # ---- conditions ----------------------------------------------------
+
+    def condition(self, cond: Condition, target: _Target) -> Bool:
+        op = cond.operator
+        expr = target.expr
+        if target.presence_only:
+            return expr if op is Operator.EXISTS else not_(expr)
+        if op is Operator.EXISTS:
+            return true() if target.always else expr.is_not(None)
+        if op is Operator.NOT_EXISTS:
+            return false() if target.always else expr.is_(None)
+        values = [self.operand(v, target) for v in cond.values]
+        if op is Operator.MATCHES:
+            pattern = f"^(?:{values[0]})$"
+            compared: Bool = expr.op("~*" if cond.case_insensitive else "~")(pattern)
+        elif cond.case_insensitive:
+            lowered = [v.lower() if isinstance(v, str) else v for v in values]
+            compared = compare(op, func.lower(expr), lowered)
+        elif op is Operator.EQ and target.json_key is not None and target.type in JSON_EXACT:
+            compared = self.json_contains(target.json_key, values[0])
+        elif target.type is FieldType.STRING and op in ORDER_OPERATORS:
+            compared = compare(op, expr.collate("C"), values)  # strings compare by code point
+        else:
+            compared = compare(op, expr, values)
+        if target.always:
+            return compared
+        return and_(compared, target.expr.is_not(None))
+
+    def json_contains(self, key: str, value: Any) -> Bool:
+        """EQ on a string or boolean custom property as `properties @> {key: value}`: GIN-indexed."""
+        document = literal({key: value}, type_=JSONB)
+        return c.c.properties.op("@>")(document)
+
+    # ---- related scopes ------------------------------------------------
+
+    def related(self, node: Related) -> Bool:
+        table = self.alias(node.scope)
+        mine = table.c.customer_pk == c.c.pk
+        if node.last is not None:
+            return self.related_last(node, table)
+        matching = self.node(node.where, (node.scope, table)) if node.where else true()
+        if node.quantifier is Quantifier.ANY:
+            return exists().where(mine, matching)
+        if node.quantifier is Quantifier.ALL:
+            return and_(exists().where(mine), not_(exists().where(mine, not_(matching))))
+        assert node.count is not None
+        return count_matches(node.count, table, mine, matching)
+
+    def related_last(self, node: Related, table: Any) -> Bool:
+        """Narrow to the N most recent records (time desc, nulls last, id desc), then quantify."""
+        assert node.last is not None
+        time_field = SCOPE_TIME_FIELD[node.scope]
+        assert time_field is not None
+        recent = (
+            select(table)
+            .where(table.c.customer_pk == c.c.pk)
+            .order_by(table.c[snake(time_field)].desc().nulls_last(), table.c.id.desc())
+            .limit(node.last)
+            .correlate(c)
+            .subquery(f"last_{node.scope.value.lower()}_{self.aliases}")
+        )
+        matching = self.node(node.where, (node.scope, recent)) if node.where else true()
+        if node.quantifier is Quantifier.ANY:
+            return exists().select_from(recent).where(matching)
+        if node.quantifier is Quantifier.ALL:
+            any_record = exists().where(table.c.customer_pk == c.c.pk)
+            return and_(any_record, not_(exists().select_from(recent).where(not_(matching))))
+        assert node.count is not None
+        counted = select(func.count()).select_from(recent).where(matching).scalar_subquery()
+        return count_compare(node.count, counted)
+
+    # ---- segment references ------------------------------------------
+
+    def segment(self, node: SegmentRef) -> Bool:
+        definition = self.ctx.segments.definition(node.segment_id)
+        if definition is None:
+            raise UnknownSegment(node.segment_id)
+        if definition.predicate is not None:
+            return self.node(definition.predicate, None)
+        if self.ctx.static_members is None:
+            raise UnknownSegment(node.segment_id)
+        return self.ctx.static_members(definition.pk)
+
+
+ORDER_OPERATORS = frozenset(
+    {Operator.GT, Operator.GTE, Operator.LT, Operator.LTE, Operator.BETWEEN}
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A field's SQL value and how to compare it."""
+
+    expr: Any
+    type: FieldType
+    always: bool = False  # derived booleans always have a value
+    json_key: str | None = None  # a customer custom property
+    datetime_as_text: bool = False  # DATETIME properties are stored as sortable text
+    presence_only: bool = False  # untyped EXISTS on an event property
+
+
+def json_text(column: Any, key: str) -> Expr:
+    """`column ->> 'key'` with the key as a literal, matching expression indexes."""
+    return column.op("->>")(literal_column(f"'{key}'"))
+
+
+def json_value(column: Any, key: str) -> Expr:
+    return column.op("->")(literal_column(f"'{key}'"))
+
+
+def typed_json(column: Any, key: str, field_type: FieldType) -> Expr:
+    """A JSON member as a typed SQL value; a stored value of another JSON type has no value.
+
+    NUMBER and BOOLEAN match persistence.custom_properties.property_index_sql exactly.
+    """
+    jtype = {
+        FieldType.NUMBER: ("number", Numeric()),
+        FieldType.BOOLEAN: ("boolean", Boolean()),
+    }.get(field_type)
+    if jtype is None:  # STRING, ENUM, DATETIME (stored as sortable text)
+        if column is c.c.properties:
+            return json_text(column, key)
+        return case(
+            (func.jsonb_typeof(json_value(column, key)) == "string", json_text(column, key)),
+            else_=literal(None, String()),
+        )
+    type_name, sql_type = jtype
+    return case(
+        (
+            func.jsonb_typeof(json_value(column, key)) == type_name,
+            func.cast(json_text(column, key), sql_type),
+        ),
+        else_=literal(None, sql_type),
+    )
+
+
+def operand_type(values: Sequence[Value]) -> FieldType | None:
+    if not values:
+        return None
+    first = values[0]
+    if isinstance(first, bool):
+        return FieldType.BOOLEAN
+    if isinstance(first, Decimal):
+        return FieldType.NUMBER
+    return FieldType.STRING
+
+
+JSON_EXACT = frozenset({FieldType.STRING, FieldType.ENUM, FieldType.BOOLEAN})
+
+
+def compare(op: Operator, expr: Expr, values: list[Any]) -> Bool:
+    if op is Operator.EQ:
+        return expr == values[0]
+    if op is Operator.NEQ:
+        return expr != values[0]
+    if op is Operator.IN:
+        return expr.in_(values)
+    if op is Operator.NOT_IN:
+        return expr.not_in(values)
+    if op is Operator.GT:
+        return expr > values[0]
+    if op is Operator.GTE:
+        return expr >= values[0]
+    if op is Operator.LT:
+        return expr < values[0]
+    if op is Operator.LTE:
+        return expr <= values[0]
+    if op is Operator.BETWEEN:
+        return and_(expr >= values[0], expr <= values[1])
+    raise ValueError(f"{op} is not a comparison")
+
+
+def count_compare(count: CountComparison, counted: Expr) -> Bool:
+    op, values = count.operator, count.values
+    if op is Operator.BETWEEN:
+        return and_(counted >= values[0], counted <= values[1])
+    return {
+        Operator.EQ: counted == values[0],
+        Operator.NEQ: counted != values[0],
+        Operator.GT: counted > values[0],
+        Operator.GTE: counted >= values[0],
+        Operator.LT: counted < values[0],
+        Operator.LTE: counted <= values[0],
+    }[op]
+
+
+def zero_satisfies(count: CountComparison) -> bool:
+    op, values = count.operator, count.values
+    if op is Operator.BETWEEN:
+        return values[0] <= 0 <= values[1]
+    return {
+        Operator.EQ: values[0] == 0,
+        Operator.NEQ: values[0] != 0,
+        Operator.GT: False,
+        Operator.GTE: values[0] <= 0,
+        Operator.LT: values[0] > 0,
+        Operator.LTE: True,
+    }[op]
+
+
+def count_matches(count: CountComparison, table: Any, mine: Bool, matching: Bool) -> Bool:
+    """COUNT as a semi-join on grouped counts, so the planner can hash it over many customers.
+
+    When zero records satisfy the comparison, customers with no matching record
+    qualify too: then the complement is excluded instead.
+    """
+    grouped = select(table.c.customer_pk).where(matching).group_by(table.c.customer_pk)
+    if not zero_satisfies(count):
+        having = count_compare(count, func.count())
+        return c.c.pk.in_(grouped.having(having))
+    failing = not_(count_compare(count, func.count()))
+    return not_(c.c.pk.in_(grouped.having(failing)))

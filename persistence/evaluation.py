@@ -1,0 +1,160 @@
+"""Turning a checked predicate into SQL for one workspace, and the failures evaluation can meet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import DBAPIError
+
+from domain.errors import DomainError, ErrorCode
+from domain.fields import FieldCatalog
+from domain.errors import ValidationFailed
+from domain.predicate import Node, is_time_relative, referenced_segments
+from domain.predicate_parser import parse_predicate
+from domain.segment import Segment, SegmentKind
+from domain.segment_graph import find_cycle
+from persistence.compiler import (
+    CompileContext,
+    NoSegments,
+    SegmentDefinition,
+    SegmentSource,
+    StaticMembers,
+    compile_predicate,
+)
+from persistence.segments import stored_membership
+
+QUERY_CANCELED = "57014"  # statement_timeout or a cancel request
+
+
+def membership_condition(
+    node: Node,
+    catalog: FieldCatalog,
+    now: datetime,
+    segments: SegmentSource | None = None,
+    static_members: StaticMembers | None = None,
+) -> ColumnElement[bool]:
+    ctx = CompileContext(
+        now=now, catalog=catalog, segments=segments or NoSegments(), static_members=static_members
+    )
+    return compile_predicate(node, ctx)
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    code = getattr(cause, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+@asynccontextmanager
+async def evaluation_guard(timeout_ms: int) -> AsyncIterator[None]:
+    """A query cut off by statement_timeout becomes a QUERY_TIMEOUT refusal."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if _sqlstate(exc) == QUERY_CANCELED:
+            raise DomainError(
+                ErrorCode.QUERY_TIMEOUT,
+                f"Evaluating this predicate took longer than {timeout_ms} ms and was stopped; "
+                "narrow it, or declare the custom properties it uses as indexed.",
+                ("predicate",),
+            ) from exc
+        raise
+
+
+class WorkspaceSegments:
+    """The workspace's saved segments, as the compiler's SegmentSource.
+
+    Stored predicates were checked when saved and custom properties never change
+    type, so they parse again against today's catalog; each is parsed once.
+    """
+
+    def __init__(self, segments: Sequence[Segment], catalog: FieldCatalog) -> None:
+        self.by_id = {s.id: s for s in segments}
+        self.catalog = catalog
+        self._parsed: dict[str, Node] = {}
+
+    def predicate(self, segment_id: str) -> Node | None:
+        segment = self.by_id.get(segment_id)
+        if segment is None or segment.predicate is None:
+            return None
+        if segment_id not in self._parsed:
+            self._parsed[segment_id] = parse_predicate(segment.predicate, self.catalog)
+        return self._parsed[segment_id]
+
+    def definition(self, segment_id: str) -> SegmentDefinition | None:
+        segment = self.by_id.get(segment_id)
+        if segment is None or segment.pk is None:
+            return None
+        return SegmentDefinition(segment.pk, self.predicate(segment_id))
+
+    def references(self, segment_id: str) -> set[str]:
+        node = self.predicate(segment_id)
+        return referenced_segments(node) if node is not None else set()
+
+    def dependents(self, segment_id: str) -> set[str]:
+        """ACTIVE segments whose membership depends on `segment_id` through references."""
+        found: set[str] = set()
+        for candidate in self.by_id.values():
+            if candidate.kind is not SegmentKind.ACTIVE or candidate.id == segment_id:
+                continue
+            seen: set[str] = set()
+            pending = [candidate.id]
+            while pending:
+                current = pending.pop()
+                for ref in self.references(current) - seen:
+                    if ref == segment_id:
+                        found.add(candidate.id)
+                    seen.add(ref)
+                    pending.append(ref)
+        return found
+
+    def time_relative(self, node: Node) -> bool:
+        """Relative times in `node` or in any segment it reaches."""
+        seen: set[str] = set()
+        pending = [node]
+        while pending:
+            current = pending.pop()
+            if is_time_relative(current):
+                return True
+            for ref in referenced_segments(current) - seen:
+                seen.add(ref)
+                referenced = self.predicate(ref)
+                if referenced is not None:
+                    pending.append(referenced)
+        return False
+
+    def check_references(self, node: Node, path: tuple[str, ...], saving: str | None) -> None:
+        """Every referenced segment exists, and saving `node` as `saving` makes no cycle."""
+        errors = [
+            DomainError(ErrorCode.UNKNOWN_SEGMENT, f"There is no segment {ref!r}.", path)
+            for ref in sorted(referenced_segments(node))
+            if ref not in self.by_id
+        ]
+        if errors:
+            raise ValidationFailed(errors)
+        if saving is None:
+            return
+        new_refs = referenced_segments(node)
+        cycle = find_cycle(saving, lambda sid: new_refs if sid == saving else self.references(sid))
+        if cycle is not None:
+            raise DomainError(
+                ErrorCode.SEGMENT_REFERENCE_CYCLE,
+                "Segment references would form a cycle: " + " -> ".join(cycle) + ".",
+                path,
+            )
+
+    def condition(self, segment: Segment, now: datetime) -> ColumnElement[bool]:
+        """Who is in `segment` now: its stored list if STATIC, its predicate live otherwise."""
+        assert segment.pk is not None
+        node = self.predicate(segment.id)
+        if node is None:
+            return stored_membership(segment.pk)
+        return membership_condition(node, self.catalog, now, self, stored_membership)

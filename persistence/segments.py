@@ -1,0 +1,360 @@
+"""Segment storage: rows <-> domain Segments, usages, references, stored membership."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.records import Page
+from domain.segment import Segment, SegmentBy, SegmentKind, SnapshotSchedule, Usage, UsageKind
+from persistence.field_map import customer_table
+from persistence.tables import (
+    Segment as SegmentRow,
+)
+from persistence.tables import (
+    SegmentMember,
+    SegmentReference,
+    SegmentUsage,
+    Workspace,
+)
+
+segment_table = SegmentRow.__table__  # type: ignore[attr-defined]
+member_table = SegmentMember.__table__  # type: ignore[attr-defined]
+usage_table = SegmentUsage.__table__  # type: ignore[attr-defined]
+reference_table = SegmentReference.__table__  # type: ignore[attr-defined]
+c = customer_table
+
+SEGMENT_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "predicate",
+    "predicate_text",
+    "time_relative",
+    "schedule",
+    "segment_by",
+    "updated_at",
+    "activated_at",
+)
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    member_count: int | None
+    total_customers: int | None
+    computed_at: datetime | None
+    last_duration_ms: float | None
+
+
+def encode_segment_cursor(segment_id: str) -> str:
+    return base64.urlsafe_b64encode(("s:" + segment_id).encode()).decode()
+
+
+def decode_segment_cursor(cursor: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return raw[2:] if raw.startswith("s:") else None
+
+
+def _segment(row: Any, usages: list[Usage]) -> Segment:
+    m = row._mapping
+    return Segment(
+        pk=m["pk"],
+        id=m["id"],
+        name=m["name"],
+        description=m["description"],
+        kind=SegmentKind(m["kind"]),
+        predicate=m["predicate"],
+        time_relative=m["time_relative"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        activated_at=m["activated_at"],
+        usages=usages,
+        schedule=SnapshotSchedule(m["schedule"]) if m["schedule"] else None,
+        segment_by=SegmentBy(m["segment_by"]),
+        predicate_text=m["predicate_text"],
+    )
+
+
+class SegmentRepository:
+    def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
+        self.conn = conn
+        self.workspace_pk = workspace_pk
+
+    # ---- reading -------------------------------------------------------
+
+    async def get(self, segment_id: str, *, lock: bool = False) -> Segment | None:
+        query = select(segment_table).where(
+            segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.id == segment_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return _segment(row, (await self._usages([row.pk])).get(row.pk, []))
+
+    async def all(self) -> list[Segment]:
+        rows = list(
+            await self.conn.execute(
+                select(segment_table)
+                .where(segment_table.c.workspace_pk == self.workspace_pk)
+                .order_by(segment_table.c.id)
+            )
+        )
+        usages = await self._usages([r.pk for r in rows])
+        return [_segment(r, usages.get(r.pk, [])) for r in rows]
+
+    async def page(
+        self, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
+    ) -> Page[Segment]:
+        conditions: list[ColumnElement[bool]] = [segment_table.c.workspace_pk == self.workspace_pk]
+        if after_id is not None:
+            conditions.append(segment_table.c.id > after_id)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(segment_table.c.name.ilike(f"%{escaped}%", escape="\\"))
+        if kind is not None:
+            conditions.append(segment_table.c.kind == kind.value)
+        rows = list(
+            await self.conn.execute(
+                select(segment_table)
+                .where(*conditions)
+                .order_by(segment_table.c.id)
+                .limit(first + 1)
+            )
+        )
+        usages = await self._usages([r.pk for r in rows[:first]])
+        items = [_segment(r, usages.get(r.pk, [])) for r in rows[:first]]
+        return Page(items, len(rows) > first, [encode_segment_cursor(s.id) for s in items])
+
+    async def count(self, search: str | None, kind: SegmentKind | None) -> int:
+        conditions: list[ColumnElement[bool]] = [segment_table.c.workspace_pk == self.workspace_pk]
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(segment_table.c.name.ilike(f"%{escaped}%", escape="\\"))
+        if kind is not None:
+            conditions.append(segment_table.c.kind == kind.value)
+        result = await self.conn.execute(
+            select(func.count()).select_from(segment_table).where(*conditions)
+        )
+        return int(result.scalar_one())
+
+    async def _usages(self, pks: list[int]) -> dict[int, list[Usage]]:
+        if not pks:
+            return {}
+        rows = await self.conn.execute(
+            select(usage_table)
+            .where(usage_table.c.segment_pk.in_(pks))
+            .order_by(usage_table.c.attached_at, usage_table.c.kind, usage_table.c.reference)
+        )
+        out: dict[int, list[Usage]] = {}
+        for r in rows:
+            out.setdefault(r.segment_pk, []).append(
+                Usage(UsageKind(r.kind), r.reference, r.attached_at)
+            )
+        return out
+
+    async def name_taken(self, name: str, except_pk: int | None = None) -> bool:
+        query = select(
+            exists().where(
+                segment_table.c.workspace_pk == self.workspace_pk,
+                segment_table.c.name == name,
+                segment_table.c.pk != (except_pk or 0),
+            )
+        )
+        return bool((await self.conn.execute(query)).scalar())
+
+    async def referenced_by(self, segment_pk: int) -> list[str]:
+        rows = await self.conn.execute(
+            select(segment_table.c.id)
+            .join(reference_table, reference_table.c.segment_pk == segment_table.c.pk)
+            .where(reference_table.c.referenced_pk == segment_pk)
+        )
+        return [r.id for r in rows]
+
+    async def stats(self, segment_pk: int) -> SegmentStats:
+        row = (
+            await self.conn.execute(
+                select(
+                    segment_table.c.member_count,
+                    segment_table.c.total_customers,
+                    segment_table.c.stats_computed_at,
+                    segment_table.c.last_duration_ms,
+                ).where(segment_table.c.pk == segment_pk)
+            )
+        ).one()
+        duration = float(row.last_duration_ms) if row.last_duration_ms is not None else None
+        return SegmentStats(row.member_count, row.total_customers, row.stats_computed_at, duration)
+
+    # ---- writing -------------------------------------------------------
+
+    async def add(self, segment: Segment) -> int:
+        values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
+        result = await self.conn.execute(
+            segment_table.insert()
+            .values(
+                workspace_pk=self.workspace_pk,
+                id=segment.id,
+                created_at=segment.created_at,
+                **values,
+            )
+            .returning(segment_table.c.pk)
+        )
+        segment.pk = int(result.scalar_one())
+        return segment.pk
+
+    async def save(self, segment: Segment) -> None:
+        """Write the segment's fields and make its usages match."""
+        assert segment.pk is not None
+        values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
+        await self.conn.execute(
+            update(segment_table).where(segment_table.c.pk == segment.pk).values(**values)
+        )
+        await self.conn.execute(delete(usage_table).where(usage_table.c.segment_pk == segment.pk))
+        if segment.usages:
+            await self.conn.execute(
+                insert(usage_table).values(
+                    [
+                        {
+                            "segment_pk": segment.pk,
+                            "kind": u.kind.value,
+                            "reference": u.reference,
+                            "attached_at": u.attached_at,
+                        }
+                        for u in segment.usages
+                    ]
+                )
+            )
+
+    async def set_references(self, segment_pk: int, referenced_ids: set[str]) -> None:
+        await self.conn.execute(
+            delete(reference_table).where(reference_table.c.segment_pk == segment_pk)
+        )
+        if not referenced_ids:
+            return
+        await self.conn.execute(
+            insert(reference_table).from_select(
+                ["segment_pk", "referenced_pk"],
+                select(func.cast(segment_pk, reference_table.c.segment_pk.type), segment_table.c.pk)
+                .where(
+                    segment_table.c.workspace_pk == self.workspace_pk,
+                    segment_table.c.id.in_(sorted(referenced_ids)),
+                ),
+            )
+        )
+
+    async def remove(self, segment_pk: int) -> None:
+        await self.conn.execute(delete(segment_table).where(segment_table.c.pk == segment_pk))
+
+    async def record_stats(
+        self, segment_pk: int, count: int, total: int, at: datetime, duration_ms: float | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "member_count": count,
+            "total_customers": total,
+            "stats_computed_at": at,
+        }
+        if duration_ms is not None:
+            values["last_duration_ms"] = round(duration_ms, 3)
+        await self.conn.execute(
+            update(segment_table).where(segment_table.c.pk == segment_pk).values(**values)
+        )
+
+    # ---- stored membership ----------------------------------------------
+
+    async def store_members_by_ids(self, segment_pk: int, customer_ids: Sequence[str]) -> int:
+        result = await self.conn.execute(
+            insert(member_table)
+            .from_select(
+                ["segment_pk", "customer_pk"],
+                select(func.cast(segment_pk, member_table.c.segment_pk.type), c.c.pk).where(
+                    c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(customer_ids))
+                ),
+            )
+            .on_conflict_do_nothing()
+        )
+        return int(result.rowcount or 0)
+
+    async def store_members_where(self, segment_pk: int, condition: ColumnElement[bool]) -> int:
+        """Store every customer matching `condition` now (a baseline, or a frozen list)."""
+        result = await self.conn.execute(
+            insert(member_table)
+            .from_select(
+                ["segment_pk", "customer_pk"],
+                select(func.cast(segment_pk, member_table.c.segment_pk.type), c.c.pk).where(
+                    c.c.workspace_pk == self.workspace_pk, condition
+                ),
+            )
+            .on_conflict_do_nothing()
+        )
+        return int(result.rowcount or 0)
+
+    async def existing_customer_ids(self, customer_ids: Sequence[str]) -> set[str]:
+        rows = await self.conn.execute(
+            select(c.c.id).where(
+                c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(customer_ids))
+            )
+        )
+        return {r.id for r in rows}
+
+    async def count_where(self, condition: ColumnElement[bool]) -> int:
+        result = await self.conn.execute(
+            select(func.count()).select_from(c).where(c.c.workspace_pk == self.workspace_pk, condition)
+        )
+        return int(result.scalar_one())
+
+    async def stored_count(self, segment_pk: int) -> int:
+        result = await self.conn.execute(
+            select(func.count()).select_from(member_table).where(member_table.c.segment_pk == segment_pk)
+        )
+        return int(result.scalar_one())
+
+
+def stored_membership(segment_pk: int) -> ColumnElement[bool]:
+    """`customer` is in the segment's stored list."""
+    return exists().where(
+        and_(member_table.c.segment_pk == segment_pk, member_table.c.customer_pk == c.c.pk)
+    )
+
+
+def _column_value(value: object) -> object:
+    if isinstance(value, (SegmentKind, SnapshotSchedule, SegmentBy)):
+        return value.value
+    return value
+
+
+async def stale_passive_segments(
+    conn: AsyncConnection, stale_before: datetime, limit: int
+) -> list[tuple[int, str]]:
+    """(workspace pk, segment id) of PASSIVE segments whose cached count may be out of date."""
+    workspace = Workspace.__table__  # type: ignore[attr-defined]
+    s = segment_table
+    changed = exists().where(c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > s.c.stats_computed_at)
+    deleted = workspace.c.customers_deleted_at > s.c.stats_computed_at
+    query = (
+        select(s.c.workspace_pk, s.c.id)
+        .join(workspace, workspace.c.pk == s.c.workspace_pk)
+        .where(
+            s.c.kind == SegmentKind.PASSIVE.value,
+            or_(
+                s.c.stats_computed_at.is_(None),
+                and_(
+                    s.c.stats_computed_at < stale_before,
+                    or_(s.c.time_relative, deleted, changed),
+                ),
+            ),
+        )
+        .order_by(s.c.stats_computed_at.asc().nulls_first())
+        .limit(limit)
+    )
+    return [(int(r.workspace_pk), str(r.id)) for r in await conn.execute(query)]

@@ -1,0 +1,39 @@
+"""What the time sweeper needs from the database: its lock, and where to look."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.tables import Segment
+
+SWEEP_LOCK = zlib.crc32(b"segmentql-sweeper")
+segment_table = Segment.__table__  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def sweep_lock(engine: AsyncEngine) -> AsyncIterator[bool]:
+    """A session advisory lock: True when this process may sweep now."""
+    async with engine.connect() as conn:
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK})).scalar()
+        await conn.commit()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK})
+                await conn.commit()
+
+
+async def workspaces_with_timed_segments(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(segment_table.c.workspace_pk)
+            .where(segment_table.c.kind == "ACTIVE", segment_table.c.time_relative)
+            .distinct()
+        )
+        return [int(r.workspace_pk) for r in rows]
