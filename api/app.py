@@ -21,25 +21,16 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.background import default_jobs, running
+from api.auth import authenticate
 from api.context import Context
+from api.export import export_instance, export_members
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
 from persistence.migrate import is_current
 from persistence.settings import Settings
-from persistence.workspaces import Caller, WorkspaceRepository
 
 log = logging.getLogger("segmentql")
-
-
-async def authenticate(runtime: Runtime, header: object) -> Caller | None:
-    if not isinstance(header, str) or not header.startswith("Bearer "):
-        return None
-    key = header.removeprefix("Bearer ").strip()
-    if not key or len(key) > 200:
-        return None
-    async with runtime.engine.connect() as conn:
-        return await WorkspaceRepository(conn).authenticate(key)
 
 
 class SegmentGraphQL(GraphQL[Context, None]):
@@ -50,9 +41,22 @@ class SegmentGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             return Context(runtime, None, request, response)
         caller = await authenticate(runtime, request.headers.get("authorization"))
+        if caller is None and self.should_render_graphql_ide(self.request_adapter_class(request)):
+            return Context(runtime, None, request, response)  # the explorer page holds no data
         if caller is None:
             raise HTTPException(401, "Missing or invalid API key: send 'Authorization: Bearer <key>'.")
         return Context(runtime, caller, request, response)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strawberry's, but a body that is not UTF-8 or not an object is a 400, not a 500."""
+        try:
+            parsed = super().parse_json(data)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "The request body is not UTF-8 JSON.") from exc
+        # Bodies arrive as bytes; GET's `variables` and `extensions` parameters as str.
+        if isinstance(data, bytes) and not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -148,6 +152,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/segments/{segment_id}/export.csv", export_members),
+            Route("/segments/{segment_id}/instances/{instance_id}/export.csv", export_instance),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -46,15 +46,27 @@ async def prune_events(runtime: Runtime) -> int:
     return await prune(runtime.engine, runtime.clock() - retention)
 
 
+async def prune_tracked_events(runtime: Runtime) -> int:
+    from datetime import timedelta
+
+    from persistence.tracked_events import prune_tracked
+
+    retention = timedelta(days=runtime.settings.tracked_event_retention_days)
+    return await prune_tracked(runtime.engine, runtime.clock() - retention)
+
+
 def default_jobs(runtime: Runtime) -> list[Periodic]:
     from api.services.membership import sweep
     from api.services.segment_reads import refresh_stale_stats
+    from api.services.snapshots import run_due
 
     settings = runtime.settings
     return [
         Periodic("segment stats", max(1.0, settings.stats_max_age_s / 4), refresh_stale_stats),
         Periodic("time sweeper", max(1.0, settings.sweep_interval_s), sweep),
         Periodic("event retention", 3600.0, prune_events),
+        Periodic("snapshot scheduler", 30.0, run_due),
+        Periodic("tracked event retention", 3600.0, prune_tracked_events),
     ]
 
 

@@ -114,6 +114,37 @@ def cmd_segments_list(args: argparse.Namespace) -> None:
     _with_runtime(work)
 
 
+def cmd_snapshots_run_due(args: argparse.Namespace) -> None:
+    from api.services.snapshots import run_due
+
+    async def work(runtime: Runtime) -> None:
+        print(f"{await run_due(runtime)} snapshots taken")
+
+    _with_runtime(work)
+
+
+def cmd_import_events(args: argparse.Namespace) -> None:
+    import time
+
+    from api.services.event_import import import_events
+
+    async def work(runtime: Runtime) -> None:
+        started = time.perf_counter()
+        report = await import_events(runtime, args.workspace, Path(args.file), not args.quiet)
+        elapsed = time.perf_counter() - started
+        for line_no, reason in sorted(report.bad):
+            print(f"line {line_no}: {reason}", file=sys.stderr)
+        if report.bad_count > len(report.bad):
+            print(f"... and {report.bad_count - len(report.bad)} more bad lines", file=sys.stderr)
+        print(
+            f"{report.loaded} events loaded, {report.duplicates} already stored, "
+            f"{report.bad_count} bad lines skipped, in {elapsed:.1f} s "
+            f"({report.loaded / max(elapsed, 1e-9):,.0f} events/s)"
+        )
+
+    _with_runtime(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segmentql", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     listing = segments.add_parser("list", help="a table of segments: kind, count, share, cost")
     listing.add_argument("--workspace", default="default")
     listing.set_defaults(func=cmd_segments_list)
+
+    snapshots = sub.add_parser("snapshots", help="segment snapshots").add_subparsers(
+        dest="snapshots_command", required=True
+    )
+    snapshots.add_parser("run-due", help="take every due scheduled snapshot (for cron)").set_defaults(
+        func=cmd_snapshots_run_due
+    )
+
+    imports = sub.add_parser("import", help="bulk loads").add_subparsers(
+        dest="import_command", required=True
+    )
+    events = imports.add_parser("events", help="load tracked events from a JSON Lines file")
+    events.add_argument("file")
+    events.add_argument("--workspace", default="default")
+    events.add_argument("--quiet", action="store_true")
+    events.set_defaults(func=cmd_import_events)
 
     seed = sub.add_parser("seed", help="load deterministic demo customers")
     seed.add_argument("--customers", type=int, default=10_000)

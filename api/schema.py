@@ -8,10 +8,14 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from api.mutations.customer import CustomerMutations
 from api.queries.customer import CustomerQueries
 from api.mutations.segment import SegmentMutations
+from api.mutations.snapshot import SnapshotMutations
+from api.mutations.tracked_event import TrackedEventMutations
 from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
+from api.queries.snapshot import SnapshotQueries
 from api.subscriptions import Subscription
+from api.top_level_errors import TopLevelErrors
 
 MAX_DEPTH = 12
 MAX_TOKENS = 20_000
@@ -19,12 +23,12 @@ MAX_ALIASES = 50
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
-class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries):
+class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries, SnapshotQueries):
     pass
 
 
 @strawberry.type(description="Change the workspace's data (WRITE or ADMIN keys).")
-class Mutation(CustomerMutations, SegmentMutations):
+class Mutation(CustomerMutations, SegmentMutations, SnapshotMutations, TrackedEventMutations):
     pass
 
 
@@ -37,6 +41,7 @@ def build_schema() -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            TopLevelErrors,
         ],
     )
 

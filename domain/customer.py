@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.custom_property import CustomPropertyDef, coerce_property_value
+from domain.custom_property import CustomPropertyDef, coerce_property_value, storable_text
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.iso_codes import is_country, is_currency, is_language
 
@@ -136,8 +136,10 @@ def check_id(raw: object, path: Sequence[str]) -> str:
         raise DomainError(ErrorCode.INVALID, "An id must be a non-empty string.", path)
     if len(raw) > MAX_ID_LENGTH:
         raise DomainError(ErrorCode.TOO_LONG, f"An id has at most {MAX_ID_LENGTH} characters.", path)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
-        raise DomainError(ErrorCode.INVALID, "An id cannot contain control characters.", path)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or not storable_text(raw):
+        raise DomainError(
+            ErrorCode.INVALID, "An id cannot contain control characters or invalid Unicode.", path
+        )
     return raw
 
 
@@ -159,6 +161,10 @@ def _check_value(name: str, attr: Attr, raw: object, path: Sequence[str]) -> Any
         return check_id(raw, path)
     if not isinstance(raw, str):
         raise DomainError(ErrorCode.INVALID, f"{name} must be a string.", path)
+    if not storable_text(raw):
+        raise DomainError(
+            ErrorCode.INVALID, f"{name} cannot contain NUL characters or invalid Unicode.", path
+        )
     if kind is Kind.COUNTRY and not is_country(raw):
         raise DomainError(
             ErrorCode.INVALID_COUNTRY, f"{raw!r} is not an ISO 3166-1 alpha-2 country code.", path

@@ -155,6 +155,15 @@ class Segment:
         self.usages = kept
         self.updated_at = now
 
+    def schedule_snapshots(
+        self, schedule: SnapshotSchedule | None, segment_by: SegmentBy | None, now: datetime
+    ) -> None:
+        """Any kind may be snapshotted; `segment_by` omitted keeps the current identity."""
+        self.schedule = schedule
+        if segment_by is not None:
+            self.segment_by = segment_by
+        self.updated_at = now
+
     def ensure_deletable(self, referenced_by: list[str]) -> None:
         if self.usages:
             used = ", ".join(f"{u.kind.value} {u.reference}" for u in self.usages[:5])

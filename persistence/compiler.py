@@ -7,6 +7,10 @@ The semantics are PREDICATES.md's, to the letter:
   and since `NULL AND FALSE` is FALSE in SQL, `NOT` can never let a NULL
   through. The redundant `IS NOT NULL` keeps plain column comparisons
   indexable.
+* Strings compare by code point (`COLLATE "C"` for ordering); caseInsensitive
+  lowers both sides with the database's lower(); MATCHES is anchored at both
+  ends, with `\\d \\w \\s` spelled out as the ASCII sets domain.pattern defines,
+  whatever the database locale would make of them.
 * Relative times resolve against one evaluation instant, `CompileContext.now`,
   bound as parameters: the same query sees one `now`.
 * Related scopes are correlated EXISTS / COUNT subqueries on the
@@ -213,10 +217,13 @@ class _Compiler:
             return false() if target.always else expr.is_(None)
         values = [self.operand(v, target) for v in cond.values]
         if op is Operator.MATCHES:
-            pattern = f"^(?:{values[0]})$"
+            pattern = f"^(?:{ascii_class_escapes(values[0])})$"
             compared: Bool = expr.op("~*" if cond.case_insensitive else "~")(pattern)
         elif cond.case_insensitive:
-            lowered = [v.lower() if isinstance(v, str) else v for v in values]
+            # Both sides lowered by the database: Python's str.lower() is the full Unicode
+            # mapping (İ -> i̇) where lower() is the simple one (İ -> i), so a value could
+            # differ from itself.
+            lowered = [func.lower(literal(v, String())) for v in values]
             compared = compare(op, func.lower(expr), lowered)
         elif op is Operator.EQ and target.json_key is not None and target.type in JSON_EXACT:
             compared = self.json_contains(target.json_key, values[0])
@@ -249,14 +256,23 @@ class _Compiler:
         return count_matches(node.count, table, mine, matching)
 
     def related_last(self, node: Related, table: Any) -> Bool:
-        """Narrow to the N most recent records (time desc, nulls last, id desc), then quantify."""
+        """Narrow to the N most recent records, then quantify.
+
+        Newest time first, no time last; ties by id descending by code point, an
+        event without id (they are optional) after those with one; then the most
+        recently stored first, so the N records are always the same ones.
+        """
         assert node.last is not None
         time_field = SCOPE_TIME_FIELD[node.scope]
         assert time_field is not None
         recent = (
             select(table)
             .where(table.c.customer_pk == c.c.pk)
-            .order_by(table.c[snake(time_field)].desc().nulls_last(), table.c.id.desc())
+            .order_by(
+                table.c[snake(time_field)].desc().nulls_last(),
+                table.c.id.collate("C").desc().nulls_last(),
+                table.c.pk.desc(),
+            )
             .limit(node.last)
             .correlate(c)
             .subquery(f"last_{node.scope.value.lower()}_{self.aliases}")
@@ -302,8 +318,8 @@ class _Target:
 
 
 def json_text(column: Any, key: str) -> Expr:
-    """`column ->> 'key'` with the key as a literal, matching expression indexes."""
-    return column.op("->>")(literal_column(f"'{key}'"))
+    """`column ->> 'key'` with the key as a literal, matching expression indexes; it is text."""
+    return column.op("->>", return_type=String())(literal_column(f"'{key}'"))
 
 
 def json_value(column: Any, key: str) -> Expr:
@@ -334,6 +350,40 @@ def typed_json(column: Any, key: str, field_type: FieldType) -> Expr:
         ),
         else_=literal(None, sql_type),
     )
+
+
+CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \t\n\r\f\v"}
+
+
+def ascii_class_escapes(pattern: str) -> str:
+    """A validated MATCHES pattern with `\\d \\w \\s` spelled out as the ASCII sets they mean.
+
+    domain.pattern defines them as `[0-9]`, `[A-Za-z0-9_]`, `[ \\t\\n\\r\\f\\v]`;
+    PostgreSQL reads them by the locale (`\\w` takes `é`, `\\s` an em space).
+    """
+    out: list[str] = []
+    in_class, class_start, i = False, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            body = CLASS_ESCAPES.get(pattern[i + 1])
+            if body is None:
+                out.append(pattern[i : i + 2])
+            else:
+                out.append(body if in_class else f"[{body}]")
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+            class_start = i + 2 if pattern.startswith("[^", i) else i + 1
+            out.append(pattern[i:class_start])  # `]` right after `[` or `[^` is a literal
+            i = class_start
+            continue
+        if char == "]" and in_class and i > class_start:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def operand_type(values: Sequence[Value]) -> FieldType | None:

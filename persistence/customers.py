@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    false,
     func,
     literal,
     select,
@@ -26,11 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.records import CustomerView, Page, RecordView
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
-from persistence.tables import Workspace
+from persistence.tables import Event, Workspace
 
 c = customer_table
 workspace_table = Workspace.__table__  # type: ignore[attr-defined]
@@ -54,6 +56,8 @@ def search_expr(term: str) -> ColumnElement[bool]:
         + literal(" ")
         + func.coalesce(c.c.external_id, "")
     )
+    if not storable_text(term):
+        return false()  # stored text never holds NUL or lone surrogates: nothing can match
     escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return haystack.like(f"%{escaped}%", escape="\\")
 
@@ -214,6 +218,16 @@ class CustomerRepository:
             uses_index=_uses_index(plan),
         )
 
+    async def count_related(self, scope: str, customer_pk: int) -> int:
+        """How many records of a scope (`events` included) the customer has."""
+        table = Event.__table__ if scope == "events" else SCOPE_TABLES.get(scope)  # type: ignore[attr-defined]
+        if table is None:
+            return 0
+        total = await self.conn.execute(
+            select(func.count()).select_from(table).where(table.c.customer_pk == customer_pk)
+        )
+        return int(total.scalar_one())
+
     async def related(self, scope: str, customer_pk: int) -> list[RecordView]:
         return (await self.related_many(scope, [customer_pk])).get(customer_pk, [])
 
@@ -244,7 +258,7 @@ class CustomerRepository:
         """The same keyset page for several customers in two queries: rows, then totals."""
         table = SCOPE_TABLES[scope]
         pks = list(customer_pks)
-        conditions = [table.c.customer_pk.in_(pks)]
+        conditions: list[ColumnElement[bool]] = [table.c.customer_pk.in_(pks)]
         if after_id is not None:
             conditions.append(table.c.id > after_id)
         rank = func.row_number().over(partition_by=table.c.customer_pk, order_by=table.c.id)
@@ -282,7 +296,9 @@ class CustomerRepository:
         result = await self.conn.execute(
             stmt.on_conflict_do_update(
                 constraint="customer_workspace_id_key",
-                set_={col: stmt.excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")},
+                set_={
+                    col: stmt.excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")
+                },
             ).returning(c.c.pk, c.c.id),
             rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
         )
@@ -301,6 +317,14 @@ class CustomerRepository:
         }
         parents.discard(None)
         return UpsertOutcome([ch.id for ch in changes], list(pks.values()), parents)
+
+    async def pk_map(self, ids: set[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        rows = await self.conn.execute(
+            select(c.c.id, c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(ids)))
+        )
+        return {r.id: int(r.pk) for r in rows}
 
     async def pks_of(self, ids: set[str]) -> list[int]:
         if not ids:
@@ -363,7 +387,7 @@ class CustomerRepository:
         old = {(r.customer_pk, r.id): dict(r._mapping) for r in old_rows}
         rows = []
         for pk, rec in batch:
-            row = {col.name: None for col in table.columns if col.name != "pk"}
+            row: dict[str, Any] = {col.name: None for col in table.columns if col.name != "pk"}
             row.update({k: v for k, v in old.get((pk, rec.id), {}).items() if k != "pk"})
             row.update({snake(k): v for k, v in rec.values.items()})
             row.update(customer_pk=pk, id=rec.id)

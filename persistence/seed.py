@@ -41,8 +41,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from statistics import NormalDist
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
@@ -53,7 +54,6 @@ from sqlalchemy.schema import CreateIndex
 
 from domain.custom_property import CustomPropertyDef, PropertyType
 from domain.customer import EXCLUDED_ORDER_STATUSES
-from domain.instant import sortable_instant
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.database import Database, libpq_dsn
 from persistence.tables import metadata
@@ -193,8 +193,8 @@ NULL = "\\N"
 
 @functools.cache
 def _clock() -> tuple[str, ...]:
-    """`HH:MM:SS` for every second of a day."""
-    return tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(DAY))
+    """` HH:MM:SS+00` for every second of a day."""
+    return tuple(f" {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+00" for s in range(DAY))
 
 
 @functools.cache
@@ -205,9 +205,9 @@ def _calendar(first_day: int, days: int) -> tuple[str, ...]:
     )
 
 
-def money(cents: int) -> str:
-    """Cents as numeric input: `12345e-2` is exactly 123.45."""
-    return f"{cents}e-2"
+# Quantiles of a log-normal (sigma 0.8, median 1): a uniform pick is a log-normal draw.
+LOGNORMAL = tuple(math.exp(0.8 * NormalDist().inv_cdf((i + 0.5) / 1024)) for i in range(1024))
+SEQ = tuple(f"{k:02d}" for k in range(1, 11))
 
 
 @dataclass(frozen=True)
@@ -224,79 +224,65 @@ class Chunk:
     skip_triggers: bool = False  # session_replication_role = replica: no FK checks
 
 
-@dataclass
-class Activity:
-    """The derived order columns, by the rule of CustomerRepository.refresh_activity."""
-
-    count: int = 0
-    cents: int = 0
-    first: int | None = None
-    last: int | None = None
-
-
 class Generator:
     """Draws one block of customers and their records from an RNG of its own."""
 
     def __init__(self, chunk: Chunk, block_first: int, out: dict[str, list[str]]) -> None:
-        rng = random.Random(f"segmentql-seed:{chunk.seed}:{block_first}")
-        self.rand = rng.random
-        self.gauss = rng.gauss
+        self.rand = random.Random(f"segmentql-seed:{chunk.seed}:{block_first}").random
         self.anchor = chunk.anchor
         self.workspace_pk = chunk.workspace_pk
-        self.first_day = chunk.anchor // DAY - 4 * 366
-        self.dates = _calendar(self.first_day, 7 * 366)
-        self.clock = _clock()
         self.out = out
+        first_day = chunk.anchor // DAY - 4 * 366
+        dates, clock = _calendar(first_day, 7 * 366), _clock()
+
+        def ts(seconds: int) -> str:
+            return dates[seconds // DAY - first_day] + clock[seconds % DAY]
+
+        self.ts = ts
 
     def pick(self, values: Sequence[T]) -> T:
         return values[int(self.rand() * len(values))]
 
-    def between(self, start: int, end: int) -> int:
-        return start + int(self.rand() * max(end - start, 1))
-
-    def ts(self, seconds: int) -> str:
-        return f"{self.dates[seconds // DAY - self.first_day]} {self.clock[seconds % DAY]}+00"
-
-    def sortable(self, seconds: int) -> str:
-        """As `domain.instant.sortable_instant` writes DATETIME properties."""
-        return f"{self.dates[seconds // DAY - self.first_day]}T{self.clock[seconds % DAY]}.000000Z"
+    def cents(self, euros: float, fx: float, currency: str) -> int:
+        """A log-normal amount around `euros`, in cents of `currency`."""
+        cents = int(LOGNORMAL[int(self.rand() * 1024)] * euros * fx * 100)
+        return cents - cents % 100 if currency in ZERO_DECIMAL_CURRENCIES else cents
 
     def customer(self, number: int, pk: int) -> None:
-        rand, pick = self.rand, self.pick
+        rand, pick, anchor = self.rand, self.pick, self.anchor
         country = pick(COUNTRY_POOL)
         if country is None:
-            code, currency, language, city, entity, fx = NULL, None, NULL, NULL, NULL, 1.0
-            currency = pick(NO_COUNTRY_CURRENCY)
+            code = language = city = entity = NULL
+            currency, fx = pick(NO_COUNTRY_CURRENCY), 1.0
         else:
             code, entity, fx = country.code, country.entity, country.fx
             currency = country.currency if rand() < 0.97 else None
             language = pick(country.languages) if rand() < 0.95 else NULL
             city = pick(country.cities) if rand() < 0.9 else NULL
         first, last = int(rand() * len(FIRST_NAMES)), int(rand() * len(LAST_NAMES))
+        num = f"{number:07d}"
         name = f"{FIRST_NAMES[first]} {LAST_NAMES[last]}" if rand() < 0.98 else NULL
-        email = (
-            f"{LOWER_FIRST[first]}.{LOWER_LAST[last]}.{number}@{pick(EMAIL_DOMAINS)}"
-            if rand() < 0.97 else NULL
-        )
+        email = f"{LOWER_FIRST[first]}.{LOWER_LAST[last]}.{number}@{pick(EMAIL_DOMAINS)}"
         external_id = f"crm_{number * 2_654_435_761 % 10**9:09d}" if rand() < 0.6 else NULL
-        tax_id = f"{country.code if country else 'EU'}{int(rand() * 1e10):010d}" if rand() < 0.25 else NULL
-        parent = f"cus_{1 + int(rand() * (number - 1)):07d}" if number > 1 and rand() < 0.02 else NULL
-        created = self.anchor - 3 * YEAR + int(math.sqrt(rand()) * 3 * YEAR)  # recent is likelier
-        updated = self.between(created, self.anchor)
-        properties = self.properties()
-        money_currency = currency or "EUR"
-        activity = self.orders(pk, number, created, money_currency, fx)
-        self.subscriptions(pk, number, created, money_currency, fx)
-        self.invoices(pk, number, created, money_currency, fx)
-        self.wallets(pk, number, money_currency, fx)
-        self.verifications(pk, number, created)
-        last_at = NULL if activity.last is None else self.ts(activity.last)
-        first_at = NULL if activity.first is None else self.ts(activity.first)
+        tax_id = f"{code}{int(rand() * 1e10):010d}" if code != NULL and rand() < 0.25 else NULL
+        parent = NULL
+        if number > 1 and rand() < 0.02:
+            parent = f"cus_{1 + int(rand() * (number - 1)):07d}"
+        created = anchor - 3 * YEAR + int(math.sqrt(rand()) * 3 * YEAR)  # recent is likelier
+        ts, head, spend = self.ts, f"{pk}\t", currency or "EUR"
+        orders, cents, first_at, last_at = self.orders(head, num, created, spend, fx)
+        self.subscriptions(head, num, created, spend, fx)
+        self.invoices(head, num, created, spend, fx)
+        self.wallets(head, num, spend, fx)
+        self.verifications(head, num, created)
         self.out["customer"].append(
-            f"{pk}\t{self.workspace_pk}\tcus_{number:07d}\t{external_id}\t{email}\t{name}\t{code}\t"
-            f"{currency or NULL}\t{language}\t{city}\t{pick(SOURCES) or NULL}\t{entity}\t"
-            f"{pick(PAYMENT_METHODS) or NULL}\t{tax_id}\t{parent}\t{properties}\t{activity.count}\t"
-            f"{money(activity.cents)}\t{last_at}\t{first_at}\t{self.ts(created)}\t{self.ts(updated)}\n"
+            f"{head}{self.workspace_pk}\tcus_{num}\t{external_id}\t"
+            f"{email if rand() < 0.97 else NULL}\t{name}\t{code}\t{currency or NULL}\t{language}\t"
+            f"{city}\t{pick(SOURCES) or NULL}\t{entity}\t{pick(PAYMENT_METHODS) or NULL}\t"
+            f"{tax_id}\t{parent}\t{self.properties()}\t{orders}\t{cents}e-2\t"
+            f"{NULL if last_at is None else ts(last_at)}\t"
+            f"{NULL if first_at is None else ts(first_at)}\t{ts(created)}\t"
+            f"{ts(created + int(rand() * (anchor - created)))}\n"
         )
 
     def properties(self) -> str:
@@ -308,85 +294,86 @@ class Generator:
             parts.append(f'"plan": "{plan}"')
             if plan != "free":
                 seats = 1 + int(rand() * 50) if plan == "pro" else 20 + int(rand() * 2000)
-                renewal = self.sortable(self.anchor + int(rand() * YEAR))
-                parts.append(f'"seats": {seats}, "renewal_at": "{renewal}"')
+                at = self.ts(self.anchor + int(rand() * YEAR))  # as sortable_instant writes it:
+                parts.append(f'"seats": {seats}, "renewal_at": "{at[:10]}T{at[11:19]}.000000Z"')
         if rand() < 0.3:
             parts.append('"beta": true' if rand() < 0.5 else '"beta": false')
         if rand() < 0.6:
             parts.append(f'"industry": "{self.pick(INDUSTRIES)}"')
         return "{" + ", ".join(parts) + "}"
 
-    def amount(self, mu: float, fx: float, currency: str) -> int:
-        """A log-normal amount in cents of `currency`, around e^mu euros."""
-        cents = int(math.exp(self.gauss(mu, 0.8)) * fx * 100)
-        return cents - cents % 100 if currency in ZERO_DECIMAL_CURRENCIES else cents
-
-    def orders(self, pk: int, number: int, created: int, currency: str, fx: float) -> Activity:
-        activity = Activity()
+    def orders(
+        self, head: str, num: str, created: int, currency: str, fx: float
+    ) -> tuple[int, int, int | None, int | None]:
+        """Writes the orders; returns ordersCount, totalSpent in cents, first and last placedAt."""
+        rand, ts, out = self.rand, self.ts, self.out["customer_order"]
         start = max(created, self.anchor - 2 * YEAR)
-        out = self.out["customer_order"]
-        for k in range(1, self.pick(ORDER_COUNTS) + 1):
+        span = self.anchor - start
+        counted = total = 0
+        first: int | None = None
+        last: int | None = None
+        for k in range(self.pick(ORDER_COUNTS)):
             status = self.pick(ORDER_STATUSES)
-            cents = self.amount(3.9, fx, currency) if self.rand() < 0.99 else None
-            placed = self.between(start, self.anchor)
+            cents = self.cents(50.0, fx, currency) if rand() < 0.99 else None
+            placed = start + int(rand() * span)
             out.append(
-                f"{pk}\tord_{number:07d}_{k:02d}\t{status or NULL}\t"
-                f"{NULL if cents is None else money(cents)}\t{currency}\t{self.ts(placed)}\n"
+                f"{head}ord_{num}_{SEQ[k]}\t{status or NULL}\t"
+                f"{NULL if cents is None else f'{cents}e-2'}\t{currency}\t{ts(placed)}\n"
             )
-            if status in EXCLUDED_ORDER_STATUSES:
-                continue
-            activity.count += 1
-            activity.cents += cents or 0
-            activity.first = placed if activity.first is None else min(activity.first, placed)
-            activity.last = placed if activity.last is None else max(activity.last, placed)
-        return activity
+            if status not in EXCLUDED_ORDER_STATUSES:
+                counted += 1
+                total += cents or 0
+                first = placed if first is None or placed < first else first
+                last = placed if last is None or placed > last else last
+        return counted, total, first, last
 
-    def subscriptions(self, pk: int, number: int, created: int, currency: str, fx: float) -> None:
-        out, ts = self.out["subscription"], self.ts
-        for k in range(1, self.pick(SUB_COUNTS) + 1):
+    def subscriptions(self, head: str, num: str, created: int, currency: str, fx: float) -> None:
+        rand, ts, out, anchor = self.rand, self.ts, self.out["subscription"], self.anchor
+        for k in range(self.pick(SUB_COUNTS)):
             plan, price, period = self.pick(SUB_PLANS)
             status = self.pick(SUB_STATUSES)
-            started = self.between(created, self.anchor)
-            trial = started + 14 * DAY if status == "TRIALING" or self.rand() < 0.3 else None
+            started = created + int(rand() * (anchor - created))
+            trial = ts(started + 14 * DAY) if status == "TRIALING" or rand() < 0.3 else NULL
             live = status in ("ACTIVE", "TRIALING", "PAST_DUE")
-            period_end = self.anchor + int(self.rand() * period * DAY) if live else None
-            canceled = self.between(started, self.anchor) if status == "CANCELED" else None
+            ends = ts(anchor + int(rand() * period * DAY)) if live else NULL
+            canceled = NULL
+            if status == "CANCELED":
+                canceled = ts(started + int(rand() * (anchor - started)))
             out.append(
-                f"{pk}\tsub_{number:07d}_{k}\t{status}\t{plan}\t{money(int(price * fx))}\t"
-                f"{currency}\t{ts(started)}\t{NULL if trial is None else ts(trial)}\t"
-                f"{NULL if period_end is None else ts(period_end)}\t"
-                f"{NULL if canceled is None else ts(canceled)}\n"
+                f"{head}sub_{num}_{SEQ[k]}\t{status}\t{plan}\t{int(price * fx)}e-2\t{currency}\t"
+                f"{ts(started)}\t{trial}\t{ends}\t{canceled}\n"
             )
 
-    def invoices(self, pk: int, number: int, created: int, currency: str, fx: float) -> None:
-        out, ts = self.out["invoice"], self.ts
-        for k in range(1, self.pick(INVOICE_COUNTS) + 1):
+    def invoices(self, head: str, num: str, created: int, currency: str, fx: float) -> None:
+        rand, ts, out, anchor = self.rand, self.ts, self.out["invoice"], self.anchor
+        for k in range(self.pick(INVOICE_COUNTS)):
             status = self.pick(INVOICE_STATUSES)
-            total = money(self.amount(4.3, fx, currency))
-            head = f"{pk}\tinv_{number:07d}_{k}\t{status}\t{total}\t{currency}\t"
+            row = f"{head}inv_{num}_{SEQ[k]}\t{status}\t{self.cents(75.0, fx, currency)}e-2\t{currency}\t"
             if status == "DRAFT":
-                out.append(f"{head}{NULL}\t{NULL}\t{NULL}\n")
+                out.append(f"{row}{NULL}\t{NULL}\t{NULL}\n")
                 continue
-            issued = self.between(created, self.anchor)
-            paid = min(issued + int(self.rand() * 20 * DAY), self.anchor) if status == "PAID" else None
-            out.append(
-                f"{head}{ts(issued)}\t{ts(issued + 30 * DAY)}\t{NULL if paid is None else ts(paid)}\n"
-            )
+            issued = created + int(rand() * (anchor - created))
+            paid = NULL
+            if status == "PAID":
+                paid = ts(min(issued + int(rand() * 20 * DAY), anchor))
+            out.append(f"{row}{ts(issued)}\t{ts(issued + 30 * DAY)}\t{paid}\n")
 
-    def wallets(self, pk: int, number: int, currency: str, fx: float) -> None:
-        out = self.out["wallet"]
-        for k in range(1, self.pick(WALLET_COUNTS) + 1):
-            balance = 0 if self.rand() < 0.2 else int(self.rand() * 50_000 * fx)
-            out.append(f"{pk}\twal_{number:07d}_{k}\t{currency}\t{money(balance)}\n")
+    def wallets(self, head: str, num: str, currency: str, fx: float) -> None:
+        rand, out = self.rand, self.out["wallet"]
+        for k in range(self.pick(WALLET_COUNTS)):
+            balance = 0 if rand() < 0.2 else int(rand() * 50_000 * fx)
+            out.append(f"{head}wal_{num}_{SEQ[k]}\t{currency}\t{balance}e-2\n")
 
-    def verifications(self, pk: int, number: int, created: int) -> None:
-        out = self.out["verification"]
-        offset = int(self.rand() * len(VERIFICATION_KINDS))
+    def verifications(self, head: str, num: str, created: int) -> None:
+        rand, out, anchor = self.rand, self.out["verification"], self.anchor
+        offset = int(rand() * len(VERIFICATION_KINDS))
         for k in range(self.pick(VERIFICATION_COUNTS)):
             kind = VERIFICATION_KINDS[(offset + k) % len(VERIFICATION_KINDS)]
             status = self.pick(VERIFICATION_STATUSES)
-            verified = self.ts(self.between(created, self.anchor)) if status == "VERIFIED" else NULL
-            out.append(f"{pk}\tver_{number:07d}_{k + 1}\t{kind}\t{status}\t{verified}\n")
+            verified = NULL
+            if status == "VERIFIED":
+                verified = self.ts(created + int(rand() * (anchor - created)))
+            out.append(f"{head}ver_{num}_{SEQ[k]}\t{kind}\t{status}\t{verified}\n")
 
 
 def generate(chunk: Chunk) -> dict[str, list[str]]:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import base64
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,6 +63,11 @@ class SegmentStats:
     total_customers: int | None
     computed_at: datetime | None
     last_duration_ms: float | None
+
+
+def definitions_key(workspace_pk: int) -> int:
+    """The advisory-lock key serializing a workspace's segment definition changes."""
+    return (zlib.crc32(b"segmentql-segment-definitions") << 20) ^ workspace_pk
 
 
 def encode_segment_cursor(segment_id: str) -> str:
@@ -198,6 +215,17 @@ class SegmentRepository:
 
     # ---- writing -------------------------------------------------------
 
+    async def lock_definitions(self) -> None:
+        """Serialize creates, edits and deletes of the workspace's segments until commit.
+
+        Row locks alone cannot keep names unique (two creates check, then both
+        insert), references acyclic (A -> B and B -> A saved at once, each seeing
+        no cycle), or a referenced segment from being deleted while a new
+        reference to it is being saved. Taken first, before any row lock.
+        """
+        key = literal(definitions_key(self.workspace_pk), BigInteger)
+        await self.conn.execute(select(func.pg_advisory_xact_lock(key)))
+
     async def add(self, segment: Segment) -> int:
         values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
         result = await self.conn.execute(
@@ -245,7 +273,7 @@ class SegmentRepository:
         await self.conn.execute(
             insert(reference_table).from_select(
                 ["segment_pk", "referenced_pk"],
-                select(func.cast(segment_pk, reference_table.c.segment_pk.type), segment_table.c.pk)
+                select(literal(segment_pk, BigInteger), segment_table.c.pk)
                 .where(
                     segment_table.c.workspace_pk == self.workspace_pk,
                     segment_table.c.id.in_(sorted(referenced_ids)),
@@ -255,6 +283,20 @@ class SegmentRepository:
 
     async def remove(self, segment_pk: int) -> None:
         await self.conn.execute(delete(segment_table).where(segment_table.c.pk == segment_pk))
+
+    async def forget_stats(self, segment_pk: int) -> None:
+        """Drop the cached counts of this segment and of every segment reaching it by reference.
+
+        Called when its predicate changes: those counts answered another question.
+        """
+        reach = select(literal(segment_pk, BigInteger).label("pk")).cte("reach", recursive=True)
+        refs = reference_table.c
+        reach = reach.union(select(refs.segment_pk).where(refs.referenced_pk == reach.c.pk))
+        await self.conn.execute(
+            update(segment_table)
+            .where(segment_table.c.pk.in_(select(reach.c.pk)))
+            .values(member_count=None, total_customers=None, stats_computed_at=None)
+        )
 
     async def record_stats(
         self, segment_pk: int, count: int, total: int, at: datetime, duration_ms: float | None
@@ -277,7 +319,7 @@ class SegmentRepository:
             insert(member_table)
             .from_select(
                 ["segment_pk", "customer_pk"],
-                select(func.cast(segment_pk, member_table.c.segment_pk.type), c.c.pk).where(
+                select(literal(segment_pk, BigInteger), c.c.pk).where(
                     c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(customer_ids))
                 ),
             )
@@ -291,7 +333,7 @@ class SegmentRepository:
             insert(member_table)
             .from_select(
                 ["segment_pk", "customer_pk"],
-                select(func.cast(segment_pk, member_table.c.segment_pk.type), c.c.pk).where(
+                select(literal(segment_pk, BigInteger), c.c.pk).where(
                     c.c.workspace_pk == self.workspace_pk, condition
                 ),
             )

@@ -47,6 +47,8 @@ class Settings:
     sweep_interval_s: int = 60
     event_retention_days: int = 30
     subscriber_buffer: int = 10_000
+    export_timeout_ms: int = 600_000
+    tracked_event_retention_days: int = 400
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,5 +69,7 @@ class Settings:
             sweep_interval_s=_int("SEGMENTQL_SWEEP_INTERVAL_S", 60),
             event_retention_days=_int("SEGMENTQL_EVENT_RETENTION_DAYS", 30),
             subscriber_buffer=_int("SEGMENTQL_SUBSCRIBER_BUFFER", 10_000),
+            export_timeout_ms=_int("SEGMENTQL_EXPORT_TIMEOUT_MS", 600_000),
+            tracked_event_retention_days=_int("SEGMENTQL_TRACKED_EVENT_RETENTION_DAYS", 400),
             background_jobs=os.environ.get("SEGMENTQL_BACKGROUND_JOBS", "1") not in ("0", "false"),
         )

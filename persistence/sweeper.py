@@ -37,3 +37,18 @@ async def workspaces_with_timed_segments(engine: AsyncEngine) -> list[int]:
             .distinct()
         )
         return [int(r.workspace_pk) for r in rows]
+
+
+@asynccontextmanager
+async def advisory_lock(engine: AsyncEngine, name: str) -> AsyncIterator[bool]:
+    """A named session advisory lock, tried without waiting: True when held."""
+    key = zlib.crc32(name.encode())
+    async with engine.connect() as conn:
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        await conn.commit()
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()

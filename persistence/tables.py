@@ -291,6 +291,7 @@ class Segment(SQLModel, table=True):
     member_count: int | None = Field(default=None, sa_column=Column(Integer))
     total_customers: int | None = Field(default=None, sa_column=Column(Integer))
     stats_computed_at: datetime | None = _ts()
+    next_snapshot_at: datetime | None = _ts()
     last_duration_ms: float | None = Field(default=None, sa_column=Column(Numeric(12, 3)))
 
 
@@ -362,6 +363,63 @@ class SegmentEvent(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(255), nullable=False))
     kind: str = Field(sa_column=Column(String(10), nullable=False))
     occurred_at: datetime | None = _ts(nullable=False)
+
+
+
+class SegmentInstance(SQLModel, table=True):
+    """A snapshot of a segment's members at one run, with its measures. Immutable."""
+
+    __tablename__ = "segment_instance"
+    __table_args__ = (
+        UniqueConstraint("workspace_pk", "id", name="segment_instance_workspace_id_key"),
+        Index("segment_instance_segment_idx", "segment_pk", "created_at"),
+    )
+    pk: int | None = _pk()
+    workspace_pk: int = _workspace()
+    segment_pk: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), nullable=False)
+    )
+    id: str = Field(sa_column=Column(String(80), nullable=False))
+    segment_id: str = Field(sa_column=Column(String(40), nullable=False))
+    segment_name: str = Field(sa_column=Column(String(200), nullable=False))
+    segment_created_at: datetime | None = _ts(nullable=False)
+    schedule: str | None = Field(default=None, sa_column=Column(String(30)))
+    segment_by: str = Field(sa_column=Column(String(20), nullable=False))
+    created_at: datetime | None = _ts(nullable=False)
+    window_start: datetime | None = _ts(nullable=False)
+    num_customers: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    num_orders: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    total_revenue: Decimal = Field(
+        default=Decimal(0), sa_column=Column(Numeric(20, 4), nullable=False)
+    )
+
+
+class SegmentInstanceMember(SQLModel, table=True):
+    """Who was in an instance, as they were identified then (survives customer deletion)."""
+
+    __tablename__ = "segment_instance_member"
+    instance_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("segment_instance.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    customer_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    customer_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    email: str | None = Field(default=None, sa_column=Column(String(320)))
+
+
+
+class EventName(SQLModel, table=True):
+    """The event names a workspace has tracked, for predicate editors (no DISTINCT over millions)."""
+
+    __tablename__ = "event_name"
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    name: str = Field(sa_column=Column(String(255), primary_key=True))
+    first_seen_at: datetime | None = _ts(nullable=False)
 
 
 metadata = SQLModel.metadata

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.customers import CustomerRepository
 from persistence.segments import SegmentRepository
+from persistence.snapshots import SnapshotRepository
+from persistence.tracked_events import TrackedEventRepository
 from persistence.workspaces import WorkspaceRepository
 
 
@@ -18,6 +20,8 @@ class UnitOfWork:
     properties: CustomPropertyRepository
     workspaces: WorkspaceRepository
     segments: SegmentRepository
+    snapshots: SnapshotRepository
+    events: TrackedEventRepository
 
     def __init__(self, engine: AsyncEngine, workspace_pk: int) -> None:
         self.engine = engine
@@ -31,6 +35,8 @@ class UnitOfWork:
         self.properties = CustomPropertyRepository(self.conn, self.workspace_pk)
         self.workspaces = WorkspaceRepository(self.conn)
         self.segments = SegmentRepository(self.conn, self.workspace_pk)
+        self.snapshots = SnapshotRepository(self.conn, self.workspace_pk)
+        self.events = TrackedEventRepository(self.conn, self.workspace_pk)
         return self
 
     async def commit(self) -> None:

@@ -20,16 +20,17 @@ Choices where PREDICATES.md is silent, made as a careful user would expect:
 
 * caseInsensitive compares both sides mapped by the Unicode *simple*
   lowercase mapping, character by character (what PostgreSQL's lower()
-  does under a UTF-8 ctype): `İ` lowers to `i`, `Σ` to `σ` wherever it is.
-  Python's str.lower() is the *full* mapping (`İ` -> `i̇`, final sigma) and
-  would make a value differ from itself under caseInsensitive.
+  does under a UTF-8 ctype): capital dotted I (U+0130) lowers to `i`, and
+  capital sigma to the one small sigma wherever it stands. Python's
+  str.lower() is the *full* mapping (U+0130 -> `i` + U+0307, final sigma),
+  which would make a value differ from itself under caseInsensitive.
 * MATCHES follows docs/predicates.md: the whole value must match, `.` also
   matches a newline (PostgreSQL's ARE default), and `\\d`, `\\w`, `\\s` are the
   ASCII classes `[0-9]`, `[A-Za-z0-9_]`, `[ \\t\\n\\r\\f\\v]`, not the locale's
   or Unicode's (so `\\w` does not match `é`). caseInsensitive matching folds
   case per character, as Python's re.IGNORECASE does; test data stays clear
-  of the few letters whose folding differs between engines (`ſ`, the Kelvin
-  sign).
+  of the few letters whose folding differs between engines (long s U+017F,
+  the Kelvin sign U+212A).
 * `last`: newest time first, records without a time last; ties broken by id
   descending by code point; an event without an id (ids are optional there)
   comes after the tied events that have one, and among those the most
@@ -291,7 +292,7 @@ def python_pattern(pattern: str) -> str:
         if not in_class and char == "[":
             in_class = True
             class_start = i + 2 if pattern.startswith("[^", i) else i + 1
-            out.append(pattern[i : class_start])
+            out.append(pattern[i:class_start])
             i = class_start
             continue
         if in_class and char == "]" and i > class_start:

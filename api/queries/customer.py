@@ -11,6 +11,7 @@ from api.pagination import page_info, page_size
 from api.services import customers as service
 from api.services import predicates
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from domain.custom_property import storable_text
 from domain.customer import MAX_ID_LENGTH
 from domain.errors import DomainError, ValidationFailed
 
@@ -19,8 +20,8 @@ from domain.errors import DomainError, ValidationFailed
 class CustomerQueries:
     @strawberry.field(description="One customer by the id the client gave it.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        if len(id) > MAX_ID_LENGTH:
-            return None
+        if len(id) > MAX_ID_LENGTH or not storable_text(id):
+            return None  # no stored id looks like this
         view = await service.get_customer(info.context, str(id))
         return Customer.from_domain(view) if view else None
 

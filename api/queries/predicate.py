@@ -60,4 +60,5 @@ class PredicateQueries:
         description="Every field path a predicate may use: type, operators, allowed values, scope."
     )
     async def segment_fields(self, info: Info) -> list[FieldDescriptor]:
-        return [FieldDescriptor.from_domain(d) for d in await service.field_catalog(info.context)]
+        descriptors, event_names = await service.field_catalog(info.context)
+        return [FieldDescriptor.from_domain(d, event_names) for d in descriptors]

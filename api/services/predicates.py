@@ -103,9 +103,10 @@ def memo(loader: Loader) -> Loader:
     return once
 
 
-async def field_catalog(ctx: Context) -> list[FieldDescriptor]:
+async def field_catalog(ctx: Context) -> tuple[list[FieldDescriptor], list[str]]:
+    """Every field a predicate may name, and the event names seen (suggestions for EVENTS name)."""
     async with ctx.uow() as uow:
-        return (await catalog_of(uow)).descriptors()
+        return (await catalog_of(uow)).descriptors(), await uow.events.names()
 
 
 async def filtered_page(

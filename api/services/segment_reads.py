@@ -6,6 +6,7 @@ list): cached counts are for listings only, and say how old they are.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from domain.segment import Segment, SegmentKind
 from persistence.evaluation import evaluation_guard
 from persistence.segments import stale_passive_segments
 from persistence.unit_of_work import UnitOfWork
+
+log = logging.getLogger("segmentql.stats")
 
 
 async def get_segment(ctx: Context, segment_id: str) -> Segment | None:
@@ -185,15 +188,21 @@ async def refresh_stale_stats(runtime: Runtime, batch: int = 20) -> int:
 
     A segment is due when its count is older than half the freshness bound and
     its workspace's customers changed since (or it is time-relative). Returns
-    how many were recounted.
+    how many were recounted. A segment that fails to count (a timeout, say) is
+    logged and skipped: it must not stall the others, which come after it.
     """
     max_age = timedelta(seconds=runtime.settings.stats_max_age_s)
     now = runtime.clock()
     async with runtime.engine.connect() as conn:
         due = await stale_passive_segments(conn, now - max_age / 2, batch)
+    recounted = 0
     for workspace_pk, segment_id in due:
-        async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-            segment = await uow.segments.get(segment_id)
-            if segment is not None and segment.kind is SegmentKind.PASSIVE:
-                await refresh_stats(uow, runtime, segment)
-    return len(due)
+        try:
+            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+                segment = await uow.segments.get(segment_id)
+                if segment is not None and segment.kind is SegmentKind.PASSIVE:
+                    await refresh_stats(uow, runtime, segment)
+                    recounted += 1
+        except Exception:
+            log.exception("counting segment %s failed; the next pass retries it", segment_id)
+    return recounted

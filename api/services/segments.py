@@ -2,7 +2,10 @@
 
 Every change locks the segment row first (`get(..., lock=True)`), so two
 concurrent edits, or an edit racing an activation, apply one after the other
-to the same state. The rules themselves live on `domain.segment.Segment`.
+to the same state. Creates, edits and deletes also take the workspace's
+definitions lock before that (`lock_definitions`), which keeps names unique
+and references acyclic under concurrency. The rules themselves live on
+`domain.segment.Segment`.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ async def create_segment(ctx: Context, request: CreateRequest) -> Segment:
     )
     now = ctx.runtime.clock()
     async with ctx.uow() as uow:
+        await uow.segments.lock_definitions()
         await _unique_name(uow, name)
         segment = Segment(
             pk=None,
@@ -178,9 +182,10 @@ class UpdateRequest:
 
 
 async def update_segment(ctx: Context, segment_id: str, request: UpdateRequest) -> Segment:
-    now = ctx.runtime.clock()
     async with ctx.uow() as uow:
+        await uow.segments.lock_definitions()
         segment = await _locked(uow, segment_id)
+        now = ctx.runtime.clock()  # read under the lock, so times follow the order of changes
         if request.name is not None:
             await _unique_name(uow, check_name(request.name), segment.pk)
         predicate_json = None
@@ -206,6 +211,7 @@ async def update_segment(ctx: Context, segment_id: str, request: UpdateRequest) 
         if node is not None:
             assert segment.pk is not None
             await uow.segments.set_references(segment.pk, referenced_segments(node))
+            await uow.segments.forget_stats(segment.pk)
             dependents = (await workspace_segments(uow)).dependents(segment.id)
             if dependents:
                 # ACTIVE segments built on this one change membership with it: record it now.
@@ -216,6 +222,7 @@ async def update_segment(ctx: Context, segment_id: str, request: UpdateRequest) 
 
 async def delete_segment(ctx: Context, segment_id: str) -> str:
     async with ctx.uow() as uow:
+        await uow.segments.lock_definitions()
         segment = await _locked(uow, segment_id)
         assert segment.pk is not None
         segment.ensure_deletable(await uow.segments.referenced_by(segment.pk))
@@ -227,9 +234,9 @@ async def delete_segment(ctx: Context, segment_id: str) -> str:
 async def attach_usage(
     ctx: Context, segment_id: str, kind: UsageKind, reference: str
 ) -> Segment:
-    now = ctx.runtime.clock()
     async with ctx.uow() as uow:
         segment = await _locked(uow, segment_id, "segmentId")
+        now = ctx.runtime.clock()
         if segment.attach(kind, reference, now):
             await record_baseline(uow, segment, await workspace_segments(uow), now)
         await uow.segments.save(segment)
@@ -240,9 +247,9 @@ async def attach_usage(
 async def detach_usage(
     ctx: Context, segment_id: str, kind: UsageKind, reference: str
 ) -> Segment:
-    now = ctx.runtime.clock()
     async with ctx.uow() as uow:
         segment = await _locked(uow, segment_id, "segmentId")
+        now = ctx.runtime.clock()
         segment.detach(kind, reference, now)
         await uow.segments.save(segment)
         await uow.commit()

@@ -15,6 +15,8 @@ from api.pagination import PageInfo, page_info, page_size
 from api.services.customers import order_page, related_records
 from api.services.predicates import customer_value
 from api.services.segment_reads import segments_of_customer
+from api.services.tracked_events import event_page
+from api.types.tracked_event import CustomerEvent, CustomerEventConnection, CustomerEventEdge
 from domain.errors import DomainError
 from domain.records import CustomerView, RecordView
 
@@ -185,6 +187,22 @@ class Customer:
 
         models = await segments_of_customer(info.context, self.view)
         return [SegmentType.from_domain(m) for m in models]
+
+    @strawberry.field(description="Tracked events, newest first; `name` filters.")
+    async def events(
+        self, info: Info, first: int | None = None, after: str | None = None, name: str | None = None
+    ) -> CustomerEventConnection:
+        events, cursors, more, total = await event_page(
+            info.context, self.view.pk, page_size(first), after, name
+        )
+        return CustomerEventConnection(
+            edges=[
+                CustomerEventEdge(cursor=cur, node=CustomerEvent.from_stored(e))
+                for cur, e in zip(cursors, events, strict=True)
+            ],
+            page_info=page_info(cursors, more, after),
+            total_count=total,
+        )
 
     @strawberry.field(description="Billing subscriptions (the root type Subscription is GraphQL's).")
     async def subscriptions(self, info: Info) -> list[CustomerSubscription]:

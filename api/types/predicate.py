@@ -52,9 +52,12 @@ class FieldDescriptor:
     )
     description: str
     custom: bool = strawberry.field(description="A declared custom property.")
+    suggested_values: list[str] | None = strawberry.field(
+        description="Values seen in the workspace (EVENTS name: the event names tracked so far)."
+    )
 
     @classmethod
-    def from_domain(cls, d: FieldDescriptorModel) -> FieldDescriptor:
+    def from_domain(cls, d: FieldDescriptorModel, event_names: list[str]) -> FieldDescriptor:
         return cls(
             path=d.path,
             type=d.type,
@@ -63,4 +66,5 @@ class FieldDescriptor:
             scope=d.scope,
             description=d.description,
             custom=d.custom,
+            suggested_values=event_names if (d.scope is Scope.EVENTS and d.path == "name") else None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +17,9 @@ from api.types.customer import Customer, CustomerEdge
 from domain.errors import DomainError
 from domain.segment import Segment as SegmentModel
 from domain.segment import SegmentBy, SegmentKind, SnapshotSchedule, UsageKind
+
+if TYPE_CHECKING:
+    from api.types.snapshot import SegmentInstanceConnection
 
 SegmentKindEnum = strawberry.enum(SegmentKind, name="SegmentKind", description="How membership is decided.")
 UsageKindEnum = strawberry.enum(
@@ -138,6 +142,15 @@ class Segment:
             slow=cost.slow,
             hints=cost.hints,
         )
+
+
+    @strawberry.field(description="Its snapshots, newest first.")
+    async def instances(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[SegmentInstanceConnection, strawberry.lazy("api.types.snapshot")]:
+        from api.types.snapshot import instance_connection
+
+        return await instance_connection(info, self.model.id, first, after)
 
 
 @strawberry.type(description="A segment in a connection.")

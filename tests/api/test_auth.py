@@ -41,7 +41,6 @@ async def test_no_key_is_401_plain_text(http: httpx.AsyncClient, server: str) ->
     "header",
     [
         "Bearer sq_not-a-real-key",
-        "Bearer ",
         "Bearer",
         "Basic dXNlcjpwYXNz",
         "sq_something",

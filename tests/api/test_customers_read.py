@@ -245,7 +245,8 @@ async def test_empty_search_lists_everyone(workspace: Workspace) -> None:
 
 async def test_orders_are_paginated(workspace: Workspace) -> None:
     # given a customer with 7 orders
-    await seed(workspace, [{"id": "c1", "orders": [{"id": f"o{n}", "amount": n} for n in range(7)]}])
+    orders = [{"id": f"o{n}", "amount": n} for n in range(7)]
+    await seed(workspace, [{"id": "c1", "orders": orders}])
 
     # when they are read 3 at a time
     seen: list[str] = []

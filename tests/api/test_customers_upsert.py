@@ -416,7 +416,9 @@ async def test_canceled_and_refunded_orders_stop_counting(workspace: Workspace) 
     ]
 
     # when the last counted order is canceled too
-    [none_left] = await upsert_ok(workspace, {"id": "c1", "orders": [{"id": "o2", "status": "CANCELED"}]})
+    [none_left] = await upsert_ok(
+        workspace, {"id": "c1", "orders": [{"id": "o2", "status": "CANCELED"}]}
+    )
 
     # then nothing counts any more
     assert (none_left["ordersCount"], none_left["totalSpent"]) == (0, 0.0)

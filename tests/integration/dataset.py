@@ -1,4 +1,4 @@
-"""Putting a reference dataset (tests/reference.py's shape) into a workspace, and asking who matches.
+"""A reference dataset (tests/reference.py's shape) put into a workspace; who matches there.
 
 Customers, their properties and related records go in through `customersUpsert`
 over HTTP; tracked events, which have no mutation yet, are inserted with
@@ -73,9 +73,9 @@ query Filter($where: JSON, $first: Int, $after: String) {
 """
 EVENTS = SCOPE_KEYS[Scope.EVENTS]
 CUSTOMER_INPUT_FIELDS = (
-    "externalId email name country currency language city source invoicingEntity "
-    "paymentMethodType taxId parentId createdAt"
-).split()
+    *("externalId", "email", "name", "country", "currency", "language", "city", "source"),
+    *("invoicingEntity", "paymentMethodType", "taxId", "parentId", "createdAt"),
+)
 
 
 @contextlib.contextmanager

@@ -72,7 +72,12 @@ ADA: Record = {
             "issuedAt": at("2026-02-01T00:00:00+00:00"),
             "paidAt": at("2026-02-03T00:00:00+00:00"),
         },
-        {"id": "i2", "status": "PAID", "total": Decimal("50"), "issuedAt": at("2026-01-01T00:00:00+00:00")},
+        {
+            "id": "i2",
+            "status": "PAID",
+            "total": Decimal("50"),
+            "issuedAt": at("2026-01-01T00:00:00+00:00"),
+        },
         {
             "id": "i3",
             "status": "OPEN",
@@ -82,22 +87,43 @@ ADA: Record = {
         },
     ],
     "orders": [
-        {"id": "o1", "status": "FULFILLED", "amount": Decimal("50"), "currency": "EUR",
-         "placedAt": at("2026-02-20T00:00:00+00:00")},
-        {"id": "o2", "status": "CANCELED", "amount": Decimal("30"),
-         "placedAt": at("2026-02-25T00:00:00+00:00")},
+        {
+            "id": "o1",
+            "status": "FULFILLED",
+            "amount": Decimal("50"),
+            "currency": "EUR",
+            "placedAt": at("2026-02-20T00:00:00+00:00"),
+        },
+        {
+            "id": "o2",
+            "status": "CANCELED",
+            "amount": Decimal("30"),
+            "placedAt": at("2026-02-25T00:00:00+00:00"),
+        },
         {"id": "o3", "status": "PLACED", "placedAt": at("2026-01-05T00:00:00+00:00")},
     ],
     "wallets": [{"id": "w1", "currency": "EUR", "balance": Decimal("10.5")}],
     "verifications": [
-        {"id": "v1", "kind": "EMAIL", "status": "VERIFIED",
-         "verifiedAt": at("2025-01-11T00:00:00+00:00")},
+        {
+            "id": "v1",
+            "kind": "EMAIL",
+            "status": "VERIFIED",
+            "verifiedAt": at("2025-01-11T00:00:00+00:00"),
+        },
     ],
     "events": [
-        {"id": "ada-e1", "name": "checkout_started", "occurredAt": days(-1),
-         "properties": {"cart": 120, "coupon": "SPRING"}},
-        {"id": "ada-e2", "name": "checkout_started", "occurredAt": days(-3),
-         "properties": {"cart": "120"}},
+        {
+            "id": "ada-e1",
+            "name": "checkout_started",
+            "occurredAt": days(-1),
+            "properties": {"cart": 120, "coupon": "SPRING"},
+        },
+        {
+            "id": "ada-e2",
+            "name": "checkout_started",
+            "occurredAt": days(-3),
+            "properties": {"cart": "120"},
+        },
         {"id": "ada-e3", "name": "page_view", "occurredAt": days(-10), "properties": {}},
     ],
 }
@@ -120,8 +146,14 @@ BOB: Record = {
         "renewal": "2026-02-01",  # midnight UTC
     },
     "invoices": [{"id": "i1", "status": "OPEN"}],
-    "orders": [{"id": "o1", "status": "REFUNDED", "amount": Decimal("99"),
-                "placedAt": at("2026-02-10T00:00:00+00:00")}],
+    "orders": [
+        {
+            "id": "o1",
+            "status": "REFUNDED",
+            "amount": Decimal("99"),
+            "placedAt": at("2026-02-10T00:00:00+00:00"),
+        }
+    ],
     "verifications": [{"id": "v1", "kind": "PHONE", "status": "PENDING"}],
 }
 
@@ -145,9 +177,24 @@ CLEO: Record = {
         {"id": "s2", "status": "ACTIVE", "startedAt": at("2026-01-01T00:00:00+00:00")},
     ],
     "invoices": [
-        {"id": "i1", "status": "PAID", "total": Decimal("10"), "issuedAt": at("2026-01-01T00:00:00+00:00")},
-        {"id": "i2", "status": "OPEN", "total": Decimal("10"), "issuedAt": at("2026-01-01T00:00:00+00:00")},
-        {"id": "i3", "status": "PAID", "total": Decimal("10"), "issuedAt": at("2026-01-01T00:00:00+00:00")},
+        {
+            "id": "i1",
+            "status": "PAID",
+            "total": Decimal("10"),
+            "issuedAt": at("2026-01-01T00:00:00+00:00"),
+        },
+        {
+            "id": "i2",
+            "status": "OPEN",
+            "total": Decimal("10"),
+            "issuedAt": at("2026-01-01T00:00:00+00:00"),
+        },
+        {
+            "id": "i3",
+            "status": "PAID",
+            "total": Decimal("10"),
+            "issuedAt": at("2026-01-01T00:00:00+00:00"),
+        },
         {"id": "i4", "status": "DRAFT", "total": Decimal("10")},
     ],
     "orders": [
@@ -155,14 +202,27 @@ CLEO: Record = {
         {"id": "o2", "status": "PLACED", "amount": Decimal("5.25")},
     ],
     "verifications": [
-        {"id": "v1", "kind": "IDENTITY", "status": "REJECTED",
-         "verifiedAt": at("2026-01-15T00:00:00+00:00")},
-        {"id": "v2", "kind": "TAX_ID", "status": "VERIFIED",
-         "verifiedAt": at("2026-01-20T00:00:00+00:00")},
+        {
+            "id": "v1",
+            "kind": "IDENTITY",
+            "status": "REJECTED",
+            "verifiedAt": at("2026-01-15T00:00:00+00:00"),
+        },
+        {
+            "id": "v2",
+            "kind": "TAX_ID",
+            "status": "VERIFIED",
+            "verifiedAt": at("2026-01-20T00:00:00+00:00"),
+        },
     ],
     "events": [
         {"id": "cleo-a1", "name": "login", "occurredAt": days(-1 / 24), "properties": {"ok": True}},
-        {"id": "cleo-a2", "name": "login", "occurredAt": days(-1 / 24), "properties": {"ok": False}},
+        {
+            "id": "cleo-a2",
+            "name": "login",
+            "occurredAt": days(-1 / 24),
+            "properties": {"ok": False},
+        },
         {"id": None, "name": "login", "occurredAt": days(-1 / 24), "properties": {"ok": "yes"}},
         {"id": None, "name": "login", "occurredAt": days(-1 / 24), "properties": {}},
     ],
@@ -194,10 +254,18 @@ DAN: Record = {
         {"id": "w3", "balance": Decimal("0")},
     ],
     "events": [
-        {"id": "dan-e1", "name": "purchase", "occurredAt": days(-2),
-         "properties": {"amount": 10.5, "vip": True, "tags": ["a"]}},
-        {"id": "dan-e2", "name": "purchase", "occurredAt": days(-5),
-         "properties": {"amount": None, "vip": "true"}},
+        {
+            "id": "dan-e1",
+            "name": "purchase",
+            "occurredAt": days(-2),
+            "properties": {"amount": 10.5, "vip": True, "tags": ["a"]},
+        },
+        {
+            "id": "dan-e2",
+            "name": "purchase",
+            "occurredAt": days(-5),
+            "properties": {"amount": None, "vip": "true"},
+        },
     ],
 }
 
@@ -218,16 +286,26 @@ FAY: Record = {
     "createdAt": at("2025-03-01T00:00:00+00:00"),
     "properties": {"plan": "enterprise", "score": 42.0},
     "subscriptions": [{"id": "s1", "startedAt": at("2025-03-01T00:00:00+00:00")}],
-    "invoices": [{"id": "i1", "status": "VOID", "total": Decimal("20"),
-                  "issuedAt": at("2026-02-20T00:00:00+00:00")}],
+    "invoices": [
+        {
+            "id": "i1",
+            "status": "VOID",
+            "total": Decimal("20"),
+            "issuedAt": at("2026-02-20T00:00:00+00:00"),
+        }
+    ],
     "orders": [
         {"id": "o1", "status": "FULFILLED", "amount": Decimal("100"), "placedAt": days(-40)},
         {"id": "o2", "status": "FULFILLED", "amount": Decimal("200.5"), "placedAt": days(-20)},
         {"id": "o3", "status": "FULFILLED", "amount": Decimal("0"), "placedAt": days(-5)},
     ],
     "events": [
-        {"id": "fay-e1", "name": "checkout_started", "occurredAt": days(-8),
-         "properties": {"cart": 50}},
+        {
+            "id": "fay-e1",
+            "name": "checkout_started",
+            "occurredAt": days(-8),
+            "properties": {"cart": 50},
+        },
     ],
 }
 

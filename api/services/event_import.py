@@ -1,0 +1,50 @@
+"""`segmentql import events FILE.jsonl`: bulk tracked events, chunk by chunk."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from api.runtime import Runtime
+from api.services import membership
+from persistence.event_import import ImportReport, chunks, copy_chunk
+from persistence.unit_of_work import UnitOfWork
+from persistence.workspaces import WorkspaceRepository
+
+
+async def import_events(
+    runtime: Runtime, workspace: str, path: Path, progress: bool = True
+) -> ImportReport:
+    report = ImportReport()
+    async with runtime.engine.connect() as conn:
+        workspace_pk = await WorkspaceRepository(conn).find(workspace)
+    if workspace_pk is None:
+        raise SystemExit(f"no workspace named {workspace!r}")
+    with path.open(encoding="utf-8") as stream:
+        for batch in chunks(stream, runtime.clock(), report):
+            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+                pks = await uow.customers.pk_map({e.customer_id for _, e in batch})
+                known = []
+                for line_no, event in batch:
+                    if event.customer_id in pks:
+                        known.append((line_no, event))
+                    else:
+                        report.reject(line_no, f"there is no customer {event.customer_id!r}")
+                if known:
+                    inserted = await copy_chunk(uow.conn, workspace_pk, known, pks)
+                    report.loaded += inserted
+                    report.duplicates += len(known) - inserted
+                    await uow.events.remember_names({e.name for _, e in known})
+                    await membership.after_customer_write(
+                        uow, sorted({pks[e.customer_id] for _, e in known}), runtime.clock
+                    )
+                await uow.commit()
+            if progress:
+                sys.stderr.write(
+                    f"\rimport: {report.lines:,} lines, {report.loaded:,} loaded, "
+                    f"{report.bad_count:,} bad"
+                )
+                sys.stderr.flush()
+    if progress:
+        sys.stderr.write("\n")
+    return report

@@ -1,0 +1,53 @@
+"""Top-level GraphQL errors: every one carries `extensions.code`; server faults are masked.
+
+Business refusals are `userErrors` and never get here. What does get here is
+either the client's fault (a malformed document, a limit, a bad variable, a
+resolver refusing an argument with a `GraphQLError`) or ours (an exception
+escaping a resolver). The first keeps its message and gains `BAD_REQUEST`
+when it has no code yet; the second becomes a bare `INTERNAL_SERVER_ERROR`,
+so SQL, parameters and stack details never reach the client. Strawberry logs
+every error with its original exception before extensions see them.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+BAD_REQUEST = "BAD_REQUEST"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+def _is_fault(error: GraphQLError) -> bool:
+    """An exception other than a GraphQLError escaped a resolver (errors with a path)."""
+    original = error.original_error
+    return (
+        error.path is not None
+        and original is not None
+        and not isinstance(original, GraphQLError)
+    )
+
+
+class TopLevelErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: "code" not in (error.extensions or {}))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if _is_fault(error):
+            return GraphQLError(
+                "Internal server error.",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": INTERNAL_SERVER_ERROR},
+            )
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={**(error.extensions or {}), "code": BAD_REQUEST},
+        )

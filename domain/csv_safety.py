@@ -1,0 +1,32 @@
+"""Spreadsheet-safe CSV cells: text that a spreadsheet would run as a formula is escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from domain.instant import format_instant
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> str:
+    """One CSV cell's text. Numbers stay numbers; times are UTC ISO-8601; text is defused.
+
+    A text value that starts with = + - @ tab or carriage return gets a leading
+    apostrophe (the OWASP recommendation), so `=HYPERLINK(...)` shows as text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_instant(value)
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text

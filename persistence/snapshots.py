@@ -1,0 +1,253 @@
+"""Segment instances: taken set-based in SQL, read back page by page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.customer import EXCLUDED_ORDER_STATUSES
+from domain.segment import Segment, SegmentBy, SnapshotSchedule
+from domain.snapshot import Instance
+from persistence.field_map import SCOPE_TABLES, customer_table
+from persistence.tables import Segment as SegmentRowTable
+from persistence.tables import SegmentInstance, SegmentInstanceMember
+
+instance_table = SegmentInstance.__table__  # type: ignore[attr-defined]
+member_table = SegmentInstanceMember.__table__  # type: ignore[attr-defined]
+segment_table = SegmentRowTable.__table__  # type: ignore[attr-defined]
+orders = SCOPE_TABLES["orders"]
+c = customer_table
+
+
+def _instance(row: Any) -> Instance:
+    m = row._mapping
+    return Instance(
+        pk=m["pk"],
+        id=m["id"],
+        segment_id=m["segment_id"],
+        segment_name=m["segment_name"],
+        segment_created_at=m["segment_created_at"],
+        schedule=SnapshotSchedule(m["schedule"]) if m["schedule"] else None,
+        segment_by=SegmentBy(m["segment_by"]),
+        created_at=m["created_at"],
+        window_start=m["window_start"],
+        num_customers=m["num_customers"],
+        num_orders=m["num_orders"],
+        total_revenue=m["total_revenue"],
+    )
+
+
+class SnapshotRepository:
+    def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
+        self.conn = conn
+        self.workspace_pk = workspace_pk
+
+    async def take(
+        self, segment: Segment, condition: ColumnElement[bool], now: datetime, instance_id: str
+    ) -> Instance:
+        """Store the members matching `condition` and the measures over the window."""
+        assert segment.pk is not None
+        window_start = await self._window_start(segment)
+        pk = await self._insert_instance(segment, now, instance_id, window_start)
+        await self.conn.execute(
+            insert(member_table).from_select(
+                ["instance_pk", "customer_pk", "customer_id", "email"],
+                select(literal(pk), c.c.pk, c.c.id, c.c.email).where(
+                    c.c.workspace_pk == self.workspace_pk, condition
+                ),
+            )
+        )
+        await self._measure(pk, window_start, now)
+        instance = await self.get(instance_id)
+        assert instance is not None
+        return instance
+
+    async def _window_start(self, segment: Segment) -> datetime:
+        previous = await self.conn.execute(
+            select(func.max(instance_table.c.created_at)).where(
+                instance_table.c.segment_pk == segment.pk
+            )
+        )
+        return previous.scalar_one() or segment.created_at
+
+    async def _insert_instance(
+        self, segment: Segment, now: datetime, instance_id: str, window_start: datetime
+    ) -> int:
+        result = await self.conn.execute(
+            instance_table.insert()
+            .values(
+                workspace_pk=self.workspace_pk,
+                segment_pk=segment.pk,
+                id=instance_id,
+                segment_id=segment.id,
+                segment_name=segment.name,
+                segment_created_at=segment.created_at,
+                schedule=segment.schedule.value if segment.schedule else None,
+                segment_by=segment.segment_by.value,
+                created_at=now,
+                window_start=window_start,
+                num_customers=0,
+                num_orders=0,
+                total_revenue=0,
+            )
+            .returning(instance_table.c.pk)
+        )
+        return int(result.scalar_one())
+
+    async def _measure(self, instance_pk: int, window_start: datetime, now: datetime) -> None:
+        """Orders placed by the members in (window_start, now], as ordersCount counts them."""
+        counted = and_(
+            orders.c.customer_pk == member_table.c.customer_pk,
+            member_table.c.instance_pk == instance_pk,
+            orders.c.placed_at > window_start,
+            orders.c.placed_at <= now,
+            func.coalesce(orders.c.status, "PLACED").not_in(EXCLUDED_ORDER_STATUSES),
+        )
+        measures = select(
+            func.count(orders.c.pk).label("n"),
+            func.coalesce(func.sum(func.coalesce(orders.c.amount, 0)), 0).label("revenue"),
+        ).where(counted)
+        members = select(func.count()).where(member_table.c.instance_pk == instance_pk)
+        row = (await self.conn.execute(measures)).one()
+        count = (await self.conn.execute(members)).scalar_one()
+        await self.conn.execute(
+            update(instance_table)
+            .where(instance_table.c.pk == instance_pk)
+            .values(num_customers=count, num_orders=row.n, total_revenue=row.revenue)
+        )
+
+    async def count_between(self, segment_pk: int, start: datetime, end: datetime) -> int:
+        result = await self.conn.execute(
+            select(func.count()).where(
+                instance_table.c.segment_pk == segment_pk,
+                instance_table.c.created_at >= start,
+                instance_table.c.created_at < end,
+            )
+        )
+        return int(result.scalar_one())
+
+    async def get(self, instance_id: str) -> Instance | None:
+        row = (
+            await self.conn.execute(
+                select(instance_table).where(
+                    instance_table.c.workspace_pk == self.workspace_pk,
+                    instance_table.c.id == instance_id,
+                )
+            )
+        ).first()
+        return _instance(row) if row else None
+
+    async def page(
+        self, segment_pk: int, first: int, after_pk: int | None
+    ) -> tuple[list[Instance], bool]:
+        """Newest first."""
+        conditions = [instance_table.c.segment_pk == segment_pk]
+        if after_pk is not None:
+            conditions.append(instance_table.c.pk < after_pk)
+        rows = list(
+            await self.conn.execute(
+                select(instance_table)
+                .where(*conditions)
+                .order_by(instance_table.c.pk.desc())
+                .limit(first + 1)
+            )
+        )
+        return [_instance(r) for r in rows[:first]], len(rows) > first
+
+    async def count(self, segment_pk: int) -> int:
+        result = await self.conn.execute(
+            select(func.count()).where(instance_table.c.segment_pk == segment_pk)
+        )
+        return int(result.scalar_one())
+
+    async def member_rows(
+        self, instance_pks: Sequence[int], first: int, after: tuple[int, str] | None
+    ) -> tuple[list[tuple[int, str, str | None, int]], bool]:
+        """(instance pk, customer id, email, customer pk), keyset by (instance pk, customer id)."""
+        conditions = [member_table.c.instance_pk.in_(list(instance_pks))]
+        if after is not None:
+            key = func.row(member_table.c.instance_pk, member_table.c.customer_id)
+            conditions.append(key > func.row(after[0], after[1]))
+        rows = list(
+            await self.conn.execute(
+                select(
+                    member_table.c.instance_pk,
+                    member_table.c.customer_id,
+                    member_table.c.email,
+                    member_table.c.customer_pk,
+                )
+                .where(*conditions)
+                .order_by(member_table.c.instance_pk, member_table.c.customer_id)
+                .limit(first + 1)
+            )
+        )
+        out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in rows[:first]]
+        return out, len(rows) > first
+
+    async def instances_of(self, segment_id: str | None, instance_id: str | None) -> list[Instance]:
+        conditions = [instance_table.c.workspace_pk == self.workspace_pk]
+        if segment_id is not None:
+            conditions.append(instance_table.c.segment_id == segment_id)
+        if instance_id is not None:
+            conditions.append(instance_table.c.id == instance_id)
+        rows = await self.conn.execute(
+            select(instance_table).where(*conditions).order_by(instance_table.c.pk)
+        )
+        return [_instance(r) for r in rows]
+
+    async def diff(
+        self, instance_pk: int, other_pk: int, limit: int
+    ) -> tuple[list[str], list[str], int, int]:
+        """Who is in `instance_pk` but not `other_pk` (entered), and the reverse (left)."""
+        mine = select(member_table.c.customer_id).where(member_table.c.instance_pk == instance_pk)
+        theirs = select(member_table.c.customer_id).where(member_table.c.instance_pk == other_pk)
+        entered_q = mine.except_(theirs).subquery()
+        left_q = theirs.except_(mine).subquery()
+        entered = await self.conn.execute(
+            select(entered_q.c.customer_id).order_by(entered_q.c.customer_id).limit(limit)
+        )
+        left = await self.conn.execute(
+            select(left_q.c.customer_id).order_by(left_q.c.customer_id).limit(limit)
+        )
+        n_entered = await self.conn.execute(select(func.count()).select_from(entered_q))
+        n_left = await self.conn.execute(select(func.count()).select_from(left_q))
+        return (
+            [r[0] for r in entered],
+            [r[0] for r in left],
+            int(n_entered.scalar_one()),
+            int(n_left.scalar_one()),
+        )
+
+    async def set_schedule(
+        self, segment_pk: int, schedule: SnapshotSchedule | None, by: SegmentBy, due: datetime | None
+    ) -> None:
+        await self.conn.execute(
+            update(segment_table)
+            .where(segment_table.c.pk == segment_pk)
+            .values(
+                schedule=schedule.value if schedule else None,
+                segment_by=by.value,
+                next_snapshot_at=due,
+            )
+        )
+
+    async def set_next_due(self, segment_pk: int, due: datetime | None) -> None:
+        await self.conn.execute(
+            update(segment_table).where(segment_table.c.pk == segment_pk).values(next_snapshot_at=due)
+        )
+
+
+async def due_segments(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[int, str]]:
+    rows = await conn.execute(
+        select(segment_table.c.workspace_pk, segment_table.c.id)
+        .where(segment_table.c.next_snapshot_at <= now)
+        .order_by(segment_table.c.next_snapshot_at)
+        .limit(limit)
+    )
+    return [(int(r.workspace_pk), str(r.id)) for r in rows]
+

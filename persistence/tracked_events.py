@@ -1,0 +1,134 @@
+"""Tracked events: idempotent batch inserts, a customer's timeline, names seen, retention."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.tracked_event import EventChange
+from persistence.tables import Event, EventName
+
+event_table = Event.__table__  # type: ignore[attr-defined]
+name_table = EventName.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    pk: int
+    id: str | None
+    name: str
+    occurred_at: datetime
+    properties: dict[str, Any]
+
+
+def encode_event_cursor(occurred_at: datetime, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"e:{occurred_at.isoformat()}|{pk}".encode()).decode()
+
+
+def decode_event_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        moment, _, pk = raw[2:].partition("|")
+        if not raw.startswith("e:"):
+            return None
+        return datetime.fromisoformat(moment), int(pk)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class TrackedEventRepository:
+    def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
+        self.conn = conn
+        self.workspace_pk = workspace_pk
+
+    async def add(self, events: Sequence[EventChange], customer_pks: dict[str, int]) -> int:
+        """Store the batch; an event id already stored is skipped. Returns how many were new."""
+        rows = [
+            {
+                "workspace_pk": self.workspace_pk,
+                "customer_pk": customer_pks[e.customer_id],
+                "id": e.id,
+                "name": e.name,
+                "occurred_at": e.occurred_at,
+                "properties": e.properties,
+            }
+            for e in events
+        ]
+        stmt = insert(event_table).on_conflict_do_nothing(
+            index_elements=["workspace_pk", "id"], index_where=event_table.c.id.is_not(None)
+        )
+        result = await self.conn.execute(stmt.returning(event_table.c.pk), rows)
+        stored = len(list(result))
+        await self.remember_names({e.name for e in events})
+        return stored
+
+    async def remember_names(self, names: set[str]) -> None:
+        if not names:
+            return
+        await self.conn.execute(
+            insert(name_table)
+            .values([{"workspace_pk": self.workspace_pk, "name": n} for n in sorted(names)])
+            .on_conflict_do_nothing()
+        )
+
+    async def names(self) -> list[str]:
+        rows = await self.conn.execute(
+            select(name_table.c.name)
+            .where(name_table.c.workspace_pk == self.workspace_pk)
+            .order_by(name_table.c.name)
+        )
+        return [r.name for r in rows]
+
+    async def page(
+        self, customer_pk: int, first: int, after: tuple[datetime, int] | None, name: str | None
+    ) -> tuple[list[StoredEvent], bool]:
+        """Newest first, keyset on (occurredAt, internal order)."""
+        conditions = [event_table.c.customer_pk == customer_pk]
+        if name is not None:
+            conditions.append(event_table.c.name == name)
+        if after is not None:
+            conditions.append(
+                tuple_(event_table.c.occurred_at, event_table.c.pk) < tuple_(after[0], after[1])
+            )
+        rows = list(
+            await self.conn.execute(
+                select(event_table)
+                .where(*conditions)
+                .order_by(event_table.c.occurred_at.desc(), event_table.c.pk.desc())
+                .limit(first + 1)
+            )
+        )
+        events = [
+            StoredEvent(r.pk, r.id, r.name, r.occurred_at, r.properties) for r in rows[:first]
+        ]
+        return events, len(rows) > first
+
+    async def count(self, customer_pk: int, name: str | None) -> int:
+        conditions = [event_table.c.customer_pk == customer_pk]
+        if name is not None:
+            conditions.append(event_table.c.name == name)
+        result = await self.conn.execute(select(func.count()).where(*conditions))
+        return int(result.scalar_one())
+
+
+async def prune_tracked(engine: AsyncEngine, older_than: datetime, batch: int = 10_000) -> int:
+    removed = 0
+    while True:
+        async with engine.begin() as conn:
+            doomed = (
+                select(event_table.c.pk)
+                .where(event_table.c.occurred_at < older_than)
+                .limit(batch)
+                .scalar_subquery()
+            )
+            result = await conn.execute(delete(event_table).where(event_table.c.pk.in_(doomed)))
+        removed += int(result.rowcount or 0)
+        if (result.rowcount or 0) < batch:
+            return removed

@@ -1,0 +1,333 @@
+"""Segment.stats (cached for PASSIVE, never older than stats_max_age_s) and evaluationCost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from api.runtime import Runtime
+from api.services.segment_reads import refresh_stale_stats
+from tests.api.documents import DEFINE_PROPERTY, DELETE
+from tests.api.segment_documents import (
+    COST,
+    attach,
+    country_is,
+    create_ok,
+    member_count,
+    stats,
+    update,
+    upsert_ok,
+)
+from tests.conftest import Workspace
+
+PEOPLE = [
+    {"id": "c1", "country": "FR"},
+    {"id": "c2", "country": "FR"},
+    {"id": "c3", "country": "DE"},
+    {"id": "c4", "country": "ES"},
+]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock(runtime: Runtime) -> Iterator[FakeClock]:
+    original = runtime.clock
+    fake = FakeClock()
+    runtime.clock = fake
+    yield fake
+    runtime.clock = original
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def refresh_everything_due(runtime: Runtime) -> None:
+    """Run refresher passes until none is due (other tests' segments share the database)."""
+    for _ in range(200):
+        if await refresh_stale_stats(runtime) == 0:
+            return
+    raise AssertionError("the refresher never caught up")
+
+
+async def cost(ws: Workspace, segment_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = (await ws.gql(COST, {"id": segment_id})).data["segment"][
+        "evaluationCost"
+    ]
+    return result
+
+
+async def define(ws: Workspace, key: str, type_: str, indexed: bool) -> None:
+    result = await ws.gql(
+        DEFINE_PROPERTY, {"input": {"key": key, "type": type_, "indexed": indexed}}
+    )
+    assert result.data["customPropertyDefine"]["userErrors"] == []
+
+
+# ---- counts -------------------------------------------------------------------
+
+
+async def test_stats_count_the_members_and_their_share(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
+
+    counted = await stats(workspace, segment["id"])
+
+    assert counted["customerCount"] == 2 and counted["totalCustomers"] == 4
+    assert counted["percentage"] == 50.0
+    assert instant(counted["computedAt"]) == clock.now
+
+
+async def test_stats_of_an_empty_workspace(workspace: Workspace, clock: FakeClock) -> None:
+    segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
+
+    counted = await stats(workspace, segment["id"])
+
+    assert (counted["customerCount"], counted["totalCustomers"], counted["percentage"]) == (
+        0,
+        0,
+        0.0,
+    )
+
+
+async def test_a_passive_count_is_cached_but_never_older_than_the_bound(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    # given a counted segment
+    await upsert_ok(workspace, *PEOPLE)
+    segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    counted_at = clock.now
+    assert (await stats(workspace, segment["id"]))["customerCount"] == 2
+    max_age = runtime.settings.stats_max_age_s
+
+    # when a new member arrives, the cached figure may be served for a while...
+    clock.advance(5)
+    await upsert_ok(workspace, {"id": "c5", "country": "FR"})
+    clock.advance(max_age - 10)
+    cached = await stats(workspace, segment["id"])
+    assert (cached["customerCount"], instant(cached["computedAt"])) == (2, counted_at)
+
+    # ...but never past the bound
+    clock.advance(6)
+    fresh = await stats(workspace, segment["id"])
+    assert fresh["customerCount"] == 3 and fresh["totalCustomers"] == 5
+    assert instant(fresh["computedAt"]) == clock.now
+    assert clock.now - instant(fresh["computedAt"]) <= timedelta(seconds=max_age)
+
+
+async def test_the_refresher_recounts_segments_whose_customers_changed(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    changed = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    await stats(workspace, changed["id"])
+    counted_at = clock.now
+
+    # when nothing changed, a pass past half the bound leaves the count alone
+    clock.advance(runtime.settings.stats_max_age_s / 2 + 1)
+    await refresh_everything_due(runtime)
+    assert instant((await stats(workspace, changed["id"]))["computedAt"]) == counted_at
+
+    # when a customer changes, the next pass recounts, ahead of any read
+    await upsert_ok(workspace, {"id": "c3", "country": "FR"})
+    clock.advance(1)
+    await refresh_everything_due(runtime)
+    refreshed_at = clock.now
+    clock.advance(runtime.settings.stats_max_age_s / 2)
+    refreshed = await stats(workspace, changed["id"])
+    assert refreshed["customerCount"] == 3
+    assert instant(refreshed["computedAt"]) == refreshed_at
+
+
+async def test_the_refresher_notices_deletions_and_uncounted_segments(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    counted = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    await stats(workspace, counted["id"])
+    never_read = await create_ok(workspace, name="German", predicate=country_is("DE"))
+
+    clock.advance(runtime.settings.stats_max_age_s / 2 + 1)
+    await workspace.gql(DELETE, {"ids": ["c1"]})
+    clock.advance(1)
+    await refresh_everything_due(runtime)
+    refreshed_at = clock.now
+    clock.advance(1)
+
+    after_delete = await stats(workspace, counted["id"])
+    assert (after_delete["customerCount"], after_delete["totalCustomers"]) == (1, 3)
+    assert instant(after_delete["computedAt"]) == refreshed_at
+    assert instant((await stats(workspace, never_read["id"]))["computedAt"]) == refreshed_at
+
+
+async def test_the_refresher_keeps_time_relative_segments_fresh(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    recent = {"condition": {"field": "createdAt", "operator": "GTE", "value": "now-1h"}}
+    await upsert_ok(workspace, {"id": "c1", "createdAt": clock.now.isoformat()})
+    segment = await create_ok(workspace, name="New", predicate=recent)
+    assert (await stats(workspace, segment["id"]))["customerCount"] == 1
+
+    clock.advance(2 * 3600)
+    await refresh_everything_due(runtime)
+    refreshed_at = clock.now
+
+    clock.advance(1)
+    aged = await stats(workspace, segment["id"])
+    assert segment["timeRelative"] is True
+    assert aged["customerCount"] == 0 and instant(aged["computedAt"]) == refreshed_at
+
+
+async def test_one_failing_segment_does_not_stall_the_refresher(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    # given a segment whose stored predicate no longer evaluates (simulated), and a healthy one
+    await upsert_ok(workspace, *PEOPLE)
+    broken = await create_ok(workspace, name="Broken", predicate=country_is("DE"))
+    healthy = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE segment SET predicate = "
+                """'{"condition": {"field": "properties.gone", "operator": "EQ", "value": 1}}'"""
+                " WHERE id = :id"
+            ),
+            {"id": broken["id"]},
+        )
+
+    # when the refresher runs, then the healthy segment is counted anyway
+    try:
+        for _ in range(200):
+            await refresh_stale_stats(runtime)
+    except Exception as exc:  # pragma: no cover - what the bug looked like
+        raise AssertionError(f"a refresher pass failed: {exc!r}") from exc
+    finally:
+        async with runtime.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM segment WHERE id = :id"), {"id": broken["id"]})
+    counted = await stats(workspace, healthy["id"])
+    assert instant(counted["computedAt"]) <= clock.now
+
+
+async def test_a_new_predicate_is_never_served_the_old_count(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    assert (await stats(workspace, segment["id"]))["customerCount"] == 2
+
+    clock.advance(1)
+    await update(workspace, segment["id"], predicate=country_is("FR", "DE", "ES"))
+
+    assert (await stats(workspace, segment["id"]))["customerCount"] == 4
+
+
+async def test_a_referencing_segment_is_never_served_a_count_of_the_old_reference(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    inner = await create_ok(workspace, name="Inner", predicate=country_is("FR"))
+    outer = await create_ok(workspace, name="Outer", predicate={"segment": inner["id"]})
+    assert (await stats(workspace, outer["id"]))["customerCount"] == 2
+
+    clock.advance(1)
+    await update(workspace, inner["id"], predicate=country_is("DE"))
+
+    assert (await stats(workspace, outer["id"]))["customerCount"] == 1
+
+
+async def test_static_and_active_counts_are_exact_at_once(
+    workspace: Workspace, clock: FakeClock
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    static = await create_ok(workspace, name="Picked", customerIds=["c1", "c3"])
+    active = await create_ok(workspace, name="French", predicate=country_is("FR"))
+    await attach(workspace, active["id"], "DISTRIBUTION", "d-1")
+    assert (await stats(workspace, static["id"]))["customerCount"] == 2
+    assert (await stats(workspace, active["id"]))["customerCount"] == 2
+
+    clock.advance(1)
+    await workspace.gql(DELETE, {"ids": ["c1"]})
+    await upsert_ok(workspace, {"id": "c4", "country": "FR"}, {"id": "c5", "country": "FR"})
+
+    static_now = await stats(workspace, static["id"])
+    active_now = await stats(workspace, active["id"])
+    assert (static_now["customerCount"], static_now["totalCustomers"]) == (1, 4)
+    assert instant(static_now["computedAt"]) == clock.now
+    assert active_now["customerCount"] == 3 == await member_count(workspace, active["id"])
+    assert active_now["percentage"] == 75.0
+
+
+# ---- evaluation cost -----------------------------------------------------------
+
+
+async def test_evaluation_cost_reports_the_plan_and_the_last_run(
+    runtime: Runtime, workspace: Workspace
+) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
+
+    before = await cost(workspace, segment["id"])
+    await stats(workspace, segment["id"])
+    after = await cost(workspace, segment["id"])
+
+    assert before["plannerCost"] > 0 and before["estimatedRows"] >= 0
+    assert before["lastDurationMs"] is None and before["slow"] is False
+    assert isinstance(before["usesIndex"], bool)
+    assert after["lastDurationMs"] is not None and after["lastDurationMs"] >= 0
+    assert after["slow"] is (after["lastDurationMs"] > runtime.settings.slow_evaluation_ms)
+
+
+async def test_a_range_on_an_unindexed_property_gets_a_hint_naming_it(
+    workspace: Workspace,
+) -> None:
+    await define(workspace, "score", "NUMBER", indexed=False)
+    await define(workspace, "rank", "NUMBER", indexed=True)
+    await upsert_ok(workspace, {"id": "c1", "properties": {"score": 5, "rank": 2}})
+    unindexed = await create_ok(
+        workspace,
+        name="Scored",
+        predicate={"condition": {"field": "properties.score", "operator": "GT", "value": 3}},
+    )
+    indexed = await create_ok(
+        workspace,
+        name="Ranked",
+        predicate={"condition": {"field": "properties.rank", "operator": "GT", "value": 1}},
+    )
+    equal = await create_ok(
+        workspace,
+        name="Exact",
+        predicate={"condition": {"field": "properties.score", "operator": "EQ", "value": 5}},
+    )
+
+    hints = (await cost(workspace, unindexed["id"]))["hints"]
+    assert any("properties.score" in hint and "indexed" in hint for hint in hints)
+    assert not any("properties.rank" in h for h in (await cost(workspace, indexed["id"]))["hints"])
+    assert not any("properties.score" in h for h in (await cost(workspace, equal["id"]))["hints"])
+
+
+async def test_a_static_segment_costs_a_lookup_and_needs_no_hint(workspace: Workspace) -> None:
+    await upsert_ok(workspace, *PEOPLE)
+    static = await create_ok(workspace, name="Picked", customerIds=["c1"])
+
+    result = await cost(workspace, static["id"])
+
+    assert result["hints"] == [] and result["plannerCost"] > 0
