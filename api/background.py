@@ -49,10 +49,10 @@ async def prune_events(runtime: Runtime) -> int:
 async def prune_tracked_events(runtime: Runtime) -> int:
     from datetime import timedelta
 
-    from persistence.tracked_events import prune_tracked
+    from api.services.tracked_events import prune
 
     retention = timedelta(days=runtime.settings.tracked_event_retention_days)
-    return await prune_tracked(runtime.engine, runtime.clock() - retention)
+    return await prune(runtime, runtime.clock() - retention)
 
 
 def default_jobs(runtime: Runtime) -> list[Periodic]:

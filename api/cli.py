@@ -1,12 +1,16 @@
-"""The `segmentql` command: serve, migrate, keys, schema export, demo data."""
+"""The `segmentql` command: serve, migrate, keys, schema export, demo data, CSV export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from api.runtime import Runtime
 from domain.access import Role
@@ -145,6 +149,133 @@ def cmd_import_events(args: argparse.Namespace) -> None:
     _with_runtime(work)
 
 
+class RowProgress:
+    """Rows written so far on stderr: one redrawn line on a terminal; otherwise a line
+    per 10% (or every few seconds when the total is unknown) and a last one at the end."""
+
+    def __init__(self, stream: TextIO | None, total: int | None = None) -> None:
+        self.stream, self.total = stream, total
+        self.done = self.shown_done = 0
+        self.shown_share = 0.0
+        self.started = self.shown_at = time.perf_counter()
+        self.tty = stream is not None and stream.isatty()
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        if self.stream is None:
+            return
+        if self.tty:
+            self._show()
+        elif self.total:
+            if self._share() - self.shown_share >= 0.1:
+                self._show()
+        elif time.perf_counter() - self.shown_at >= 5:
+            self._show()
+
+    def close(self) -> None:
+        if self.stream is None:
+            return
+        if self.tty:
+            self._show()
+            self.stream.write("\n")
+        elif self.shown_done != self.done or self.done == 0:
+            self._show()
+        self.stream.flush()
+
+    def _share(self) -> float:
+        return self.done / max(self.total or 0, self.done, 1)
+
+    def _show(self) -> None:
+        assert self.stream is not None
+        now = time.perf_counter()
+        rate = self.done / max(now - self.started, 1e-9)
+        if self.total:
+            share = self._share()
+            total = max(self.total, self.done)
+            bar = "#" * int(share * 30)
+            line = f"export [{bar:<30}] {share:4.0%} {self.done:,}/{total:,} rows"
+            self.shown_share = share
+        else:
+            line = f"export {self.done:,} rows"
+        line += f", {rate:,.0f} rows/s"
+        self.shown_done, self.shown_at = self.done, now
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        self.stream.flush()
+
+
+async def export_csv(
+    runtime: Runtime,
+    workspace: str,
+    segment_id: str,
+    fields: str | None,
+    out: BinaryIO,
+    progress: TextIO | None,
+    instance_id: str | None = None,
+) -> int:
+    """Stream a segment's (or an instance's) CSV to `out`, as the HTTP export does; rows written."""
+    from api.context import Context
+    from api.services.exports import export_total, segment_export
+    from domain.errors import DomainError
+    from persistence.unit_of_work import UnitOfWork
+    from persistence.workspaces import Caller, WorkspaceRepository
+
+    async with UnitOfWork(runtime.engine, 0) as uow:
+        found = await WorkspaceRepository(uow.conn).find(workspace)
+    if found is None:
+        raise SystemExit(f"segmentql export: no workspace named {workspace!r}")
+    ctx = Context(runtime, Caller(found, workspace, Role.READ))
+    bar = RowProgress(progress)
+    try:
+        export = await segment_export(ctx, segment_id, fields, instance_id, on_rows=bar.advance)
+        bar.total = await export_total(ctx, segment_id, instance_id)
+    except DomainError as exc:
+        raise SystemExit(f"segmentql export: {exc.message}") from exc
+    async with contextlib.aclosing(export.rows) as rows:  # frees the connection on failure
+        async for chunk in rows:
+            out.write(chunk)
+    out.flush()
+    bar.close()
+    return bar.done
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    progress = None if args.quiet else sys.stderr
+
+    async def work(runtime: Runtime) -> None:
+        if args.output is None:
+            try:
+                await export_csv(
+                    runtime,
+                    args.workspace,
+                    args.segment_id,
+                    args.fields,
+                    sys.stdout.buffer,
+                    progress,
+                    args.instance,
+                )
+            except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+        target = Path(args.output)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                await export_csv(
+                    runtime,
+                    args.workspace,
+                    args.segment_id,
+                    args.fields,
+                    out,
+                    progress,
+                    args.instance,
+                )
+            partial.replace(target)  # a failed export never leaves a truncated file behind
+        finally:
+            partial.unlink(missing_ok=True)
+
+    _with_runtime(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segmentql", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     create = keys.add_parser("create", help="print a new API key (shown once)")
     create.add_argument("--workspace", required=True)
     create.add_argument("--role", choices=[r.value for r in Role], default="WRITE")
@@ -182,9 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots = sub.add_parser("snapshots", help="segment snapshots").add_subparsers(
         dest="snapshots_command", required=True
     )
-    snapshots.add_parser("run-due", help="take every due scheduled snapshot (for cron)").set_defaults(
-        func=cmd_snapshots_run_due
-    )
+    snapshots.add_parser(
+        "run-due", help="take every due scheduled snapshot (for cron)"
+    ).set_defaults(func=cmd_snapshots_run_due)
 
     imports = sub.add_parser("import", help="bulk loads").add_subparsers(
         dest="import_command", required=True
@@ -194,6 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--workspace", default="default")
     events.add_argument("--quiet", action="store_true")
     events.set_defaults(func=cmd_import_events)
+
+    csv_export = sub.add_parser(
+        "export", help="write a segment's members (or a snapshot's) as CSV, as the HTTP export does"
+    )
+    csv_export.add_argument("segment_id", metavar="SEGMENT_ID")
+    csv_export.add_argument("--workspace", default="default")
+    csv_export.add_argument(
+        "--fields",
+        help="comma-separated customer field paths (default: id,email,name,country,createdAt)",
+    )
+    csv_export.add_argument(
+        "--instance", metavar="INSTANCE_ID", help="export this snapshot instead"
+    )
+    csv_export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    csv_export.add_argument("--quiet", action="store_true", help="no progress bar")
+    csv_export.set_defaults(func=cmd_export)
 
     seed = sub.add_parser("seed", help="load deterministic demo customers")
     seed.add_argument("--customers", type=int, default=10_000)
@@ -205,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument(
         "--rebuild-indexes",
         action=argparse.BooleanOptionalAction,
-        help="drop secondary indexes during the load and rebuild them (default: from 200k)",
+        help="drop secondary indexes during the load and rebuild them after "
+        "(default: for 200k customers or more, and no fewer than the table holds)",
     )
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
     seed.set_defaults(func=cmd_seed)

@@ -36,6 +36,10 @@ class SubscriberTooSlow(Exception):
     """The subscriber's buffer filled up; it must resubscribe with `after`."""
 
 
+class CursorPruned(Exception):
+    """Events after the requested cursor were deleted by retention: no exact resume."""
+
+
 @dataclass(eq=False)
 class Subscriber:
     segment_id: str | None
@@ -107,7 +111,7 @@ class EventHub:
                 await asyncio.sleep(RECONNECT_DELAY_S)
                 continue
             lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
             try:
                 await conn.add_listener(EVENTS_CHANNEL, self._notified)
                 for feed in self.feeds.values():

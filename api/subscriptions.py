@@ -9,7 +9,7 @@ from graphql import GraphQLError
 
 from api.context import Info
 from api.errors import request_error
-from api.live import SubscriberTooSlow
+from api.live import CursorPruned, SubscriberTooSlow
 from api.services import events as service
 from api.types.event import SegmentEvent
 from domain.errors import DomainError
@@ -37,6 +37,12 @@ class Subscription:
                 yield SegmentEvent.from_log(event)
         except DomainError as exc:
             raise request_error(exc) from exc
+        except CursorPruned as pruned:
+            raise GraphQLError(
+                f"Events after {pruned.args[0]} were removed by retention; the oldest kept is "
+                f"{pruned.args[1]}. Reload current state, then subscribe without `after`.",
+                extensions={"code": "EVENTS_PRUNED", "oldestEventId": str(pruned.args[1])},
+            ) from pruned
         except SubscriberTooSlow as slow:
             raise GraphQLError(
                 "Subscriber too slow: its event buffer filled up. "

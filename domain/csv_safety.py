@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.instant import format_instant
+from domain.instant import format_instant, parse_instant
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,3 +30,9 @@ def cell(value: object) -> str:
     if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def instant_cell(value: object) -> str:
+    """A DATETIME custom property (stored as fixed-width text) in the form other times take."""
+    moment = parse_instant(value) if isinstance(value, str) else None
+    return cell(moment if moment is not None else value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog
@@ -26,9 +27,14 @@ class PlanFacts:
     uses_index: bool
 
 
-def hints_for(node: Node, catalog: FieldCatalog, facts: PlanFacts) -> list[str]:
+def hints_for(
+    node: Node, catalog: FieldCatalog, facts: PlanFacts, referenced: Sequence[Node] = ()
+) -> list[str]:
+    """Hints for evaluating `node`; `referenced` are the predicates of the segments it
+    reaches through references, which are evaluated inline with it and cost as much."""
     hints: list[str] = []
-    conditions = [n for n in walk(node) if isinstance(n, Condition)]
+    every = [n for tree in (node, *referenced) for n in walk(tree)]
+    conditions = [n for n in every if isinstance(n, Condition)]
     for key in sorted(_unindexed_properties(conditions, catalog)):
         hints.append(
             f"declare properties.{key} as indexed "
@@ -41,7 +47,7 @@ def hints_for(node: Node, catalog: FieldCatalog, facts: PlanFacts) -> list[str]:
         )
     if any(c.case_insensitive for c in conditions):
         hints.append("caseInsensitive comparisons cannot use indexes; prefer exact values")
-    if any(isinstance(n, Related) and n.last is not None for n in walk(node)):
+    if any(isinstance(n, Related) and n.last is not None for n in every):
         hints.append("`last: N` is evaluated customer by customer; add a narrowing condition")
     if isinstance(node, Not):
         hints.append("a predicate that is a negation as a whole cannot use indexes")

@@ -280,3 +280,20 @@ def _related_json(related: Related) -> dict[str, Json]:
             count["value"] = related.count.values[0]
         body["count"] = count
     return body
+
+
+def segment_reference_paths(
+    node: Node, path: tuple[str, ...] = ("predicate",)
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Each `segment` node's id with its input path (`predicate.and[1].segment`)."""
+    if isinstance(node, SegmentRef):
+        return [(node.segment_id, (*path, "segment"))]
+    if isinstance(node, And | Or):
+        key = "and" if isinstance(node, And) else "or"
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for index, child in enumerate(node.children):
+            found.extend(segment_reference_paths(child, (*path, f"{key}[{index}]")))
+        return found
+    if isinstance(node, Not):
+        return segment_reference_paths(node.child, (*path, "not"))
+    return []  # conditions, and related nodes (whose `where` holds no references)

@@ -186,7 +186,9 @@ def check_name(name: str) -> str:
         raise DomainError(ErrorCode.REQUIRED, "A segment needs a name.", ("input", "name"))
     if len(cleaned) > MAX_NAME_LENGTH:
         raise DomainError(
-            ErrorCode.TOO_LONG, f"A name has at most {MAX_NAME_LENGTH} characters.", ("input", "name")
+            ErrorCode.TOO_LONG,
+            f"A name has at most {MAX_NAME_LENGTH} characters.",
+            ("input", "name"),
         )
     return cleaned
 

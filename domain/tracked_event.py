@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.custom_property import storable_text
 from domain.customer import check_id
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 
@@ -36,6 +37,17 @@ def _finite(value: object) -> bool:
     return True
 
 
+def _storable(value: object) -> bool:
+    """No NUL and no lone surrogate anywhere (jsonb and UTF-8 refuse them), keys included."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, Mapping):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 def check_event(raw: Mapping[str, Any], now: datetime, path: Sequence[str]) -> EventChange:
     errors: list[DomainError] = []
     customer_id = name = ""
@@ -47,6 +59,14 @@ def check_event(raw: Mapping[str, Any], now: datetime, path: Sequence[str]) -> E
     name_raw = raw.get("name")
     if not isinstance(name_raw, str) or not name_raw.strip():
         errors.append(DomainError(ErrorCode.REQUIRED, "An event needs a name.", (*path, "name")))
+    elif not storable_text(name_raw):
+        errors.append(
+            DomainError(
+                ErrorCode.INVALID,
+                "An event name cannot contain the NUL character or invalid Unicode.",
+                (*path, "name"),
+            )
+        )
     elif len(name_raw) > MAX_NAME_LENGTH:
         errors.append(
             DomainError(
@@ -62,7 +82,9 @@ def check_event(raw: Mapping[str, Any], now: datetime, path: Sequence[str]) -> E
             event_id = check_id(raw.get("id"), (*path, "id"))
         except DomainError as err:
             errors.append(err)
-    properties = raw.get("properties") or {}
+    properties = raw.get("properties")
+    if properties is None:
+        properties = {}
     try:
         properties = _check_properties(properties, (*path, "properties"))
     except DomainError as err:
@@ -87,6 +109,12 @@ def _check_properties(raw: object, path: Sequence[str]) -> dict[str, Any]:
         raise DomainError(ErrorCode.INVALID, "properties must be a JSON object.", path)
     if not _finite(raw):
         raise DomainError(ErrorCode.INVALID, "properties must hold finite numbers.", path)
+    if not _storable(raw):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "properties cannot contain the NUL character or invalid Unicode.",
+            path,
+        )
     size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_PROPERTIES_BYTES:
         raise DomainError(

@@ -74,6 +74,7 @@ Bool = ColumnElement[bool]
 
 c = customer_table
 child = customer_table.alias("child_customer")
+tenant = customer_table.alias("tenant_customer")
 
 SCOPE_TABLE: dict[Scope, Table] = {
     Scope.SUBSCRIPTIONS: Subscription.__table__,  # type: ignore[attr-defined]
@@ -111,6 +112,7 @@ class CompileContext:
     catalog: FieldCatalog
     segments: SegmentSource = field(default_factory=NoSegments)
     static_members: StaticMembers | None = None
+    workspace_pk: int | None = None  # narrows grouped COUNT subqueries to one workspace
 
 
 class UnknownSegment(Exception):
@@ -253,7 +255,7 @@ class _Compiler:
         if node.quantifier is Quantifier.ALL:
             return and_(exists().where(mine), not_(exists().where(mine, not_(matching))))
         assert node.count is not None
-        return count_matches(node.count, table, mine, matching)
+        return count_matches(node.count, table, matching, self.ctx.workspace_pk)
 
     def related_last(self, node: Related, table: Any) -> Bool:
         """Narrow to the N most recent records, then quantify.
@@ -450,13 +452,23 @@ def zero_satisfies(count: CountComparison) -> bool:
     }[op]
 
 
-def count_matches(count: CountComparison, table: Any, mine: Bool, matching: Bool) -> Bool:
+def count_matches(
+    count: CountComparison, table: Any, matching: Bool, workspace_pk: int | None
+) -> Bool:
     """COUNT as a semi-join on grouped counts, so the planner can hash it over many customers.
 
     When zero records satisfy the comparison, customers with no matching record
-    qualify too: then the complement is excluded instead.
+    qualify too: then the complement is excluded instead. The grouping is
+    narrowed to the workspace's records so it never aggregates other tenants'.
     """
-    grouped = select(table.c.customer_pk).where(matching).group_by(table.c.customer_pk)
+    grouped = select(table.c.customer_pk).where(matching)
+    if workspace_pk is not None:
+        if "workspace_pk" in table.c:
+            grouped = grouped.where(table.c.workspace_pk == workspace_pk)
+        else:
+            owners = select(tenant.c.pk).where(tenant.c.workspace_pk == workspace_pk)
+            grouped = grouped.where(table.c.customer_pk.in_(owners))
+    grouped = grouped.group_by(table.c.customer_pk)
     if not zero_satisfies(count):
         having = count_compare(count, func.count())
         return c.c.pk.in_(grouped.having(having))

@@ -345,7 +345,9 @@ class CustomerRepository:
             select(c)
             .where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(ids))
             .order_by(c.c.id)
-            .with_for_update()
+            # NO KEY UPDATE: serialises writers of the same customer, yet lets membership
+            # inserts (whose foreign key takes KEY SHARE) go ahead.
+            .with_for_update(key_share=True)
         )
         return {r._mapping["id"]: dict(r._mapping) for r in rows}
 

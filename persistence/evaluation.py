@@ -9,10 +9,14 @@ from datetime import datetime
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import DBAPIError
 
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.fields import FieldCatalog
-from domain.errors import ValidationFailed
-from domain.predicate import Node, is_time_relative, referenced_segments
+from domain.predicate import (
+    Node,
+    is_time_relative,
+    referenced_segments,
+    segment_reference_paths,
+)
 from domain.predicate_parser import parse_predicate
 from domain.segment import Segment, SegmentKind
 from domain.segment_graph import find_cycle
@@ -35,9 +39,14 @@ def membership_condition(
     now: datetime,
     segments: SegmentSource | None = None,
     static_members: StaticMembers | None = None,
+    workspace_pk: int | None = None,
 ) -> ColumnElement[bool]:
     ctx = CompileContext(
-        now=now, catalog=catalog, segments=segments or NoSegments(), static_members=static_members
+        now=now,
+        catalog=catalog,
+        segments=segments or NoSegments(),
+        static_members=static_members,
+        workspace_pk=workspace_pk,
     )
     return compile_predicate(node, ctx)
 
@@ -76,9 +85,12 @@ class WorkspaceSegments:
     type, so they parse again against today's catalog; each is parsed once.
     """
 
-    def __init__(self, segments: Sequence[Segment], catalog: FieldCatalog) -> None:
+    def __init__(
+        self, segments: Sequence[Segment], catalog: FieldCatalog, workspace_pk: int | None = None
+    ) -> None:
         self.by_id = {s.id: s for s in segments}
         self.catalog = catalog
+        self.workspace_pk = workspace_pk
         self._parsed: dict[str, Node] = {}
 
     def predicate(self, segment_id: str) -> Node | None:
@@ -99,11 +111,11 @@ class WorkspaceSegments:
         node = self.predicate(segment_id)
         return referenced_segments(node) if node is not None else set()
 
-    def dependents(self, segment_id: str) -> set[str]:
-        """ACTIVE segments whose membership depends on `segment_id` through references."""
+    def dependents(self, segment_id: str, kind: SegmentKind | None = SegmentKind.ACTIVE) -> set[str]:
+        """Segments (ACTIVE ones, or of any kind) whose membership depends on `segment_id`."""
         found: set[str] = set()
         for candidate in self.by_id.values():
-            if candidate.kind is not SegmentKind.ACTIVE or candidate.id == segment_id:
+            if (kind is not None and candidate.kind is not kind) or candidate.id == segment_id:
                 continue
             seen: set[str] = set()
             pending = [candidate.id]
@@ -134,8 +146,8 @@ class WorkspaceSegments:
     def check_references(self, node: Node, path: tuple[str, ...], saving: str | None) -> None:
         """Every referenced segment exists, and saving `node` as `saving` makes no cycle."""
         errors = [
-            DomainError(ErrorCode.UNKNOWN_SEGMENT, f"There is no segment {ref!r}.", path)
-            for ref in sorted(referenced_segments(node))
+            DomainError(ErrorCode.UNKNOWN_SEGMENT, f"There is no segment {ref!r}.", where)
+            for ref, where in segment_reference_paths(node, path)
             if ref not in self.by_id
         ]
         if errors:
@@ -157,4 +169,6 @@ class WorkspaceSegments:
         node = self.predicate(segment.id)
         if node is None:
             return stored_membership(segment.pk)
-        return membership_condition(node, self.catalog, now, self, stored_membership)
+        return membership_condition(
+            node, self.catalog, now, self, stored_membership, self.workspace_pk
+        )

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from persistence.tables import SegmentEvent
+from persistence.tables import SegmentEvent, Workspace
 
 event_table = SegmentEvent.__table__  # type: ignore[attr-defined]
+workspace_table = Workspace.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,22 @@ async def last_seq(conn: AsyncConnection, workspace_pk: int) -> int:
         )
     )
     return int(result.scalar_one())
+
+
+async def log_bounds(conn: AsyncConnection, workspace_pk: int) -> tuple[int, int | None]:
+    """(the last id ever given out, the oldest id still kept or None).
+
+    Ids are handed out one by one with no gaps, so every id from the oldest kept
+    one to the last exists; anything before the oldest was pruned.
+    """
+    head = await conn.execute(
+        select(workspace_table.c.event_seq).where(workspace_table.c.pk == workspace_pk)
+    )
+    oldest = await conn.execute(
+        select(func.min(event_table.c.seq)).where(event_table.c.workspace_pk == workspace_pk)
+    )
+    found = oldest.scalar_one()
+    return int(head.scalar_one() or 0), None if found is None else int(found)
 
 
 async def prune(engine: AsyncEngine, older_than: datetime, batch: int = 10_000) -> int:

@@ -1,11 +1,11 @@
-"""Streaming a segment's (or an instance's) members, chosen fields only, from a server-side cursor."""
+"""Streaming a segment's (or an instance's) members, chosen fields only, from a server cursor."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog
@@ -17,6 +17,7 @@ c = customer_table
 child = customer_table.alias("export_child")
 instance_members = SegmentInstanceMember.__table__  # type: ignore[attr-defined]
 STREAM_BATCH = 2000
+STALLED_CLIENT_MS = 300_000
 
 
 def field_column(path: str, catalog: FieldCatalog) -> ColumnElement[Any]:
@@ -51,8 +52,9 @@ def instance_query(
             columns.append(m.c.customer_id.label(f"f{i}"))
         elif f == "email":
             columns.append(m.c.email.label(f"f{i}"))
-        else:
-            columns.append(field_column(f, catalog).label(f"f{i}"))
+        else:  # hasParent and hasChild would read false, not empty, for a deleted customer
+            present = c.c.pk.is_not(None)
+            columns.append(case((present, field_column(f, catalog))).label(f"f{i}"))
     joined = m.outerjoin(c, and_(c.c.pk == m.c.customer_pk, c.c.workspace_pk == workspace_pk))
     return (
         select(*columns)
@@ -64,11 +66,17 @@ def instance_query(
 
 async def stream_rows(
     engine: AsyncEngine, query: Select[Any], timeout_ms: int
-) -> AsyncIterator[Sequence[Any]]:
-    """Rows a batch at a time from a server-side cursor; memory stays flat whatever the size."""
+) -> AsyncGenerator[Sequence[Any], None]:
+    """Rows a batch at a time from a server-side cursor; memory stays flat whatever the size.
+
+    A client that stops reading leaves the transaction idle between fetches;
+    after STALLED_CLIENT_MS the server ends it rather than hold its snapshot.
+    """
     async with engine.connect() as conn:
         await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+        await conn.exec_driver_sql(
+            f"SET LOCAL idle_in_transaction_session_timeout = {STALLED_CLIENT_MS}"
+        )
         result = await conn.stream(query.execution_options(yield_per=STREAM_BATCH))
         async for partition in result.partitions(STREAM_BATCH):
             yield partition
-

@@ -2,15 +2,23 @@
 
 Exactly once, in the writer's transaction:
 
-* Every customer writer takes the workspace's *shared* advisory lock; an
-  activation takes it *exclusively*, so a baseline is never computed while a
-  write it cannot see is in flight, and no write misses a new ACTIVE segment.
+* Every customer writer takes the workspace's *shared* advisory lock (the
+  gate) before it locks a customer row; an activation takes it *exclusively*,
+  so a baseline is never computed while a write it cannot see is in flight,
+  and no write misses a new ACTIVE segment.
 * Whoever records transitions (a writer, the sweeper, an activation-time
   resync) first locks the workspace row (`event_seq`), then compares live
   evaluation with stored membership in one statement, applies the difference
   and numbers the events from `event_seq`. The lock makes those steps
   serial per workspace, so stored membership never drifts from what was
   emitted, and event numbers commit in order.
+
+Lock order, to stay deadlock-free: gate, then customer rows, then the
+workspace row. Nothing waits for a customer row while holding the workspace
+row: the row is locked FOR NO KEY UPDATE (writers already hold KEY SHARE on
+it through foreign keys), and a recorder about to insert a membership row for
+a customer another transaction holds leaves that customer to it (see
+`_unlocked`).
 """
 
 from __future__ import annotations
@@ -39,8 +47,8 @@ from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.field_map import customer_table
-from persistence.tables import SegmentEvent, SegmentMember, Workspace
 from persistence.tables import Segment as SegmentRow
+from persistence.tables import SegmentEvent, SegmentMember, Workspace
 
 c = customer_table
 member_table = SegmentMember.__table__  # type: ignore[attr-defined]
@@ -87,16 +95,39 @@ class MembershipLog:
             text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": gate_key(self.workspace_pk)}
         )
 
+    async def lock_customers(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """Lock the existing customers among `customer_ids` (about to be deleted): id -> pk.
+
+        Taken after the gate but before the workspace row, in id order like an
+        upsert's own locks: waiting for a customer row while holding the workspace
+        row deadlocks with a writer holding that customer and waiting for the row.
+        """
+        if not customer_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(c.c.id, c.c.pk)
+            .where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(set(customer_ids))))
+            .order_by(c.c.id)
+            .with_for_update()
+        )
+        return {r.id: int(r.pk) for r in rows}
+
     async def enter_exclusively(self) -> None:
         await self.conn.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": gate_key(self.workspace_pk)}
         )
 
     async def _lock_sequence(self) -> int:
+        """Lock the workspace row, serialising recorders; returns the last event number.
+
+        NO KEY UPDATE, not UPDATE: the writer already holds KEY SHARE on this row
+        from the foreign keys of the rows it inserted (customers, orders), and two
+        writers upgrading KEY SHARE to UPDATE deadlock on each other.
+        """
         result = await self.conn.execute(
             select(workspace_table.c.event_seq)
             .where(workspace_table.c.pk == self.workspace_pk)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
         return int(result.scalar_one())
 
@@ -158,6 +189,10 @@ class MembershipLog:
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
     ) -> list[Transition]:
+        free = await self._unlocked({cu for kind, _, cu in changes if kind == ENTERED})
+        changes = [ch for ch in changes if ch[0] == LEFT or ch[2] in free]
+        if not changes:
+            return []
         entered = [(s, cu) for kind, s, cu in changes if kind == ENTERED]
         left = [(s, cu) for kind, s, cu in changes if kind == LEFT]
         if entered:
@@ -174,13 +209,30 @@ class MembershipLog:
             )
         return await self._record(changes, base, now)
 
+    async def _unlocked(self, customer_pks: set[int]) -> set[int]:
+        """The customers a membership row may reference now without waiting.
+
+        Inserting a segment_member row takes KEY SHARE on its customer (the
+        foreign key). Waiting for it while holding the workspace row deadlocks
+        with a writer that holds the customer and waits for the workspace row, so
+        a customer another transaction has locked is skipped: that transaction
+        is writing or deleting it and reconciles it itself at its turn (the
+        sweeper, a later write, catches up if it rolls back instead).
+        """
+        if not customer_pks:
+            return set()
+        rows = await self.conn.execute(
+            select(c.c.pk)
+            .where(c.c.pk.in_(sorted(customer_pks)))
+            .with_for_update(read=True, key_share=True, skip_locked=True)
+        )
+        return {int(r.pk) for r in rows}
+
     async def _record(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
     ) -> list[Transition]:
         """Number and store the events, bump counters, and notify listeners at commit."""
-        names = await self._names(
-            {s for _, s, _ in changes}, {cu for _, _, cu in changes}
-        )
+        names = await self._names({s for _, s, _ in changes}, {cu for _, _, cu in changes})
         transitions = [
             Transition(base + i + 1, kind, s, names[0][s], cu, names[1][cu])
             for i, (kind, s, cu) in enumerate(changes)
@@ -236,9 +288,9 @@ class MembershipLog:
             return
         pks = array(list(changed), type_=BigInteger)
         deltas = array(list(changed.values()), type_=Integer)
-        moves = select(
-            func.unnest(pks).label("pk"), func.unnest(deltas).label("delta")
-        ).subquery("moves")
+        moves = select(func.unnest(pks).label("pk"), func.unnest(deltas).label("delta")).subquery(
+            "moves"
+        )
         await self.conn.execute(
             update(segment_table)
             .where(segment_table.c.pk == moves.c.pk)
@@ -246,12 +298,16 @@ class MembershipLog:
         )
 
     async def remove_customers(
-        self, tracked_pks: Sequence[int], customer_pks: Sequence[int], now: datetime
+        self,
+        tracked_pks: Sequence[int],
+        customer_pks: Sequence[int],
+        clock: Callable[[], datetime],
     ) -> list[Transition]:
         """Customers about to be deleted leave every ACTIVE segment they were in."""
         if not tracked_pks or not customer_pks:
             return []
         base = await self._lock_sequence()
+        now = clock()  # read under the lock, like reconcile: occurredAt follows the ids
         rows = await self.conn.execute(
             delete(member_table)
             .where(
@@ -271,4 +327,3 @@ class MembershipLog:
         await self.conn.execute(
             update(segment_table).where(segment_table.c.pk == segment_pk).values(member_count=count)
         )
-

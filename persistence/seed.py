@@ -1,31 +1,20 @@
 """Deterministic demo customers, bulk-loaded with COPY.
 
-`seed_customers` appends `count` generated customers (ids `cus_0000001`,
-`cus_0000002`, ...) with custom properties and related records to a
-workspace. Everything drawn is a pure function of (seed, anchor day,
-customer number): customers come in blocks of 1000, each block with its own
-`random.Random`, so the data does not depend on how the load is split up.
-Times are spread back from the anchor, midnight UTC of the day of the run.
+`seed_customers` appends `count` generated customers (`cus_0000001`, ...) with
+custom properties and related records to a workspace, after the highest
+`cus_<n>` it already has. What is drawn depends only on (seed, anchor day,
+customer number): each block of 1000 customers has its own `random.Random`.
 
-Appending: a workspace that already has `cus_<n>` customers gets new ones
-numbered after the highest existing n (other ids are left alone), so seeding
-twice adds to the first load instead of colliding with it.
-
-Speed, for a million customers in about a minute on two cores:
-
-- customer pks are reserved up front (one `nextval` + `setval` under a short
-  table lock), so related rows point at their customer without a round trip;
-- chunks of customers are generated and COPYed by worker processes, each
-  chunk in its own transaction, so generation and loading overlap;
-- the derived columns (ordersCount, totalSpent, first/lastOrderAt) are
-  computed while generating, with the same rule as `refresh_activity`;
-- from 200k customers on, the non-unique indexes of the customer and related
-  tables are dropped during the load and rebuilt after it (the models in
-  persistence/tables.py define them; indexes made elsewhere, such as the
-  migration's trigram index or custom-property indexes, are rebuilt from
-  their own definitions), then the tables are analyzed. Other workspaces'
-  queries are slower meanwhile: big seeds are for benchmark and demo
-  databases. If a chunk fails, the chunks already committed stay.
+How it is fast: customer pks are reserved up front, so related rows need no
+round trip; worker processes generate chunks as COPY text and load each in
+one transaction; the derived columns (ordersCount, totalSpent, first and
+lastOrderAt) are computed while generating, by the rule of
+`CustomerRepository.refresh_activity`; a superuser loads without FK triggers
+(the rows are valid by construction); a load of 200k customers or more, and
+no smaller than the table, drops the non-unique indexes of the six tables and
+rebuilds them after (see bulk_load), then the tables are analyzed. Queries of
+every workspace are slower meanwhile: big seeds are for benchmark and demo
+databases. If a chunk fails, the chunks already committed stay.
 """
 
 from __future__ import annotations
@@ -37,54 +26,54 @@ import math
 import multiprocessing
 import os
 import random
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from statistics import NormalDist
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy import Index, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.schema import CreateIndex
 
 from domain.custom_property import CustomPropertyDef, PropertyType
 from domain.customer import EXCLUDED_ORDER_STATUSES
+from persistence import bulk_load
+from persistence.bulk_load import Progress
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.database import Database, libpq_dsn
-from persistence.tables import metadata
 from persistence.workspaces import WorkspaceRepository
 
 T = TypeVar("T")
-Row = tuple[Any, ...]
 
 BLOCK = 1000  # customers drawn from one RNG
 DEFAULT_CHUNK = 10_000  # customers per COPY transaction
 REBUILD_INDEXES_FROM = 200_000
+ANALYZE_FROM = 50_000
 DAY = 86_400
 YEAR = 365 * DAY
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "customer": (
-        "pk", "workspace_pk", "id", "external_id", "email", "name", "country", "currency",
-        "language", "city", "source", "invoicing_entity", "payment_method_type", "tax_id",
-        "parent_id", "properties", "orders_count", "total_spent", "last_order_at",
-        "first_order_at", "created_at", "updated_at",
-    ),
-    "subscription": (
-        "customer_pk", "id", "status", "plan_id", "amount", "currency", "started_at",
-        "trial_ends_at", "current_period_ends_at", "canceled_at",
-    ),
-    "invoice": ("customer_pk", "id", "status", "total", "currency", "issued_at", "due_at", "paid_at"),
-    "customer_order": ("customer_pk", "id", "status", "amount", "currency", "placed_at"),
-    "wallet": ("customer_pk", "id", "currency", "balance"),
-    "verification": ("customer_pk", "id", "kind", "status", "verified_at"),
+    table: tuple(names.split())
+    for table, names in {
+        "customer": "pk workspace_pk id external_id email name country currency language city "
+        "source invoicing_entity payment_method_type tax_id parent_id properties orders_count "
+        "total_spent last_order_at first_order_at created_at updated_at",
+        "subscription": "customer_pk id status plan_id amount currency started_at trial_ends_at "
+        "current_period_ends_at canceled_at",
+        "invoice": "customer_pk id status total currency issued_at due_at paid_at",
+        "customer_order": "customer_pk id status amount currency placed_at",
+        "wallet": "customer_pk id currency balance",
+        "verification": "customer_pk id kind status verified_at",
+    }.items()
 }
 
+INDUSTRIES = ("saas", "retail", "fintech", "media", "health", "education", "logistics", "travel")
 SEED_PROPERTIES = (
     CustomPropertyDef("plan", PropertyType.STRING, ("free", "pro", "enterprise"),
                       description="Commercial plan (seed data)."),
@@ -94,6 +83,7 @@ SEED_PROPERTIES = (
                       description="Next contract renewal (seed data)."),
     CustomPropertyDef("industry", PropertyType.STRING, description="Industry (seed data)."),
 )
+SEED_VALUES = {"plan": ("free", "pro", "enterprise"), "industry": INDUSTRIES}
 
 
 # ---- reference data ---------------------------------------------------------
@@ -104,89 +94,90 @@ class Country:
     code: str
     weight: int  # per mille of customers
     currency: str
-    languages: tuple[str, ...]
-    cities: tuple[str, ...]
+    languages: tuple[str, ...]  # repeated to weigh them
     entity: str  # our invoicing entity for customers there
     fx: float  # units of its currency per euro, for plausible amounts
+    cities: tuple[str, ...]
 
 
-_EU = "Acme Europe B.V."
-COUNTRIES = (
-    Country("US", 220, "USD", ("en", "en", "en", "es"),
-            ("New York", "San Francisco", "Chicago", "Austin", "Seattle", "Boston"), "Acme Inc.", 1.08),
-    Country("GB", 80, "GBP", ("en",), ("London", "Manchester", "Edinburgh", "Bristol"), "Acme UK Ltd", 0.85),
-    Country("DE", 90, "EUR", ("de", "de", "en"), ("Berlin", "Munich", "Hamburg", "Cologne"), _EU, 1.0),
-    Country("FR", 80, "EUR", ("fr",), ("Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux"), _EU, 1.0),
-    Country("ES", 40, "EUR", ("es", "ca"), ("Madrid", "Barcelona", "Valencia", "Seville"), _EU, 1.0),
-    Country("IT", 40, "EUR", ("it",), ("Milan", "Rome", "Turin", "Naples"), _EU, 1.0),
-    Country("NL", 30, "EUR", ("nl", "en"), ("Amsterdam", "Rotterdam", "Utrecht"), _EU, 1.0),
-    Country("BE", 15, "EUR", ("nl", "fr"), ("Brussels", "Antwerp", "Ghent"), _EU, 1.0),
-    Country("CH", 15, "CHF", ("de", "fr", "it"), ("Zurich", "Geneva", "Basel"), _EU, 0.95),
-    Country("SE", 15, "SEK", ("sv", "en"), ("Stockholm", "Gothenburg", "Malmo"), _EU, 11.5),
-    Country("PL", 20, "PLN", ("pl",), ("Warsaw", "Krakow", "Wroclaw"), _EU, 4.3),
-    Country("PT", 10, "EUR", ("pt",), ("Lisbon", "Porto"), _EU, 1.0),
-    Country("IE", 10, "EUR", ("en", "ga"), ("Dublin", "Cork"), _EU, 1.0),
-    Country("CA", 40, "CAD", ("en", "en", "fr"), ("Toronto", "Montreal", "Vancouver"), "Acme Inc.", 1.47),
-    Country("BR", 30, "BRL", ("pt",), ("Sao Paulo", "Rio de Janeiro", "Belo Horizonte"), "Acme Inc.", 5.9),
-    Country("MX", 20, "MXN", ("es",), ("Mexico City", "Guadalajara", "Monterrey"), "Acme Inc.", 19.0),
-    Country("IN", 40, "INR", ("en", "hi"), ("Bangalore", "Mumbai", "Delhi", "Pune"), "Acme APAC Pte. Ltd.", 90.0),
-    Country("JP", 30, "JPY", ("ja",), ("Tokyo", "Osaka", "Yokohama"), "Acme APAC Pte. Ltd.", 160.0),
-    Country("AU", 30, "AUD", ("en",), ("Sydney", "Melbourne", "Brisbane"), "Acme APAC Pte. Ltd.", 1.65),
-    Country("SG", 10, "SGD", ("en", "zh"), ("Singapore",), "Acme APAC Pte. Ltd.", 1.45),
+ENTITIES = {"US": "Acme Inc.", "UK": "Acme UK Ltd", "EU": "Acme Europe B.V.",
+            "AP": "Acme APAC Pte. Ltd."}
+# code, customers per mille, currency, languages, entity, fx, cities
+COUNTRIES = tuple(
+    Country(c, int(w), cur, tuple(lang.split(",")), ENTITIES[e], float(fx), tuple(city.split(";")))
+    for c, w, cur, lang, e, fx, city in (line.split(" ", 6) for line in """\
+US 220 USD en,en,en,es US 1.08 New York;San Francisco;Chicago;Austin;Seattle;Boston
+GB 80 GBP en UK 0.85 London;Manchester;Edinburgh;Bristol
+DE 90 EUR de,de,en EU 1 Berlin;Munich;Hamburg;Cologne
+FR 80 EUR fr EU 1 Paris;Lyon;Marseille;Toulouse;Bordeaux
+ES 40 EUR es,es,ca EU 1 Madrid;Barcelona;Valencia;Seville
+IT 40 EUR it EU 1 Milan;Rome;Turin;Naples
+NL 30 EUR nl,en EU 1 Amsterdam;Rotterdam;Utrecht
+BE 15 EUR nl,fr EU 1 Brussels;Antwerp;Ghent
+CH 15 CHF de,fr,it EU 0.95 Zurich;Geneva;Basel
+SE 15 SEK sv,en EU 11.5 Stockholm;Gothenburg;Malmo
+PL 20 PLN pl EU 4.3 Warsaw;Krakow;Wroclaw
+PT 10 EUR pt EU 1 Lisbon;Porto
+IE 10 EUR en EU 1 Dublin;Cork
+CA 40 CAD en,en,fr US 1.47 Toronto;Montreal;Vancouver
+BR 30 BRL pt US 5.9 Sao Paulo;Rio de Janeiro;Belo Horizonte
+MX 20 MXN es US 19 Mexico City;Guadalajara;Monterrey
+IN 40 INR en,hi AP 90 Bangalore;Mumbai;Delhi;Pune
+JP 30 JPY ja AP 160 Tokyo;Osaka;Yokohama
+AU 30 AUD en AP 1.65 Sydney;Melbourne;Brisbane
+SG 10 SGD en,zh AP 1.45 Singapore""".splitlines())
 )
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 FIRST_NAMES = (
     "Ada", "Alan", "Amara", "Anna", "Ben", "Carlos", "Chen", "Chloe", "David", "Elena", "Emma",
     "Farah", "Felix", "Grace", "Hana", "Hugo", "Ines", "Ivan", "James", "Julia", "Kenji", "Lara",
-    "Leo", "Lucia", "Maria", "Mateo", "Mia", "Noah", "Olga", "Omar", "Priya", "Rafael", "Sara",
-    "Sofia", "Tom", "Yuki", "Zoe", "Lukas", "Marta", "Nina",
+    "Leo", "Lucia", "Maria", "Mateo", "Mia", "Noah", "Olga", "Omar", "Priya", "Sara", "Zoe",
 )
 LAST_NAMES = (
     "Smith", "Garcia", "Muller", "Martin", "Rossi", "Silva", "Kowalski", "Tanaka", "Nguyen",
     "Brown", "Dubois", "Schmidt", "Lopez", "Jansen", "Andersson", "Kumar", "Sato", "Wilson",
-    "Moreau", "Fischer", "Romano", "Costa", "Novak", "Murphy", "Lee", "Patel", "Bernard",
-    "Weber", "Fernandez", "Olsen",
 )
 LOWER_FIRST = tuple(n.lower() for n in FIRST_NAMES)
 LOWER_LAST = tuple(n.lower() for n in LAST_NAMES)
-INDUSTRIES = ("saas", "retail", "fintech", "media", "health", "education", "logistics", "travel")
 SUB_PLANS = (("starter_monthly", 1900, 30), ("pro_monthly", 4900, 30), ("team_monthly", 9900, 30),
              ("pro_yearly", 49000, 365), ("enterprise_yearly", 490000, 365))
 VERIFICATION_KINDS = ("EMAIL", "PHONE", "IDENTITY", "TAX_ID")
 
 
-def pool(weighted: Sequence[tuple[T, int]]) -> tuple[T, ...]:
+def pool(weighted: Iterable[tuple[T, int]]) -> tuple[T, ...]:
     """Each value repeated by its weight: a uniform pick from it is a weighted pick."""
     return tuple(value for value, weight in weighted for _ in range(weight))
 
 
+def weighted(spec: str) -> tuple[str | None, ...]:
+    """A pool from `"VALUE weight VALUE weight ..."`; the value `null` is None."""
+    words = spec.split()
+    pairs = zip(words[::2], words[1::2], strict=True)
+    return pool((None if value == "null" else value, int(weight)) for value, weight in pairs)
+
+
 COUNTRY_POOL: tuple[Country | None, ...] = pool([*((c, c.weight) for c in COUNTRIES), (None, 80)])
-NO_COUNTRY_CURRENCY = pool([("USD", 5), ("EUR", 3), (None, 2)])
-EMAIL_DOMAINS = pool([("gmail.com", 30), ("outlook.com", 12), ("yahoo.com", 8), ("icloud.com", 6),
-                      ("proton.me", 3), ("example.com", 20), ("acme-client.io", 11), ("corp.example", 10)])
-SOURCES = pool([("organic", 30), ("paid_search", 18), ("referral", 14), ("partner", 10),
-                ("sales", 12), ("social", 8), ("import", 5), (None, 3)])
-PAYMENT_METHODS = pool([("CARD", 50), ("DIRECT_DEBIT", 15), ("BANK_TRANSFER", 12), ("WALLET", 8),
-                        ("OTHER", 3), (None, 12)])
-PLANS = pool([("free", 50), ("pro", 35), ("enterprise", 15)])
-SUB_COUNTS = pool([(0, 45), (1, 40), (2, 12), (3, 3)])
-SUB_STATUSES = pool([("ACTIVE", 55), ("CANCELED", 20), ("TRIALING", 10), ("PAST_DUE", 8), ("PAUSED", 7)])
-INVOICE_COUNTS = pool([(0, 30), (1, 15), (2, 14), (3, 12), (4, 9), (5, 7), (6, 5), (7, 4), (8, 4)])
-INVOICE_STATUSES = pool([("PAID", 68), ("OPEN", 12), ("DRAFT", 6), ("VOID", 8), ("UNCOLLECTIBLE", 6)])
-ORDER_COUNTS = pool([(0, 30), (1, 16), (2, 13), (3, 10), (4, 8), (5, 6), (6, 5), (7, 4), (8, 3),
-                     (9, 3), (10, 2)])
-ORDER_STATUSES = pool([("FULFILLED", 70), ("PLACED", 13), ("CANCELED", 8), ("REFUNDED", 6), (None, 3)])
-WALLET_COUNTS = pool([(0, 60), (1, 32), (2, 8)])
-VERIFICATION_COUNTS = pool([(0, 30), (1, 40), (2, 22), (3, 8)])
-VERIFICATION_STATUSES = pool([("VERIFIED", 75), ("PENDING", 17), ("REJECTED", 8)])
+NO_COUNTRY_CURRENCY = weighted("USD 5 EUR 3 null 2")
+EMAIL_DOMAINS = weighted("gmail.com 30 outlook.com 12 yahoo.com 8 icloud.com 6 proton.me 3 "
+                         "example.com 20 acme-client.io 11 corp.example 10")
+SOURCES = weighted("organic 30 paid_search 18 referral 14 partner 10 sales 12 social 8 import 5 "
+                   "null 3")
+PAYMENT_METHODS = weighted("CARD 50 DIRECT_DEBIT 15 BANK_TRANSFER 12 WALLET 8 OTHER 3 null 12")
+PLANS = weighted("free 50 pro 35 enterprise 15")
+SUB_STATUSES = weighted("ACTIVE 55 CANCELED 20 TRIALING 10 PAST_DUE 8 PAUSED 7")
+INVOICE_STATUSES = weighted("PAID 68 OPEN 12 DRAFT 6 VOID 8 UNCOLLECTIBLE 6")
+ORDER_STATUSES = weighted("FULFILLED 70 PLACED 13 CANCELED 8 REFUNDED 6 null 3")
+VERIFICATION_STATUSES = weighted("VERIFIED 75 PENDING 17 REJECTED 8")
+# How many records a customer has: the weight of 0, 1, 2, ...
+SUB_COUNTS = pool(enumerate((45, 40, 12, 3)))
+INVOICE_COUNTS = pool(enumerate((30, 15, 14, 12, 9, 7, 5, 4, 4)))
+ORDER_COUNTS = pool(enumerate((30, 16, 13, 10, 8, 6, 5, 4, 3, 3, 2)))
+WALLET_COUNTS = pool(enumerate((60, 32, 8)))
+VERIFICATION_COUNTS = pool(enumerate((30, 40, 22, 8)))
 
 
-# ---- generation -------------------------------------------------------------
-#
-# Rows are produced directly as lines of PostgreSQL's COPY text format:
-# building Python datetimes and Decimals only for the driver to re-encode them
-# would cost more than everything else together. Generated text never holds a
-# tab, newline or backslash, so nothing needs escaping.
+# ---- generation: lines of COPY text (datetimes and Decimals for the driver to
+# encode would cost more than all the rest); nothing drawn needs escaping.
 
 NULL = "\\N"
 
@@ -348,7 +339,8 @@ class Generator:
         rand, ts, out, anchor = self.rand, self.ts, self.out["invoice"], self.anchor
         for k in range(self.pick(INVOICE_COUNTS)):
             status = self.pick(INVOICE_STATUSES)
-            row = f"{head}inv_{num}_{SEQ[k]}\t{status}\t{self.cents(75.0, fx, currency)}e-2\t{currency}\t"
+            total = self.cents(75.0, fx, currency)
+            row = f"{head}inv_{num}_{SEQ[k]}\t{status}\t{total}e-2\t{currency}\t"
             if status == "DRAFT":
                 out.append(f"{row}{NULL}\t{NULL}\t{NULL}\n")
                 continue
@@ -420,10 +412,8 @@ class RuntimeLike(Protocol):
 
     @property
     def engine(self) -> AsyncEngine: ...
-
     @property
     def database(self) -> Database: ...
-
     @property
     def clock(self) -> Callable[[], datetime]: ...
 
@@ -437,36 +427,25 @@ class SeedReport:
     rows: dict[str, int]  # per table, customers included
     seconds: float
     load_seconds: float = 0.0
-    index_seconds: float = 0.0
+    index_seconds: float = 0.0  # rebuilding indexes and analyzing, after the load
     indexes_rebuilt: int = 0
-    triggers_skipped: bool = False
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
-    @property
-    def customers_per_second(self) -> float:
-        return self.customers / self.seconds if self.seconds else 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.total_rows / self.seconds if self.seconds else 0.0
-
     def summary(self) -> str:
         if not self.customers:
             return f"workspace {self.workspace!r}: nothing to seed"
-        related = ", ".join(f"{n:,} {table}" for table, n in self.rows.items() if table != "customer")
+        seconds = max(self.seconds, 1e-9)
+        related = ", ".join(f"{n:,} {t}" for t, n in self.rows.items() if t != "customer")
         return (
-            f"seeded {self.customers:,} customers ({self.first_id}..{self.last_id}) into workspace "
-            f"{self.workspace!r} with {related}\n"
-            f"{self.total_rows:,} rows in {self.seconds:.1f} s (load {self.load_seconds:.1f} s, "
-            f"{self.indexes_rebuilt} indexes rebuilt in {self.index_seconds:.1f} s): "
-            f"{self.customers_per_second:,.0f} customers/s, {self.rows_per_second:,.0f} rows/s"
+            f"seeded {self.customers:,} customers ({self.first_id}..{self.last_id}) into "
+            f"workspace {self.workspace!r} with {related}\n{self.total_rows:,} rows in "
+            f"{self.seconds:.1f} s (load {self.load_seconds:.1f} s, {self.indexes_rebuilt} "
+            f"indexes rebuilt and analyze {self.index_seconds:.1f} s): "
+            f"{self.customers / seconds:,.0f} customers/s, {self.total_rows / seconds:,.0f} rows/s"
         )
-
-
-SEED_VALUES = {"plan": tuple(dict.fromkeys(PLANS)), "industry": INDUSTRIES}
 
 
 async def seed_customers(
@@ -483,49 +462,69 @@ async def seed_customers(
 ) -> SeedReport:
     """Append `count` generated customers to `workspace` (created if needed); see the module doc.
 
-    `jobs` worker processes generate and COPY (default: one per core, none
-    below 20k customers); `rebuild_indexes` defaults to `count >= 200_000`;
-    `now` anchors the generated times (default: the runtime's clock).
-    """
+    `jobs` worker processes generate and COPY (default: one more than the
+    cores, so one's I/O waits leave no core idle; none below 20k customers).
+    `rebuild_indexes` defaults to a load of 200k or more that is at least
+    the size of the customer table. `now` anchors the generated times
+    (default: the runtime's clock)."""
     if count < 0:
         raise SeedError("the number of customers to seed cannot be negative")
     started = time.perf_counter()
     anchor = int((now or runtime.clock()).timestamp()) // DAY * DAY
+    jobs = jobs or (1 if count < 20_000 else (os.cpu_count() or 1) + 1)
+    context = _worker_context() if jobs > 1 and count else None
     workspace_pk, first_number = await _prepare(runtime.engine, workspace)
     if count == 0:
         return SeedReport(workspace, 0, None, None, dict.fromkeys(COLUMNS, 0), 0.0)
     dsn = libpq_dsn(runtime.database)
-    rebuild = count >= REBUILD_INDEXES_FROM if rebuild_indexes is None else rebuild_indexes
-    jobs = jobs or (1 if count < 20_000 else max(2, os.cpu_count() or 1))
     chunk_size = -(-max(chunk_size, 1) // BLOCK) * BLOCK
-    conn = await asyncpg.connect(dsn)
-    try:
-        first_pk = await _reserve_pks(conn, count)
-        skip_triggers = await _can_skip_triggers(conn)
-        rebuild_ddl = await _drop_indexes(conn) if rebuild else []
-    finally:
-        await conn.close()
+    first_pk, skip_triggers, rebuild_ddl = await _before_load(
+        dsn, count, rebuild_indexes, runtime.engine.dialect
+    )
     chunks = [
         Chunk(dsn, workspace_pk, seed, anchor, first_number + offset,
               min(chunk_size, count - offset), first_pk + offset, skip_triggers)
         for offset in range(0, count, chunk_size)
     ]
     bar = Progress(count, enabled=progress)
+    rows: dict[str, int] = {}
     try:
-        rows = await _load(chunks, jobs, bar)
+        rows = await _load(chunks, context, jobs, bar)
     finally:
         load_seconds = time.perf_counter() - started
-        bar.close()
-        if rebuild_ddl:
-            bar.note(f"building {len(rebuild_ddl)} indexes")
-            await _run_parallel(dsn, rebuild_ddl, jobs)
+        analyze = rows and (rebuild_ddl or count >= ANALYZE_FROM)  # else autovacuum will
+        # Customer last: an ANALYZE waits for the index builds still running on its table.
+        statements = rebuild_ddl + ([f"ANALYZE {t}" for t in reversed(COLUMNS)] if analyze else [])
+        if statements:
+            bar.note(f"rebuilding {len(rebuild_ddl)} indexes, then analyzing")
+            await bulk_load.run_parallel(dsn, statements, jobs)
     index_seconds = time.perf_counter() - started - load_seconds
-    bar.note("analyzing")
-    await _run_parallel(dsn, [f"ANALYZE {table}" for table in COLUMNS], jobs)
     return SeedReport(
         workspace, count, f"cus_{first_number:07d}", f"cus_{first_number + count - 1:07d}", rows,
-        time.perf_counter() - started, load_seconds, index_seconds, len(rebuild_ddl), skip_triggers,
+        time.perf_counter() - started, load_seconds, index_seconds, len(rebuild_ddl),
     )
+
+
+async def _before_load(
+    dsn: str, count: int, rebuild_indexes: bool | None, dialect: Dialect
+) -> tuple[int, bool, list[str]]:
+    """Reserve the pks; say if FK triggers may be skipped; drop the indexes if worth it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        first_pk = await bulk_load.reserve_pks(conn, "customer", count)
+        skip_triggers = await bulk_load.is_superuser(conn)
+        rebuild = rebuild_indexes
+        if rebuild is None:  # worth it when the load is big next to what the table holds
+            held = await conn.fetchval(
+                "SELECT reltuples FROM pg_class WHERE oid = 'customer'::regclass"
+            )
+            rebuild = count >= max(REBUILD_INDEXES_FROM, held)
+        ddl = []
+        if rebuild:
+            ddl = await bulk_load.drop_secondary_indexes(conn, list(COLUMNS), dialect)
+    finally:
+        await conn.close()
+    return first_pk, skip_triggers, ddl
 
 
 async def _prepare(engine: AsyncEngine, workspace: str) -> tuple[int, int]:
@@ -533,6 +532,7 @@ async def _prepare(engine: AsyncEngine, workspace: str) -> tuple[int, int]:
     async with engine.begin() as conn:
         workspace_pk, _ = await WorkspaceRepository(conn).ensure(workspace)
         await _declare_properties(conn, workspace, workspace_pk)
+        await conn.execute(text("SET LOCAL statement_timeout = 0"))  # scans the workspace
         highest = await conn.scalar(
             text(
                 "SELECT coalesce(max(substring(id from 5)::numeric), 0) FROM customer "
@@ -562,86 +562,20 @@ async def _declare_properties(conn: AsyncConnection, workspace: str, workspace_p
             )
 
 
-async def _reserve_pks(conn: asyncpg.Connection, count: int) -> int:
-    """Take `count` consecutive customer pks from the identity sequence; returns the first.
+def _worker_context() -> BaseContext:
+    """Workers come from a fork server, started now to import this module meanwhile.
 
-    The table lock waits for inserts in flight and holds new ones back for the
-    two statements, so no other session draws a value inside the range.
+    Not fork: a child forked from here would inherit the running event loop.
     """
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE customer IN SHARE ROW EXCLUSIVE MODE")
-        sequence = await conn.fetchval("SELECT pg_get_serial_sequence('customer', 'pk')")
-        first = int(await conn.fetchval("SELECT nextval($1::regclass)", sequence))
-        await conn.execute("SELECT setval($1::regclass, $2)", sequence, first + count - 1)
-    return first
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    forkserver.ensure_running()
+    return context
 
 
-async def _can_skip_triggers(conn: asyncpg.Connection) -> bool:
-    """Whether this role may load without FK checks (superusers only).
-
-    The rows reference pks reserved above and an existing workspace, so the
-    checks could not fail; they would roughly double the load time.
-    """
-    return bool(await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
-
-
-async def _drop_indexes(conn: asyncpg.Connection) -> list[str]:
-    """Drop the non-unique indexes of the seeded tables; returns the DDL to rebuild them.
-
-    Indexes the models declare are rebuilt from the models; any other (the
-    migration's trigram index, custom-property indexes) from its own definition.
-    """
-    found = await conn.fetch(
-        "SELECT c.relname AS name, pg_get_indexdef(c.oid) AS ddl "
-        "FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
-        "WHERE x.indrelid IN (SELECT to_regclass(t) FROM unnest($1::text[]) AS t) "
-        "AND NOT x.indisunique",
-        list(COLUMNS),
-    )
-    models = {
-        str(index.name): index
-        for table in COLUMNS
-        for index in metadata.tables[table].indexes
-        if not index.unique
-    }
-    ddl = [
-        _index_ddl(models[row["name"]]) if row["name"] in models
-        else row["ddl"].replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-        for row in found
-    ]
-    async with conn.transaction():
-        for row in found:
-            await conn.execute(f'DROP INDEX IF EXISTS "{row["name"]}"')
-    # Slowest first (GIN, then the biggest tables), so parallel builds end together.
-    weight = {"customer_order": 3, "invoice": 2, "customer": 2}
-    return sorted(ddl, key=lambda d: (" gin " not in d.lower(), -weight.get(_table_of(d), 1)))
-
-
-def _index_ddl(index: Index) -> str:
-    return str(CreateIndex(index, if_not_exists=True).compile(dialect=postgresql.dialect()))
-
-
-def _table_of(ddl: str) -> str:
-    return ddl.split(" ON ", 1)[1].split()[0].removeprefix("public.").removeprefix("ONLY ")
-
-
-async def _run_parallel(dsn: str, statements: list[str], connections: int) -> None:
-    """Run statements over a few connections, each taking the next one when free."""
-    pending = list(reversed(statements))
-
-    async def worker() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute("SET maintenance_work_mem = '512MB'; SET statement_timeout = 0")
-            while pending:
-                await conn.execute(pending.pop())
-        finally:
-            await conn.close()
-
-    await asyncio.gather(*(worker() for _ in range(max(1, min(connections, len(statements))))))
-
-
-async def _load(chunks: list[Chunk], jobs: int, bar: Progress) -> dict[str, int]:
+async def _load(
+    chunks: list[Chunk], context: BaseContext | None, jobs: int, bar: Progress
+) -> dict[str, int]:
     totals = dict.fromkeys(COLUMNS, 0)
 
     def add(counts: dict[str, int]) -> None:
@@ -649,13 +583,12 @@ async def _load(chunks: list[Chunk], jobs: int, bar: Progress) -> dict[str, int]
             totals[table] += n
         bar.advance(counts["customer"], sum(counts.values()))
 
-    if jobs <= 1:
+    if context is None:
         for chunk in chunks:
             add(await asyncio.to_thread(load_chunk, chunk))
         return totals
     loop = asyncio.get_running_loop()
-    # spawn, not fork: a forked child would inherit this process's running event loop.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = [loop.run_in_executor(pool, load_chunk, chunk) for chunk in chunks]
         try:
             for done in asyncio.as_completed(futures):
@@ -664,40 +597,3 @@ async def _load(chunks: list[Chunk], jobs: int, bar: Progress) -> dict[str, int]
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return totals
-
-
-class Progress:
-    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
-
-    def __init__(self, total: int, enabled: bool = True) -> None:
-        self.total, self.enabled = total, enabled
-        self.done = self.rows = 0
-        self.started = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.shown = -1.0
-
-    def advance(self, customers: int, rows: int) -> None:
-        self.done += customers
-        self.rows += rows
-        if not self.enabled:
-            return
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        share = self.done / self.total
-        if self.tty or share - self.shown >= 0.1 or self.done == self.total:
-            self.shown = share
-            bar = "#" * int(share * 30)
-            line = (
-                f"seed [{bar:<30}] {share:4.0%} {self.done:,}/{self.total:,} customers, "
-                f"{self.rows:,} rows, {self.done / elapsed:,.0f} customers/s"
-            )
-            sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            sys.stderr.write(f"seed: {text}\n")
-            sys.stderr.flush()

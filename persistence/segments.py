@@ -12,16 +12,19 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.records import Page
@@ -281,20 +284,32 @@ class SegmentRepository:
             )
         )
 
+    async def set_time_relative(self, segment_pk: int, relative: bool) -> None:
+        await self.conn.execute(
+            update(segment_table)
+            .where(segment_table.c.pk == segment_pk)
+            .values(time_relative=relative)
+        )
+
     async def remove(self, segment_pk: int) -> None:
         await self.conn.execute(delete(segment_table).where(segment_table.c.pk == segment_pk))
 
     async def forget_stats(self, segment_pk: int) -> None:
-        """Drop the cached counts of this segment and of every segment reaching it by reference.
+        """Drop the cached counts of this segment and of every PASSIVE segment reaching it.
 
         Called when its predicate changes: those counts answered another question.
+        ACTIVE segments keep theirs: their member_count is a running count of
+        stored membership, kept by the membership log, not a cache.
         """
         reach = select(literal(segment_pk, BigInteger).label("pk")).cte("reach", recursive=True)
         refs = reference_table.c
         reach = reach.union(select(refs.segment_pk).where(refs.referenced_pk == reach.c.pk))
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk.in_(select(reach.c.pk)))
+            .where(
+                segment_table.c.pk.in_(select(reach.c.pk)),
+                segment_table.c.kind == SegmentKind.PASSIVE.value,
+            )
             .values(member_count=None, total_customers=None, stats_computed_at=None)
         )
 
@@ -308,56 +323,83 @@ class SegmentRepository:
         }
         if duration_ms is not None:
             values["last_duration_ms"] = round(duration_ms, 3)
+        # Only while still PASSIVE: a count taken before a concurrent activation must not
+        # overwrite the running member_count the activation started (the UPDATE waits for
+        # the activation's row lock, then re-checks the kind).
         await self.conn.execute(
-            update(segment_table).where(segment_table.c.pk == segment_pk).values(**values)
+            update(segment_table)
+            .where(
+                segment_table.c.pk == segment_pk,
+                segment_table.c.kind == SegmentKind.PASSIVE.value,
+            )
+            .values(**values)
         )
 
     # ---- stored membership ----------------------------------------------
 
+    def _ids_join(self, customer_ids: Sequence[str]) -> Any:
+        """`customer` joined to the given ids, passed as one array parameter.
+
+        Up to 20,000 ids: one bound array instead of an IN list of 20,000
+        parameters keeps the statement small and its plan a plain join on the
+        (workspace, id) key.
+        """
+        given = func.unnest(
+            bindparam("customer_ids", list(customer_ids), type_=ARRAY(String))
+        ).table_valued("id").render_derived()
+        return c.join(given, and_(c.c.workspace_pk == self.workspace_pk, c.c.id == given.c.id))
+
     async def store_members_by_ids(self, segment_pk: int, customer_ids: Sequence[str]) -> int:
+        """Store the given customers that exist now; returns how many were stored."""
         result = await self.conn.execute(
             insert(member_table)
             .from_select(
                 ["segment_pk", "customer_pk"],
-                select(literal(segment_pk, BigInteger), c.c.pk).where(
-                    c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(customer_ids))
-                ),
+                select(literal(segment_pk, BigInteger), c.c.pk)
+                .select_from(self._ids_join(customer_ids))
+                .with_for_update(read=True, key_share=True, of=c),
             )
             .on_conflict_do_nothing()
         )
         return int(result.rowcount or 0)
 
     async def store_members_where(self, segment_pk: int, condition: ColumnElement[bool]) -> int:
-        """Store every customer matching `condition` now (a baseline, or a frozen list)."""
+        """Store every customer matching `condition` now (a baseline, or a frozen list).
+
+        The rows are locked FOR KEY SHARE as they are read (what the foreign key
+        check would take anyway): a customer being deleted concurrently is then
+        waited for and skipped, instead of failing the insert's foreign key.
+        The same holds for `store_members_by_ids`.
+        """
         result = await self.conn.execute(
             insert(member_table)
             .from_select(
                 ["segment_pk", "customer_pk"],
-                select(literal(segment_pk, BigInteger), c.c.pk).where(
-                    c.c.workspace_pk == self.workspace_pk, condition
-                ),
+                select(literal(segment_pk, BigInteger), c.c.pk)
+                .where(c.c.workspace_pk == self.workspace_pk, condition)
+                .with_for_update(read=True, key_share=True, of=c),
             )
             .on_conflict_do_nothing()
         )
         return int(result.rowcount or 0)
 
     async def existing_customer_ids(self, customer_ids: Sequence[str]) -> set[str]:
-        rows = await self.conn.execute(
-            select(c.c.id).where(
-                c.c.workspace_pk == self.workspace_pk, c.c.id.in_(list(customer_ids))
-            )
-        )
+        rows = await self.conn.execute(select(c.c.id).select_from(self._ids_join(customer_ids)))
         return {r.id for r in rows}
 
     async def count_where(self, condition: ColumnElement[bool]) -> int:
         result = await self.conn.execute(
-            select(func.count()).select_from(c).where(c.c.workspace_pk == self.workspace_pk, condition)
+            select(func.count())
+            .select_from(c)
+            .where(c.c.workspace_pk == self.workspace_pk, condition)
         )
         return int(result.scalar_one())
 
     async def stored_count(self, segment_pk: int) -> int:
         result = await self.conn.execute(
-            select(func.count()).select_from(member_table).where(member_table.c.segment_pk == segment_pk)
+            select(func.count())
+            .select_from(member_table)
+            .where(member_table.c.segment_pk == segment_pk)
         )
         return int(result.scalar_one())
 
@@ -381,8 +423,14 @@ async def stale_passive_segments(
     """(workspace pk, segment id) of PASSIVE segments whose cached count may be out of date."""
     workspace = Workspace.__table__  # type: ignore[attr-defined]
     s = segment_table
-    changed = exists().where(c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > s.c.stats_computed_at)
+    changed = exists().where(
+        c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > s.c.stats_computed_at
+    )
     deleted = workspace.c.customers_deleted_at > s.c.stats_computed_at
+    # Tracking events changes no customer row, so segments on events are recounted on age alone.
+    on_events = func.jsonb_path_exists(
+        s.c.predicate, literal_column("""'$.** ? (@.scope == "EVENTS")'""").cast(JSONPATH)
+    )
     query = (
         select(s.c.workspace_pk, s.c.id)
         .join(workspace, workspace.c.pk == s.c.workspace_pk)
@@ -392,7 +440,7 @@ async def stale_passive_segments(
                 s.c.stats_computed_at.is_(None),
                 and_(
                     s.c.stats_computed_at < stale_before,
-                    or_(s.c.time_relative, deleted, changed),
+                    or_(s.c.time_relative, on_events, deleted, changed),
                 ),
             ),
         )

@@ -189,6 +189,41 @@ class SnapshotRepository:
         out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in rows[:first]]
         return out, len(rows) > first
 
+    async def existing_member_ids(
+        self, instance_pk: int, first: int, after_id: str | None
+    ) -> tuple[list[str], bool]:
+        """Members of the instance whose customer still exists, by customer id.
+
+        Deleted customers are skipped in SQL so that a page is never short or
+        empty while more members follow.
+        """
+        conditions = [member_table.c.instance_pk == instance_pk, *self._still_exists()]
+        if after_id is not None:
+            conditions.append(member_table.c.customer_id > after_id)
+        rows = list(
+            await self.conn.execute(
+                select(member_table.c.customer_id)
+                .where(*conditions)
+                .order_by(member_table.c.customer_id)
+                .limit(first + 1)
+            )
+        )
+        return [str(r[0]) for r in rows[:first]], len(rows) > first
+
+    async def count_existing_members(self, instance_pk: int) -> int:
+        result = await self.conn.execute(
+            select(func.count()).where(
+                member_table.c.instance_pk == instance_pk, *self._still_exists()
+            )
+        )
+        return int(result.scalar_one())
+
+    def _still_exists(self) -> list[ColumnElement[bool]]:
+        return [
+            c.c.pk == member_table.c.customer_pk,
+            c.c.workspace_pk == self.workspace_pk,
+        ]
+
     async def instances_of(self, segment_id: str | None, instance_id: str | None) -> list[Instance]:
         conditions = [instance_table.c.workspace_pk == self.workspace_pk]
         if segment_id is not None:
@@ -224,7 +259,11 @@ class SnapshotRepository:
         )
 
     async def set_schedule(
-        self, segment_pk: int, schedule: SnapshotSchedule | None, by: SegmentBy, due: datetime | None
+        self,
+        segment_pk: int,
+        schedule: SnapshotSchedule | None,
+        by: SegmentBy,
+        due: datetime | None,
     ) -> None:
         await self.conn.execute(
             update(segment_table)
@@ -236,9 +275,22 @@ class SnapshotRepository:
             )
         )
 
+    async def is_due(self, segment_pk: int, now: datetime) -> bool:
+        due = await self.conn.execute(
+            select(segment_table.c.next_snapshot_at).where(segment_table.c.pk == segment_pk)
+        )
+        at = due.scalar_one_or_none()
+        return at is not None and at <= now
+
+    async def allow_time(self, timeout_ms: int) -> None:
+        """Raise this transaction's statement timeout (a snapshot writes every member)."""
+        await self.conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
     async def set_next_due(self, segment_pk: int, due: datetime | None) -> None:
         await self.conn.execute(
-            update(segment_table).where(segment_table.c.pk == segment_pk).values(next_snapshot_at=due)
+            update(segment_table)
+            .where(segment_table.c.pk == segment_pk)
+            .values(next_snapshot_at=due)
         )
 
 
@@ -250,4 +302,3 @@ async def due_segments(conn: AsyncConnection, now: datetime, limit: int) -> list
         .limit(limit)
     )
     return [(int(r.workspace_pk), str(r.id)) for r in rows]
-

@@ -19,7 +19,9 @@ segment_table = Segment.__table__  # type: ignore[attr-defined]
 async def sweep_lock(engine: AsyncEngine) -> AsyncIterator[bool]:
     """A session advisory lock: True when this process may sweep now."""
     async with engine.connect() as conn:
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK})).scalar()
+        got = (
+            await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK})
+        ).scalar()
         await conn.commit()
         try:
             yield bool(got)
@@ -30,13 +32,17 @@ async def sweep_lock(engine: AsyncEngine) -> AsyncIterator[bool]:
 
 
 async def workspaces_with_timed_segments(engine: AsyncEngine) -> list[int]:
+    """Workspaces holding an ACTIVE segment and a time-relative segment of any kind.
+
+    An ACTIVE segment can reach relative times through a segment it references,
+    edited after it was saved, so its own stored flag is not enough: this is a
+    superset, and the sweep decides per segment from the predicates.
+    """
+    active = select(segment_table.c.workspace_pk).where(segment_table.c.kind == "ACTIVE")
+    timed = select(segment_table.c.workspace_pk).where(segment_table.c.time_relative)
     async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(segment_table.c.workspace_pk)
-            .where(segment_table.c.kind == "ACTIVE", segment_table.c.time_relative)
-            .distinct()
-        )
-        return [int(r.workspace_pk) for r in rows]
+        rows = await conn.execute(active.intersect(timed))
+        return sorted(int(r.workspace_pk) for r in rows)
 
 
 @asynccontextmanager

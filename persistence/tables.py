@@ -248,6 +248,8 @@ class Event(SQLModel, table=True):
         Index("event_customer_name_idx", "customer_pk", "name", "occurred_at"),
         Index("event_customer_time_idx", "customer_pk", "occurred_at"),
         Index("event_name_time_idx", "workspace_pk", "name", "occurred_at"),
+        # Retention deletes by time across workspaces; events arrive roughly in time order.
+        Index("event_time_brin", "occurred_at", postgresql_using="brin"),
     )
     pk: int | None = _pk()
     workspace_pk: int = _workspace()

@@ -117,18 +117,34 @@ class TrackedEventRepository:
         result = await self.conn.execute(select(func.count()).where(*conditions))
         return int(result.scalar_one())
 
+    async def prune(self, older_than: datetime, batch: int) -> list[int]:
+        """Delete up to `batch` of the workspace's events older than `older_than`.
 
-async def prune_tracked(engine: AsyncEngine, older_than: datetime, batch: int = 10_000) -> int:
-    removed = 0
-    while True:
-        async with engine.begin() as conn:
-            doomed = (
-                select(event_table.c.pk)
-                .where(event_table.c.occurred_at < older_than)
-                .limit(batch)
-                .scalar_subquery()
+        Returns the customer pk of each deleted event, so that the caller can
+        re-evaluate those customers' ACTIVE segments in the same transaction.
+        """
+        doomed = (
+            select(event_table.c.pk)
+            .where(
+                event_table.c.workspace_pk == self.workspace_pk,
+                event_table.c.occurred_at < older_than,
             )
-            result = await conn.execute(delete(event_table).where(event_table.c.pk.in_(doomed)))
-        removed += int(result.rowcount or 0)
-        if (result.rowcount or 0) < batch:
-            return removed
+            .limit(batch)
+            .scalar_subquery()
+        )
+        rows = await self.conn.execute(
+            delete(event_table)
+            .where(event_table.c.pk.in_(doomed))
+            .returning(event_table.c.customer_pk)
+        )
+        return [int(r.customer_pk) for r in rows]
+
+
+async def workspaces_with_events_before(engine: AsyncEngine, older_than: datetime) -> list[int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(event_table.c.workspace_pk)
+            .where(event_table.c.occurred_at < older_than)
+            .distinct()
+        )
+        return sorted(int(r.workspace_pk) for r in rows)

@@ -37,8 +37,12 @@ Choices where PREDICATES.md is silent, made as a careful user would expect:
   recently stored first, so the N records are always well defined.
 * EVENTS `properties.KEY` EXISTS / NOT_EXISTS ask whether the key is present
   and not JSON null, whatever its type (there is no operand to type it by).
-* The activity fields always have a value for ordersCount (0) and totalSpent
-  (0); firstOrderAt / lastOrderAt have none when no counted order has a time.
+* Activity counts every order but CANCELED and REFUNDED ones (an order with
+  no status counts; one with no amount adds 0). ordersCount and totalSpent
+  always have a value (0 without orders); firstOrderAt / lastOrderAt have
+  none when no counted order has a time.
+* hasParent is "parentId has a value", even when it names no customer;
+  hasChild is "some customer of the same dataset names this one as parent".
 """
 
 from __future__ import annotations

@@ -47,4 +47,6 @@ class SnapshotMutations:
             instance = await service.take_snapshot(info.context, str(segment_id))
         except (DomainError, ValidationFailed) as exc:
             return SegmentInstancePayload(instance=None, user_errors=user_errors(exc))
-        return SegmentInstancePayload(instance=SegmentInstance.from_domain(instance), user_errors=[])
+        return SegmentInstancePayload(
+            instance=SegmentInstance.from_domain(instance), user_errors=[]
+        )

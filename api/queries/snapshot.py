@@ -22,7 +22,11 @@ from api.types.snapshot import (
 class SnapshotQueries:
     @strawberry.field(description="A segment's instances (snapshots), newest first.")
     async def segment_instances(
-        self, info: Info, segment_id: strawberry.ID, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        segment_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
     ) -> SegmentInstanceConnection:
         return await instance_connection(info, str(segment_id), first, after)
 

@@ -8,8 +8,8 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from api.context import Context
-from api.services import membership
 from api.pagination import bad_cursor
+from api.services import membership
 from domain.custom_property import CustomPropertyDef, PropertyType, validate_definition
 from domain.customer import check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
@@ -24,6 +24,7 @@ async def upsert_customers(ctx: Context, items: Sequence[Mapping[str, Any]]) -> 
     async with ctx.uow() as uow:
         declared = await uow.properties.all()
         changes = validate_batch(items, declared)
+        await membership.begin_write(uow)  # before any customer row is locked
         outcome = await uow.customers.upsert(changes, ctx.runtime.clock())
         parents = await uow.customers.pks_of(outcome.parent_ids)
         await membership.after_customer_write(uow, outcome.pks + parents, ctx.runtime.clock)
@@ -48,10 +49,11 @@ async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
     if errors:
         raise ValidationFailed(errors)
     async with ctx.uow() as uow:
-        doomed = await uow.customers.pks_of(set(ids))
+        locked = await membership.lock_for_delete(uow, ids)  # only these are deleted
+        doomed = list(locked.values())
         parents = await uow.customers.parents_of(doomed)
         await membership.before_customer_delete(uow, doomed, ctx.runtime.clock)
-        deleted = await uow.customers.delete(ids, ctx.runtime.clock())
+        deleted = await uow.customers.delete(sorted(locked), ctx.runtime.clock())
         remaining_parents = await uow.customers.pks_of(parents)
         await membership.after_customer_write(uow, remaining_parents, ctx.runtime.clock)
         await uow.commit()

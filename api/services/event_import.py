@@ -20,7 +20,9 @@ async def import_events(
         workspace_pk = await WorkspaceRepository(conn).find(workspace)
     if workspace_pk is None:
         raise SystemExit(f"no workspace named {workspace!r}")
-    with path.open(encoding="utf-8") as stream:
+    # utf-8-sig: a byte order mark is not part of line 1. surrogateescape: bytes that
+    # are not UTF-8 spoil only their own line (refused as invalid Unicode), not the file.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
         for batch in chunks(stream, runtime.clock(), report):
             async with UnitOfWork(runtime.engine, workspace_pk) as uow:
                 pks = await uow.customers.pk_map({e.customer_id for _, e in batch})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from api.context import Context
-from api.live import hub_of
+from api.live import CursorPruned, hub_of
 from domain.errors import DomainError, ErrorCode
-from persistence.event_log import LoggedEvent, count_events, events_after
+from persistence.event_log import LoggedEvent, count_events, events_after, log_bounds
 
 
 def parse_event_id(raw: str | None, path: str = "after") -> int | None:
@@ -39,10 +39,26 @@ async def event_page(
     return events[:first], len(events) > first, total
 
 
+async def _check_resumable(ctx: Context, position: int) -> None:
+    """A resume must start inside the kept log: not in the future, not before retention."""
+    async with ctx.runtime.engine.connect() as conn:
+        head, oldest = await log_bounds(conn, ctx.workspace_pk)
+    if position > head:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"There is no event {position} in this workspace yet (the newest is {head}).",
+            ("after",),
+        )
+    if position < head and (oldest is None or position < oldest - 1):
+        raise CursorPruned(position, oldest if oldest is not None else head + 1)
+
+
 async def event_stream(
     ctx: Context, segment_id: str | None, after: str | None
 ) -> AsyncIterator[LoggedEvent]:
     position = parse_event_id(after)
     await _check_segment(ctx, segment_id)
+    if position is not None:
+        await _check_resumable(ctx, position)
     async for event in hub_of(ctx.runtime).stream(ctx.workspace_pk, segment_id, position):
         yield event

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 from api.context import Context
 from api.services.predicates import workspace_segments
-from domain.csv_safety import cell
+from domain.csv_safety import cell, instant_cell
 from domain.errors import DomainError, ErrorCode
+from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldType
+from domain.segment import SegmentKind
 from persistence.export import instance_query, members_query, stream_rows
 
 DEFAULT_FIELDS = ("id", "email", "name", "country", "createdAt")
@@ -21,7 +24,7 @@ MAX_FIELDS = 100
 class Export:
     filename: str
     fields: list[str]
-    rows: AsyncIterator[bytes]
+    rows: AsyncGenerator[bytes, None]
 
 
 def parse_fields(raw: str | None) -> list[str]:
@@ -34,9 +37,16 @@ def parse_fields(raw: str | None) -> list[str]:
 
 
 async def segment_export(
-    ctx: Context, segment_id: str, fields_raw: str | None, instance_id: str | None = None
+    ctx: Context,
+    segment_id: str,
+    fields_raw: str | None,
+    instance_id: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> Export:
-    """Everything is checked here, before the first byte is sent."""
+    """Everything is checked here, before the first byte is sent.
+
+    `on_rows` hears how many rows each streamed batch held (for progress bars).
+    """
     fields = parse_fields(fields_raw)
     now = ctx.runtime.clock()
     async with ctx.uow() as uow:
@@ -61,22 +71,55 @@ async def segment_export(
             instance = await uow.snapshots.get(instance_id)
             if instance is None or instance.segment_id != segment.id:
                 raise DomainError(
-                    ErrorCode.NOT_FOUND, f"There is no instance {instance_id!r} of this segment.", ()
+                    ErrorCode.NOT_FOUND,
+                    f"There is no instance {instance_id!r} of this segment.",
+                    (),
                 )
             query = instance_query(ctx.workspace_pk, instance.pk, fields, segments.catalog)
             name = f"{instance.id}.csv"
     timeout = ctx.runtime.settings.export_timeout_ms
-    return Export(name, fields, _csv(fields, stream_rows(ctx.runtime.engine, query, timeout)))
+    formats = [_cell_format(f, segments.catalog) for f in fields]
+    rows = stream_rows(ctx.runtime.engine, query, timeout)
+    return Export(name, fields, _csv(fields, formats, rows, on_rows))
 
 
-async def _csv(fields: Sequence[str], batches: AsyncIterator[Sequence[object]]) -> AsyncIterator[bytes]:
+async def export_total(ctx: Context, segment_id: str, instance_id: str | None) -> int | None:
+    """The number of rows to expect, when it is known without evaluating the segment."""
+    async with ctx.uow() as uow:
+        if instance_id is not None:
+            instance = await uow.snapshots.get(instance_id)
+            return instance.num_customers if instance is not None else None
+        segment = await uow.segments.get(segment_id)
+        if segment is None or segment.pk is None:
+            return None
+        cached = (await uow.segments.stats(segment.pk)).member_count
+        if cached is not None or segment.kind is SegmentKind.PASSIVE:
+            return cached  # PASSIVE counts may be a little old; a progress bar copes
+        return await uow.segments.stored_count(segment.pk)
+
+
+def _cell_format(path: str, catalog: FieldCatalog) -> Callable[[object], str]:
+    descriptor = catalog.customer_field(path)
+    custom_time = descriptor is not None and descriptor.type is FieldType.DATETIME
+    return instant_cell if custom_time and path.startswith(CUSTOM_PROPERTY_PREFIX) else cell
+
+
+async def _csv(
+    fields: Sequence[str],
+    formats: Sequence[Callable[[object], str]],
+    batches: AsyncGenerator[Sequence[Sequence[object]], None],
+    on_rows: Callable[[int], None] | None,
+) -> AsyncGenerator[bytes, None]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     writer.writerow(fields)
     yield buffer.getvalue().encode()
-    async for batch in batches:
-        buffer.seek(0)
-        buffer.truncate()
-        for row in batch:
-            writer.writerow([cell(v) for v in row])  # type: ignore[attr-defined]
-        yield buffer.getvalue().encode()
+    async with contextlib.aclosing(batches):  # closing this closes the database cursor
+        async for batch in batches:
+            buffer.seek(0)
+            buffer.truncate()
+            for row in batch:
+                writer.writerow([fmt(v) for fmt, v in zip(formats, row, strict=True)])
+            if on_rows is not None:
+                on_rows(len(batch))
+            yield buffer.getvalue().encode()

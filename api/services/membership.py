@@ -7,6 +7,7 @@ persistence/membership.py.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from persistence.membership import MembershipLog, Tracked, Transition
 from persistence.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
+logger = logging.getLogger("segmentql.membership")
 
 
 def _tracked(
@@ -39,6 +41,16 @@ async def _active_segments(uow: UnitOfWork) -> WorkspaceSegments | None:
     return segments
 
 
+async def begin_write(uow: UnitOfWork) -> None:
+    """Enter the workspace's write gate; call it before the first customer row is locked.
+
+    An activation or resync holds the gate exclusively while it inserts membership
+    rows, which takes KEY SHARE locks on customers: a writer already holding a
+    customer row while it waits for the gate would deadlock with it.
+    """
+    await MembershipLog(uow.conn, uow.workspace_pk).enter_as_writer()
+
+
 async def after_customer_write(
     uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
 ) -> list[Transition]:
@@ -51,24 +63,45 @@ async def after_customer_write(
     return await log.reconcile(_tracked(segments), sorted(set(customer_pks)), clock)
 
 
+async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[str, int]:
+    """Enter the gate, then lock the customers to delete; returns id -> pk of those that exist.
+
+    Delete exactly these: a customer created under one of the ids after this
+    point was not seen here, and deleting it would drop its memberships
+    without a LEFT.
+    """
+    log = MembershipLog(uow.conn, uow.workspace_pk)
+    await log.enter_as_writer()
+    return await log.lock_customers(customer_ids)
+
+
 async def before_customer_delete(
     uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
 ) -> list[Transition]:
-    """Deleted customers leave every ACTIVE segment they were in."""
+    """Deleted customers (locked by `lock_for_delete`) leave every ACTIVE segment they were in."""
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_as_writer()
     segments = await _active_segments(uow)
     if segments is None:
         return []
     active = [s.pk for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and s.pk]
-    return await log.remove_customers(active, customer_pks, clock())
+    return await log.remove_customers(active, customer_pks, clock)
 
 
-async def record_baseline(uow: UnitOfWork, segment: Segment, segments: WorkspaceSegments, now: datetime) -> int:
-    """At activation: store who is in the segment now, without events."""
+async def record_baseline(
+    uow: UnitOfWork, segment: Segment, segments: WorkspaceSegments, now: datetime
+) -> int:
+    """At activation: store who is in the segment now, without events.
+
+    `segments` is read again under the gate: a segment this one references may
+    have been edited, and committed, while the caller waited for it.
+    """
+    from api.services.predicates import workspace_segments
+
     assert segment.pk is not None
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_exclusively()
+    segments = await workspace_segments(uow)
     count = await uow.segments.store_members_where(segment.pk, segments.condition(segment, now))
     await log.set_baseline(segment.pk, count)
     return count
@@ -95,14 +128,28 @@ async def sweep(runtime: Runtime) -> int:
         if not acquired:
             return 0
         for workspace_pk in await workspaces_with_timed_segments(runtime.engine):
-            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-                log = MembershipLog(uow.conn, workspace_pk)
-                segments = await _active_segments(uow)
-                if segments is None:
-                    continue
-                done = await log.reconcile(
-                    _tracked(segments, lambda s: s.time_relative), None, runtime.clock
-                )
-                await uow.commit()
-                transitions += len(done)
+            try:
+                transitions += await _sweep_workspace(runtime, workspace_pk)
+            except Exception:
+                # One workspace failing (a predicate past statement_timeout) must not
+                # starve the others of their sweep; it is retried next interval.
+                logger.exception("sweeping workspace %s failed", workspace_pk)
     return transitions
+
+
+def _reaches_time(segments: WorkspaceSegments, segment: Segment) -> bool:
+    """Relative times in its predicate or any segment it references, as they are now."""
+    node = segments.predicate(segment.id)
+    return node is not None and segments.time_relative(node)
+
+
+async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
+    async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+        segments = await _active_segments(uow)
+        if segments is None:
+            return 0
+        done = await MembershipLog(uow.conn, workspace_pk).reconcile(
+            _tracked(segments, lambda s: _reaches_time(segments, s)), None, runtime.clock
+        )
+        await uow.commit()
+    return len(done)

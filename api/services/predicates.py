@@ -40,7 +40,9 @@ async def catalog_of(uow: UnitOfWork) -> FieldCatalog:
 
 
 async def workspace_segments(uow: UnitOfWork) -> WorkspaceSegments:
-    return WorkspaceSegments(await uow.segments.all(), await catalog_of(uow))
+    return WorkspaceSegments(
+        await uow.segments.all(), await catalog_of(uow), workspace_pk=uow.workspace_pk
+    )
 
 
 async def select_customers(
@@ -58,7 +60,9 @@ async def select_customers(
     segments = await workspace_segments(uow)
     node = parse_predicate(raw, segments.catalog, path=path)
     segments.check_references(node, path, saving)
-    condition = membership_condition(node, segments.catalog, now, segments, stored_membership)
+    condition = membership_condition(
+        node, segments.catalog, now, segments, stored_membership, uow.workspace_pk
+    )
     return Selection(node, condition, field_paths(node), now, segments.time_relative(node))
 
 

@@ -16,10 +16,10 @@ from api.runtime import Runtime
 from api.services.predicates import Loader, memo, workspace_segments
 from domain.errors import DomainError, ErrorCode
 from domain.evaluation_hints import PlanFacts, hints_for
-from domain.predicate import field_paths
+from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentKind
-from persistence.evaluation import evaluation_guard
+from persistence.evaluation import WorkspaceSegments, evaluation_guard
 from persistence.segments import stale_passive_segments
 from persistence.unit_of_work import UnitOfWork
 
@@ -121,7 +121,8 @@ class Stats:
 
 
 async def stats(ctx: Context, segment: Segment) -> Stats:
-    """Counts for listings: exact for STATIC and ACTIVE, at most `stats_max_age_s` old for PASSIVE."""
+    """Counts for listings: exact for STATIC and ACTIVE, at most `stats_max_age_s` old
+    for PASSIVE."""
     assert segment.pk is not None
     now = ctx.runtime.clock()
     max_age = timedelta(seconds=ctx.runtime.settings.stats_max_age_s)
@@ -178,9 +179,25 @@ async def evaluation_cost(ctx: Context, segment: Segment) -> Cost:
     facts = PlanFacts(plan.total_cost, plan.rows, plan.uses_index)
     slow_ms = ctx.runtime.settings.slow_evaluation_ms
     slow = (cached.last_duration_ms or 0.0) > slow_ms
-    hints = hints_for(node, catalog, facts) if node is not None else []
+    referenced = _reached_predicates(segments, segment.id)
+    hints = hints_for(node, catalog, facts, referenced) if node is not None else []
     return Cost(plan.total_cost, plan.rows, plan.uses_index, cached.last_duration_ms, slow, hints)
 
+
+def _reached_predicates(segments: WorkspaceSegments, segment_id: str) -> list[Node]:
+    """Predicates of the segments `segment_id` reaches through references (inlined when
+    evaluated, so their conditions cost as much as its own)."""
+    seen: set[str] = set()
+    pending = [segment_id]
+    found: list[Node] = []
+    while pending:
+        for ref in sorted(segments.references(pending.pop()) - seen):
+            seen.add(ref)
+            node = segments.predicate(ref)
+            if node is not None:
+                found.append(node)
+                pending.append(ref)
+    return found
 
 
 async def refresh_stale_stats(runtime: Runtime, batch: int = 20) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from api.context import Context
 from api.services.membership import record_baseline, resync
@@ -118,16 +117,9 @@ async def _store_static_members(
     assert segment.pk is not None
     if request.customer_ids is not None:
         ids = _checked_ids(request.customer_ids)
-        missing = sorted(set(ids) - await uow.segments.existing_customer_ids(ids))
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:20])
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"Unknown customers: {shown}{more}. Nothing was created.",
-                ("input", "customerIds"),
-            )
-        await uow.segments.store_members_by_ids(segment.pk, ids)
+        await _ensure_exist(uow, ids)
+        if await uow.segments.store_members_by_ids(segment.pk, ids) < len(ids):
+            await _ensure_exist(uow, ids)  # some were deleted meanwhile: name them
         return
     now = ctx.runtime.clock()
     if request.from_segment_id is not None:
@@ -146,7 +138,20 @@ async def _store_static_members(
         ).condition
         path = ("input", "predicate")
     check_static_size(await uow.segments.count_where(condition), path)
-    await uow.segments.store_members_where(segment.pk, condition)
+    # Checked again on what was stored: customers may have come or gone since the count.
+    check_static_size(await uow.segments.store_members_where(segment.pk, condition), path)
+
+
+async def _ensure_exist(uow: UnitOfWork, ids: list[str]) -> None:
+    missing = sorted(set(ids) - await uow.segments.existing_customer_ids(ids))
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:20])
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        raise DomainError(
+            ErrorCode.NOT_FOUND,
+            f"Unknown customers: {shown}{more}. Nothing was created.",
+            ("input", "customerIds"),
+        )
 
 
 def _checked_ids(raw: Sequence[str]) -> list[str]:
@@ -212,7 +217,15 @@ async def update_segment(ctx: Context, segment_id: str, request: UpdateRequest) 
             assert segment.pk is not None
             await uow.segments.set_references(segment.pk, referenced_segments(node))
             await uow.segments.forget_stats(segment.pk)
-            dependents = (await workspace_segments(uow)).dependents(segment.id)
+            segments = await workspace_segments(uow)
+            for dependent_id in segments.dependents(segment.id, kind=None):
+                # A reference can make a segment time-relative (or stop doing so).
+                dependent = segments.by_id[dependent_id]
+                referenced = segments.predicate(dependent_id)
+                relative = referenced is not None and segments.time_relative(referenced)
+                if dependent.pk is not None and relative != dependent.time_relative:
+                    await uow.segments.set_time_relative(dependent.pk, relative)
+            dependents = segments.dependents(segment.id)
             if dependents:
                 # ACTIVE segments built on this one change membership with it: record it now.
                 await resync(uow, ctx.runtime.clock, lambda s: s.id in dependents)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +19,17 @@ from persistence.sweeper import advisory_lock
 from persistence.unit_of_work import UnitOfWork
 
 SNAPSHOT_LOCK = "segmentql-snapshots"
+SNAPSHOT_TIMEOUT_FACTOR = 4  # storing every member takes longer than counting them
+
+log = logging.getLogger("segmentql.snapshots")
 
 
 async def _segment(uow: UnitOfWork, segment_id: str, lock: bool = False) -> Segment:
     segment = await uow.segments.get(segment_id, lock=lock)
     if segment is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",))
+        raise DomainError(
+            ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
+        )
     return segment
 
 
@@ -45,12 +51,16 @@ async def set_schedule(
 
 async def _take(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> Instance:
     assert segment.pk is not None
-    now = runtime.clock()
+    now = runtime.clock().astimezone(UTC)
     day = datetime(now.year, now.month, now.day, tzinfo=UTC)
     index = await uow.snapshots.count_between(segment.pk, day, day + timedelta(days=1)) + 1
     condition = (await workspace_segments(uow)).condition(segment, now)
-    async with evaluation_guard(runtime.settings.statement_timeout_ms * 4):
-        return await uow.snapshots.take(segment, condition, now, instance_id(segment.id, now, index))
+    timeout_ms = runtime.settings.statement_timeout_ms * SNAPSHOT_TIMEOUT_FACTOR
+    await uow.snapshots.allow_time(timeout_ms)
+    async with evaluation_guard(timeout_ms):
+        return await uow.snapshots.take(
+            segment, condition, now, instance_id(segment.id, now, index)
+        )
 
 
 async def take_snapshot(ctx: Context, segment_id: str) -> Instance:
@@ -62,25 +72,51 @@ async def take_snapshot(ctx: Context, segment_id: str) -> Instance:
 
 
 async def run_due(runtime: Runtime, batch: int = 50) -> int:
-    """Take every due scheduled snapshot once; one process at a time."""
+    """Take every snapshot due now, each once; one process at a time.
+
+    Due segments are read `batch` at a time until none is left. A snapshot that
+    fails is logged and left due, to be retried on the next run; it does not
+    hold up the others.
+    """
+    now = runtime.clock()
     taken = 0
+    skipped: set[tuple[int, str]] = set()
     async with advisory_lock(runtime.engine, SNAPSHOT_LOCK) as acquired:
         if not acquired:
             return 0
-        async with runtime.engine.connect() as conn:
-            due = await due_segments(conn, runtime.clock(), batch)
-        for workspace_pk, segment_id in due:
-            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-                segment = await uow.segments.get(segment_id, lock=True)
-                if segment is None or segment.pk is None:
-                    continue
-                instance = await _take(uow, runtime, segment)
-                await uow.snapshots.set_next_due(
-                    segment.pk, next_due(segment.schedule, instance.created_at)
-                )
-                await uow.commit()
-                taken += 1
-    return taken
+        while True:
+            async with runtime.engine.connect() as conn:
+                due = await due_segments(conn, now, batch + len(skipped))
+            todo = [d for d in due if d not in skipped]
+            if not todo:
+                return taken
+            for workspace_pk, segment_id in todo:
+                try:
+                    took = await _take_scheduled(runtime, workspace_pk, segment_id, now)
+                except Exception:
+                    log.exception("scheduled snapshot of %s failed; retrying next run", segment_id)
+                    took = False
+                if took:
+                    taken += 1
+                else:
+                    skipped.add((workspace_pk, segment_id))
+
+
+async def _take_scheduled(
+    runtime: Runtime, workspace_pk: int, segment_id: str, now: datetime
+) -> bool:
+    async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+        segment = await uow.segments.get(segment_id, lock=True)
+        if segment is None or segment.pk is None:
+            return False
+        if not await uow.snapshots.is_due(segment.pk, now):  # unscheduled since it was listed
+            return False
+        instance = await _take(uow, runtime, segment)
+        await uow.snapshots.set_next_due(
+            segment.pk, next_due(segment.schedule, instance.created_at)
+        )
+        await uow.commit()
+    return True
 
 
 async def instance_page(
@@ -127,13 +163,16 @@ async def instance_members(
 ) -> tuple[list[CustomerView], list[str], bool]:
     """The instance's members that still exist, as they are now, by customer id."""
     async with ctx.uow() as uow:
-        found, more = await uow.snapshots.member_rows(
-            [instance.pk], first, (instance.pk, after_id) if after_id is not None else None
-        )
-        ids = [cid for _, cid, _, _ in found]
+        ids, more = await uow.snapshots.existing_member_ids(instance.pk, first, after_id)
         views = {v.id: v for v in await uow.customers.get_many(ids)}
     present = [views[i] for i in ids if i in views]
     return present, [v.id for v in present], more
+
+
+async def existing_member_count(ctx: Context, instance: Instance) -> int:
+    """How many of the instance's members still exist (numOfCustomers counts them all)."""
+    async with ctx.uow() as uow:
+        return await uow.snapshots.count_existing_members(instance.pk)
 
 
 @dataclass(frozen=True)

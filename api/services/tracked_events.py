@@ -3,33 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from api.context import Context
 from api.pagination import bad_cursor
+from api.runtime import Runtime
 from api.services import membership
 from domain.errors import DomainError, ErrorCode, ValidationFailed
-from domain.tracked_event import check_events
-from persistence.tracked_events import StoredEvent, decode_event_cursor, encode_event_cursor
+from domain.tracked_event import MAX_BATCH, EventChange, check_events
+from persistence.tracked_events import (
+    StoredEvent,
+    decode_event_cursor,
+    encode_event_cursor,
+    workspaces_with_events_before,
+)
+from persistence.unit_of_work import UnitOfWork
 
 
 async def track(ctx: Context, items: Sequence[Mapping[str, Any]]) -> int:
-    """All or nothing; an event id sent again is stored once. Returns the events accepted."""
-    events = check_events(items, ctx.runtime.clock())
+    """All or nothing; an event id sent again is stored once. Returns the events accepted.
+
+    Every problem is reported at once, unknown customers included, so that a
+    client can fix a whole batch in one round trip.
+    """
+    invalid: list[DomainError] = []
+    events: list[EventChange] = []
+    try:
+        events = check_events(items, ctx.runtime.clock())
+    except ValidationFailed as failed:
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise
+        invalid = failed.errors
+    bad_ids = {e.field[:2] for e in invalid if e.field[-1:] == ("customerId",)}
+    wanted = {
+        i: str(item["customerId"])
+        for i, item in enumerate(items)
+        if ("events", str(i)) not in bad_ids
+    }
     async with ctx.uow() as uow:
-        wanted = {e.customer_id for e in events}
-        pks = await uow.customers.pk_map(wanted)
+        pks = await uow.customers.pk_map(set(wanted.values()))
         missing = [
             DomainError(
                 ErrorCode.NOT_FOUND,
-                f"There is no customer {e.customer_id!r}.",
+                f"There is no customer {customer_id!r}.",
                 ("events", str(i), "customerId"),
             )
-            for i, e in enumerate(events)
-            if e.customer_id not in pks
+            for i, customer_id in wanted.items()
+            if customer_id not in pks
         ]
-        if missing:
-            raise ValidationFailed(missing)
+        if missing or invalid:
+            raise ValidationFailed(sorted([*missing, *invalid], key=lambda e: int(e.field[1])))
         await uow.events.add(events, pks)
         await membership.after_customer_write(uow, list(pks.values()), ctx.runtime.clock)
         await uow.commit()
@@ -53,3 +77,23 @@ async def event_page(
 async def event_names(ctx: Context) -> list[str]:
     async with ctx.uow() as uow:
         return await uow.events.names()
+
+
+async def prune(runtime: Runtime, older_than: datetime, batch: int = 10_000) -> int:
+    """Retention: delete events older than `older_than`, a batch per transaction.
+
+    Each batch re-evaluates its customers' ACTIVE segments before it commits: a
+    pruned event no longer counts, so "ever signed up" must let go (with a LEFT
+    event) exactly as a live evaluation would.
+    """
+    removed = 0
+    for workspace_pk in await workspaces_with_events_before(runtime.engine, older_than):
+        while True:
+            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+                customer_pks = await uow.events.prune(older_than, batch)
+                await membership.after_customer_write(uow, customer_pks, runtime.clock)
+                await uow.commit()
+            removed += len(customer_pks)
+            if len(customer_pks) < batch:
+                break
+    return removed

@@ -67,7 +67,8 @@ class SegmentInstance:
     segment_by: SegmentByEnum  # type: ignore[valid-type]
     num_of_customers: int
     num_of_orders: int = strawberry.field(
-        description="Orders its members placed since the previous instance (or the segment's creation)."
+        description="Orders its members placed since the previous instance "
+        "(or the segment's creation)."
     )
     total_revenue: float = strawberry.field(description="Their amount over the same window.")
 
@@ -99,10 +100,9 @@ class SegmentInstance:
             info.context, self.model, page_size(first), after_id
         )
         cursors = [encode_cursor(i) for i in ids]
-        total = self.model.num_customers
 
         async def count() -> int:
-            return total
+            return await service.existing_member_count(info.context, self.model)
 
         return CustomerConnection(
             edges=[
@@ -118,7 +118,9 @@ class SegmentInstance:
         self, info: Info, other_instance_id: strawberry.ID, first: int | None = None
     ) -> InstanceDiff:
         try:
-            d = await service.diff(info.context, self.model, str(other_instance_id), page_size(first))
+            d = await service.diff(
+                info.context, self.model, str(other_instance_id), page_size(first)
+            )
         except DomainError as exc:
             raise request_error(exc) from exc
         return InstanceDiff(

@@ -33,7 +33,7 @@ subscription Changed($segmentId: ID, $after: ID) {{
 
 DELETE_CUSTOMERS = """
 mutation Delete($ids: [ID!]!) {
-  customersDelete(ids: $ids) { deletedIds userErrors { field message code } }
+  customersDelete(ids: $ids) { deletedCustomerIds userErrors { field message code } }
 }
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.api.documents import UPSERT
@@ -121,6 +122,20 @@ query Preview($predicate: JSON!, $first: Int, $after: String) {
   }
 }
 """
+
+
+class FakeClock:
+    """A clock the test moves by hand (install it as `runtime.clock`, restore it after)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
 
 
 def country_is(*codes: str) -> dict[str, Any]:

@@ -54,7 +54,8 @@ async def _wait_ready(base_url: str, process: asyncio.subprocess.Process, log: P
             except httpx.TransportError:
                 pass
             if loop.time() > deadline:
-                raise AssertionError(f"second server never became ready:\n{log.read_text()[-3000:]}")
+                tail = log.read_text()[-3000:]
+                raise AssertionError(f"second server never became ready:\n{tail}")
             await asyncio.sleep(0.1)
 
 

@@ -210,3 +210,40 @@ async def test_a_predicate_change_racing_an_activation_never_breaks_the_rules(
         # and the baseline is the membership of the predicate it kept
         expected = 2 if final["predicate"] == before else 3
         assert (await stats(workspace, segment["id"]))["customerCount"] == expected
+
+
+async def test_deleting_a_segment_racing_an_attach(workspace: Workspace) -> None:
+    for round_ in range(5):
+        segment = await create_ok(workspace, name=f"raced-{round_}", predicate=country_is("FR"))
+
+        deleted, attached = await asyncio.gather(
+            delete(workspace, segment["id"]),
+            attach(workspace, segment["id"], "LOYALTY_EARNING_RULE", "rule-1"),
+        )
+
+        final = await read(workspace, segment["id"])
+        if deleted["userErrors"]:
+            assert codes(deleted) == ["SEGMENT_IN_USE"] and attached["userErrors"] == []
+            assert final is not None and final["kind"] == "ACTIVE"
+        else:
+            assert codes(attached) == ["NOT_FOUND"] and final is None
+
+
+async def test_an_active_segment_follows_an_edit_of_a_segment_it_references(
+    workspace: Workspace,
+) -> None:
+    # given an ACTIVE segment built on a PASSIVE one
+    await given_people(workspace)
+    base = await create_ok(workspace, name="Base", predicate=country_is("FR"))
+    active = await create_ok(workspace, name="Active", predicate={"segment": base["id"]})
+    await attach(workspace, active["id"], "DISTRIBUTION", "d-1")
+    assert (await stats(workspace, active["id"]))["customerCount"] == 2
+
+    # when the referenced segment is edited
+    await update(workspace, base["id"], predicate=country_is("ES", "IT"))
+
+    # then the ACTIVE segment's own predicate is unchanged, and its stored count follows
+    after = await read(workspace, active["id"])
+    assert after is not None and after["predicate"] == {"segment": base["id"]}
+    assert await member_ids(workspace, active["id"]) == ["c4", "c5", "c6"]
+    assert (await stats(workspace, active["id"]))["customerCount"] == 3

@@ -1,0 +1,1 @@
+"""Scenario families: each module registers its own with `@bench.harness.scenario`."""
