@@ -20,8 +20,8 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api.background import default_jobs, running
 from api.auth import authenticate
+from api.background import default_jobs, running
 from api.context import Context
 from api.export import export_instance, export_members
 from api.runtime import Runtime
@@ -44,7 +44,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
         if caller is None and self.should_render_graphql_ide(self.request_adapter_class(request)):
             return Context(runtime, None, request, response)  # the explorer page holds no data
         if caller is None:
-            raise HTTPException(401, "Missing or invalid API key: send 'Authorization: Bearer <key>'.")
+            raise HTTPException(
+                401, "Missing or invalid API key: send 'Authorization: Bearer <key>'."
+            )
         return Context(runtime, caller, request, response)
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -7,10 +7,14 @@ from graphql import GraphQLError
 
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 
-ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode", description="Why a request was refused.")
+ErrorCodeType = strawberry.enum(
+    ErrorCode, name="ErrorCode", description="Why a request was refused."
+)
 
 
-@strawberry.type(description="A business failure: what was wrong, where in the input, and its code.")
+@strawberry.type(
+    description="A business failure: what was wrong, where in the input, and its code."
+)
 class UserError:
     field: list[str] | None = strawberry.field(
         description="Path to the offending input, e.g. ['customers', '3', 'country']."

@@ -6,10 +6,10 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from api.mutations.customer import CustomerMutations
-from api.queries.customer import CustomerQueries
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
+from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries

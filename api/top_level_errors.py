@@ -22,9 +22,7 @@ def _is_fault(error: GraphQLError) -> bool:
     """An exception other than a GraphQLError escaped a resolver (errors with a path)."""
     original = error.original_error
     return (
-        error.path is not None
-        and original is not None
-        and not isinstance(original, GraphQLError)
+        error.path is not None and original is not None and not isinstance(original, GraphQLError)
     )
 
 

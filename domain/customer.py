@@ -70,9 +70,7 @@ CUSTOMER_ATTRS: dict[str, Attr] = {
 
 RELATED_ATTRS: dict[str, dict[str, Attr]] = {
     "subscriptions": {
-        "status": Attr(
-            Kind.TEXT, allowed=("TRIALING", "ACTIVE", "PAST_DUE", "PAUSED", "CANCELED")
-        ),
+        "status": Attr(Kind.TEXT, allowed=("TRIALING", "ACTIVE", "PAST_DUE", "PAUSED", "CANCELED")),
         "planId": Attr(Kind.TEXT),
         "amount": Attr(Kind.MONEY),
         "currency": Attr(Kind.CURRENCY),
@@ -135,7 +133,9 @@ def check_id(raw: object, path: Sequence[str]) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise DomainError(ErrorCode.INVALID, "An id must be a non-empty string.", path)
     if len(raw) > MAX_ID_LENGTH:
-        raise DomainError(ErrorCode.TOO_LONG, f"An id has at most {MAX_ID_LENGTH} characters.", path)
+        raise DomainError(
+            ErrorCode.TOO_LONG, f"An id has at most {MAX_ID_LENGTH} characters.", path
+        )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or not storable_text(raw):
         raise DomainError(
             ErrorCode.INVALID, "An id cannot contain control characters or invalid Unicode.", path
@@ -267,7 +267,9 @@ def validate_customer(
             errors.extend(failed.errors)
     if values.get("parentId") is not None and values["parentId"] == customer_id:
         errors.append(
-            DomainError(ErrorCode.INVALID, "A customer cannot be its own parent.", (*path, "parentId"))
+            DomainError(
+                ErrorCode.INVALID, "A customer cannot be its own parent.", (*path, "parentId")
+            )
         )
     if errors:
         raise ValidationFailed(errors)

@@ -69,4 +69,3 @@ def _unindexed_properties(conditions: list[Condition], catalog: FieldCatalog) ->
         if definition is not None and not definition.indexed and cond.operator is not Operator.EQ:
             keys.add(definition.key)
     return keys
-

@@ -42,7 +42,7 @@ class CustomerView:
 
 @dataclass(frozen=True)
 class RecordView:
-    """One related record (subscription, invoice, order, wallet, verification): its stored fields."""
+    """One related record (subscription, invoice, order, wallet, verification) and its fields."""
 
     scope: str
     id: str

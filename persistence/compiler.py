@@ -22,11 +22,12 @@ The semantics are PREDICATES.md's, to the letter:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Boolean,
@@ -212,7 +213,8 @@ class _Compiler:
         op = cond.operator
         expr = target.expr
         if target.presence_only:
-            return expr if op is Operator.EXISTS else not_(expr)
+            present = cast(Bool, expr)
+            return present if op is Operator.EXISTS else not_(present)
         if op is Operator.EXISTS:
             return true() if target.always else expr.is_not(None)
         if op is Operator.NOT_EXISTS:
@@ -238,7 +240,7 @@ class _Compiler:
         return and_(compared, target.expr.is_not(None))
 
     def json_contains(self, key: str, value: Any) -> Bool:
-        """EQ on a string or boolean custom property as `properties @> {key: value}`: GIN-indexed."""
+        """EQ on a string or boolean custom property as `properties @> {key: value}` (GIN)."""
         document = literal({key: value}, type_=JSONB)
         return c.c.properties.op("@>")(document)
 
@@ -321,11 +323,11 @@ class _Target:
 
 def json_text(column: Any, key: str) -> Expr:
     """`column ->> 'key'` with the key as a literal, matching expression indexes; it is text."""
-    return column.op("->>", return_type=String())(literal_column(f"'{key}'"))
+    return cast(Expr, column.op("->>", return_type=String())(literal_column(f"'{key}'")))
 
 
 def json_value(column: Any, key: str) -> Expr:
-    return column.op("->")(literal_column(f"'{key}'"))
+    return cast(Expr, column.op("->")(literal_column(f"'{key}'")))
 
 
 def typed_json(column: Any, key: str, field_type: FieldType) -> Expr:
@@ -333,7 +335,7 @@ def typed_json(column: Any, key: str, field_type: FieldType) -> Expr:
 
     NUMBER and BOOLEAN match persistence.custom_properties.property_index_sql exactly.
     """
-    jtype = {
+    jtype: tuple[str, Any] | None = {
         FieldType.NUMBER: ("number", Numeric()),
         FieldType.BOOLEAN: ("boolean", Boolean()),
     }.get(field_type)
@@ -403,39 +405,38 @@ JSON_EXACT = frozenset({FieldType.STRING, FieldType.ENUM, FieldType.BOOLEAN})
 
 
 def compare(op: Operator, expr: Expr, values: list[Any]) -> Bool:
-    if op is Operator.EQ:
-        return expr == values[0]
-    if op is Operator.NEQ:
-        return expr != values[0]
     if op is Operator.IN:
         return expr.in_(values)
     if op is Operator.NOT_IN:
         return expr.not_in(values)
-    if op is Operator.GT:
-        return expr > values[0]
-    if op is Operator.GTE:
-        return expr >= values[0]
-    if op is Operator.LT:
-        return expr < values[0]
-    if op is Operator.LTE:
-        return expr <= values[0]
     if op is Operator.BETWEEN:
         return and_(expr >= values[0], expr <= values[1])
-    raise ValueError(f"{op} is not a comparison")
+    binary = {
+        Operator.EQ: operator.eq,
+        Operator.NEQ: operator.ne,
+        Operator.GT: operator.gt,
+        Operator.GTE: operator.ge,
+        Operator.LT: operator.lt,
+        Operator.LTE: operator.le,
+    }.get(op)
+    if binary is None:
+        raise ValueError(f"{op} is not a comparison")
+    return cast(Bool, binary(expr, values[0]))
 
 
-def count_compare(count: CountComparison, counted: Expr) -> Bool:
+def count_compare(count: CountComparison, counted: ColumnElement[int]) -> Bool:
     op, values = count.operator, count.values
     if op is Operator.BETWEEN:
         return and_(counted >= values[0], counted <= values[1])
-    return {
+    comparisons: dict[Operator, Bool] = {
         Operator.EQ: counted == values[0],
         Operator.NEQ: counted != values[0],
         Operator.GT: counted > values[0],
         Operator.GTE: counted >= values[0],
         Operator.LT: counted < values[0],
         Operator.LTE: counted <= values[0],
-    }[op]
+    }
+    return comparisons[op]
 
 
 def zero_satisfies(count: CountComparison) -> bool:

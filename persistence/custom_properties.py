@@ -51,7 +51,9 @@ class CustomPropertyRepository:
             "workspace_pk": self.workspace_pk,
             "key": definition.key,
             "type": definition.type.value,
-            "allowed_values": list(definition.allowed_values) if definition.allowed_values else None,
+            "allowed_values": list(definition.allowed_values)
+            if definition.allowed_values
+            else None,
             "indexed": definition.indexed,
             "description": definition.description,
         }
@@ -80,7 +82,13 @@ def property_index_sql(definition: CustomPropertyDef) -> str:
     """The typed expression a predicate on this property compiles to (see compiler)."""
     key = definition.key
     if definition.type is PropertyType.NUMBER:
-        return f"CASE WHEN jsonb_typeof(properties -> '{key}') = 'number' THEN (properties ->> '{key}')::numeric END"
+        return (
+            f"CASE WHEN jsonb_typeof(properties -> '{key}') = 'number' "
+            f"THEN (properties ->> '{key}')::numeric END"
+        )
     if definition.type is PropertyType.BOOLEAN:
-        return f"CASE WHEN jsonb_typeof(properties -> '{key}') = 'boolean' THEN (properties ->> '{key}')::boolean END"
+        return (
+            f"CASE WHEN jsonb_typeof(properties -> '{key}') = 'boolean' "
+            f"THEN (properties ->> '{key}')::boolean END"
+        )
     return f"properties ->> '{key}'"

@@ -46,7 +46,7 @@ def has_child_expr() -> ColumnElement[bool]:
 
 
 def search_expr(term: str) -> ColumnElement[bool]:
-    """Case-insensitive substring over id, email, name, externalId (trigram-indexed when possible)."""
+    """Case-insensitive substring of id, email, name, externalId (trigram index when present)."""
     haystack = func.lower(
         c.c.id
         + literal(" ")
@@ -209,7 +209,11 @@ class CustomerRepository:
 
     async def explain_count(self, condition: ColumnElement[bool]) -> PlanSummary:
         """The planner's view of counting the matching customers (EXPLAIN, not run)."""
-        query = select(func.count()).select_from(c).where(c.c.workspace_pk == self.workspace_pk, condition)
+        query = (
+            select(func.count())
+            .select_from(c)
+            .where(c.c.workspace_pk == self.workspace_pk, condition)
+        )
         raw = (await self.conn.execute(Explain(query))).scalar_one()
         plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
         return PlanSummary(
@@ -322,7 +326,9 @@ class CustomerRepository:
         if not ids:
             return {}
         rows = await self.conn.execute(
-            select(c.c.id, c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(ids)))
+            select(c.c.id, c.c.pk).where(
+                c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(ids))
+            )
         )
         return {r.id: int(r.pk) for r in rows}
 
@@ -357,7 +363,8 @@ class CustomerRepository:
         row: dict[str, Any] = {
             col.name: (old or {}).get(col.name)
             for col in c.columns
-            if col.name not in ("pk", "orders_count", "total_spent", "last_order_at", "first_order_at")
+            if col.name
+            not in ("pk", "orders_count", "total_spent", "last_order_at", "first_order_at")
         }
         for name, value in change.values.items():
             if name == "createdAt" and value is None:
@@ -376,10 +383,14 @@ class CustomerRepository:
         table = SCOPE_TABLES[scope]
         # The stored versions, matched on (customer_pk, id) pairs passed as two arrays:
         # two bind parameters however large the batch (asyncpg allows 32767).
-        keys = func.unnest(
-            bindparam("pks", [pk for pk, _ in batch], type_=ARRAY(BigInteger)),
-            bindparam("ids", [rec.id for _, rec in batch], type_=ARRAY(String)),
-        ).table_valued("customer_pk", "id").render_derived(name="k")
+        keys = (
+            func.unnest(
+                bindparam("pks", [pk for pk, _ in batch], type_=ARRAY(BigInteger)),
+                bindparam("ids", [rec.id for _, rec in batch], type_=ARRAY(String)),
+            )
+            .table_valued("customer_pk", "id")
+            .render_derived(name="k")
+        )
         old_rows = await self.conn.execute(
             select(table)
             .join(keys, and_(table.c.customer_pk == keys.c.customer_pk, table.c.id == keys.c.id))
@@ -398,7 +409,9 @@ class CustomerRepository:
         await self.conn.execute(
             stmt.on_conflict_do_update(
                 constraint=f"{table.name}_customer_id_key",
-                set_={col: stmt.excluded[col] for col in rows[0] if col not in ("customer_pk", "id")},
+                set_={
+                    col: stmt.excluded[col] for col in rows[0] if col not in ("customer_pk", "id")
+                },
             ),
             rows,
         )
@@ -415,10 +428,12 @@ class CustomerRepository:
             .where(c.c.pk.in_(customer_pks))
             .values(
                 orders_count=select(func.count()).where(counted).scalar_subquery(),
-                total_spent=select(
-                    func.coalesce(func.sum(func.coalesce(orders.c.amount, 0)), 0)
-                ).where(counted).scalar_subquery(),
-                first_order_at=select(func.min(orders.c.placed_at)).where(counted).scalar_subquery(),
+                total_spent=select(func.coalesce(func.sum(func.coalesce(orders.c.amount, 0)), 0))
+                .where(counted)
+                .scalar_subquery(),
+                first_order_at=select(func.min(orders.c.placed_at))
+                .where(counted)
+                .scalar_subquery(),
                 last_order_at=select(func.max(orders.c.placed_at)).where(counted).scalar_subquery(),
             )
         )
@@ -442,5 +457,3 @@ class CustomerRepository:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-

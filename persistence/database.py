@@ -44,7 +44,7 @@ def start_embedded(data_dir: str) -> str:
     if server is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
         _embedded_servers[pgdata] = server
         atexit.register(server.cleanup)
     return str(server.get_uri())

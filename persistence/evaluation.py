@@ -111,7 +111,9 @@ class WorkspaceSegments:
         node = self.predicate(segment_id)
         return referenced_segments(node) if node is not None else set()
 
-    def dependents(self, segment_id: str, kind: SegmentKind | None = SegmentKind.ACTIVE) -> set[str]:
+    def dependents(
+        self, segment_id: str, kind: SegmentKind | None = SegmentKind.ACTIVE
+    ) -> set[str]:
         """Segments (ACTIVE ones, or of any kind) whose membership depends on `segment_id`."""
         found: set[str] = set()
         for candidate in self.by_id.values():

@@ -55,10 +55,14 @@ def parse_line(text: str, now: datetime) -> EventChange:
     try:
         return check_event(raw, now, ())
     except ValidationFailed as failed:
-        raise ValueError("; ".join(f"{'.'.join(e.field)}: {e.message}" for e in failed.errors)) from None
+        raise ValueError(
+            "; ".join(f"{'.'.join(e.field)}: {e.message}" for e in failed.errors)
+        ) from None
 
 
-def chunks(stream: IO[str], now: datetime, report: ImportReport) -> Iterator[list[tuple[int, EventChange]]]:
+def chunks(
+    stream: IO[str], now: datetime, report: ImportReport
+) -> Iterator[list[tuple[int, EventChange]]]:
     batch: list[tuple[int, EventChange]] = []
     for line_no, text in enumerate(stream, start=1):
         report.lines += 1
@@ -76,7 +80,10 @@ def chunks(stream: IO[str], now: datetime, report: ImportReport) -> Iterator[lis
 
 
 async def copy_chunk(
-    conn: AsyncConnection, workspace_pk: int, rows: list[tuple[int, EventChange]], pks: dict[str, int]
+    conn: AsyncConnection,
+    workspace_pk: int,
+    rows: list[tuple[int, EventChange]],
+    pks: dict[str, int],
 ) -> int:
     """COPY the chunk into a staging table and merge it into `event`; returns rows inserted."""
     raw = (await conn.get_raw_connection()).driver_connection
@@ -87,8 +94,7 @@ async def copy_chunk(
         "ON COMMIT DELETE ROWS"
     )
     records: list[tuple[Any, ...]] = [
-        (pks[e.customer_id], e.id, e.name, e.occurred_at, json.dumps(e.properties))
-        for _, e in rows
+        (pks[e.customer_id], e.id, e.name, e.occurred_at, json.dumps(e.properties)) for _, e in rows
     ]
     await raw.copy_records_to_table("event_import", records=records)
     result = await conn.exec_driver_sql(

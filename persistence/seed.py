@@ -100,8 +100,7 @@ class Country:
     cities: tuple[str, ...]
 
 
-ENTITIES = {"US": "Acme Inc.", "UK": "Acme UK Ltd", "EU": "Acme Europe B.V.",
-            "AP": "Acme APAC Pte. Ltd."}
+ENTITIES = {"US": "Acme Inc.", "UK": "Acme UK", "EU": "Acme Europe B.V.", "AP": "Acme APAC"}
 # code, customers per mille, currency, languages, entity, fx, cities
 COUNTRIES = tuple(
     Country(c, int(w), cur, tuple(lang.split(",")), ENTITIES[e], float(fx), tuple(city.split(";")))
@@ -137,8 +136,7 @@ LAST_NAMES = (
     "Smith", "Garcia", "Muller", "Martin", "Rossi", "Silva", "Kowalski", "Tanaka", "Nguyen",
     "Brown", "Dubois", "Schmidt", "Lopez", "Jansen", "Andersson", "Kumar", "Sato", "Wilson",
 )
-LOWER_FIRST = tuple(n.lower() for n in FIRST_NAMES)
-LOWER_LAST = tuple(n.lower() for n in LAST_NAMES)
+LOWER_FIRST, LOWER_LAST = (tuple(n.lower() for n in names) for names in (FIRST_NAMES, LAST_NAMES))
 SUB_PLANS = (("starter_monthly", 1900, 30), ("pro_monthly", 4900, 30), ("team_monthly", 9900, 30),
              ("pro_yearly", 49000, 365), ("enterprise_yearly", 490000, 365))
 VERIFICATION_KINDS = ("EMAIL", "PHONE", "IDENTITY", "TAX_ID")
@@ -466,7 +464,8 @@ async def seed_customers(
     cores, so one's I/O waits leave no core idle; none below 20k customers).
     `rebuild_indexes` defaults to a load of 200k or more that is at least
     the size of the customer table. `now` anchors the generated times
-    (default: the runtime's clock)."""
+    (default: the runtime's clock).
+    """
     if count < 0:
         raise SeedError("the number of customers to seed cannot be negative")
     started = time.perf_counter()
@@ -496,12 +495,13 @@ async def seed_customers(
         # Customer last: an ANALYZE waits for the index builds still running on its table.
         statements = rebuild_ddl + ([f"ANALYZE {t}" for t in reversed(COLUMNS)] if analyze else [])
         if statements:
-            bar.note(f"rebuilding {len(rebuild_ddl)} indexes, then analyzing")
+            rebuilding = f"rebuilding {len(rebuild_ddl)} indexes, " if rebuild_ddl else ""
+            bar.note(f"{rebuilding}analyzing")
             await bulk_load.run_parallel(dsn, statements, jobs)
-    index_seconds = time.perf_counter() - started - load_seconds
+    seconds = time.perf_counter() - started
     return SeedReport(
         workspace, count, f"cus_{first_number:07d}", f"cus_{first_number + count - 1:07d}", rows,
-        time.perf_counter() - started, load_seconds, index_seconds, len(rebuild_ddl),
+        seconds, load_seconds, seconds - load_seconds, len(rebuild_ddl),
     )
 
 
@@ -527,19 +527,19 @@ async def _before_load(
     return first_pk, skip_triggers, ddl
 
 
+HIGHEST_SEEDED = text(
+    "SELECT coalesce(max(substring(id from 5)::numeric), 0) FROM customer "
+    "WHERE workspace_pk = :workspace AND id ~ '^cus_[0-9]{1,15}$'"
+)
+
+
 async def _prepare(engine: AsyncEngine, workspace: str) -> tuple[int, int]:
     """The workspace's pk (created if needed) and the number of its next seeded customer."""
     async with engine.begin() as conn:
         workspace_pk, _ = await WorkspaceRepository(conn).ensure(workspace)
         await _declare_properties(conn, workspace, workspace_pk)
         await conn.execute(text("SET LOCAL statement_timeout = 0"))  # scans the workspace
-        highest = await conn.scalar(
-            text(
-                "SELECT coalesce(max(substring(id from 5)::numeric), 0) FROM customer "
-                "WHERE workspace_pk = :workspace AND id ~ '^cus_[0-9]{1,15}$'"
-            ),
-            {"workspace": workspace_pk},
-        )
+        highest = await conn.scalar(HIGHEST_SEEDED, {"workspace": workspace_pk})
     return workspace_pk, int(highest or 0) + 1
 
 

@@ -276,8 +276,7 @@ class SegmentRepository:
         await self.conn.execute(
             insert(reference_table).from_select(
                 ["segment_pk", "referenced_pk"],
-                select(literal(segment_pk, BigInteger), segment_table.c.pk)
-                .where(
+                select(literal(segment_pk, BigInteger), segment_table.c.pk).where(
                     segment_table.c.workspace_pk == self.workspace_pk,
                     segment_table.c.id.in_(sorted(referenced_ids)),
                 ),
@@ -344,9 +343,11 @@ class SegmentRepository:
         parameters keeps the statement small and its plan a plain join on the
         (workspace, id) key.
         """
-        given = func.unnest(
-            bindparam("customer_ids", list(customer_ids), type_=ARRAY(String))
-        ).table_valued("id").render_derived()
+        given = (
+            func.unnest(bindparam("customer_ids", list(customer_ids), type_=ARRAY(String)))
+            .table_valued("id")
+            .render_derived()
+        )
         return c.join(given, and_(c.c.workspace_pk == self.workspace_pk, c.c.id == given.c.id))
 
     async def store_members_by_ids(self, segment_pk: int, customer_ids: Sequence[str]) -> int:

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.tables import Segment
 
-SWEEP_LOCK = zlib.crc32(b"segmentql-sweeper")
 segment_table = Segment.__table__  # type: ignore[attr-defined]
 
 
-@asynccontextmanager
-async def sweep_lock(engine: AsyncEngine) -> AsyncIterator[bool]:
+def sweep_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[bool]:
     """A session advisory lock: True when this process may sweep now."""
-    async with engine.connect() as conn:
-        got = (
-            await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SWEEP_LOCK})
-        ).scalar()
-        await conn.commit()
-        try:
-            yield bool(got)
-        finally:
-            if got:
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SWEEP_LOCK})
-                await conn.commit()
+    return advisory_lock(engine, "segmentql-sweeper")
 
 
 async def workspaces_with_timed_segments(engine: AsyncEngine) -> list[int]:

@@ -38,9 +38,7 @@ def _pk() -> Any:
 
 def _workspace() -> Any:
     return Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=Column(BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), nullable=False)
     )
 
 
@@ -53,9 +51,7 @@ def _customer() -> Any:
 def _ts(nullable: bool = True) -> Any:
     if nullable:
         return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    return Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=NOW)
-    )
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=NOW))
 
 
 def _money(nullable: bool = True) -> Any:
@@ -232,7 +228,6 @@ class Verification(SQLModel, table=True):
     verified_at: datetime | None = _ts()
 
 
-
 class Event(SQLModel, table=True):
     """A tracked custom event. `id` is the client's optional idempotency key."""
 
@@ -261,7 +256,6 @@ class Event(SQLModel, table=True):
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
-
 
 
 class Segment(SQLModel, table=True):
@@ -299,9 +293,7 @@ class Segment(SQLModel, table=True):
 
 def _segment() -> Any:
     return Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), primary_key=True)
     )
 
 
@@ -339,7 +331,6 @@ class SegmentReference(SQLModel, table=True):
     )
 
 
-
 class SegmentEvent(SQLModel, table=True):
     """One membership transition of an ACTIVE segment.
 
@@ -365,7 +356,6 @@ class SegmentEvent(SQLModel, table=True):
     customer_id: str = Field(sa_column=Column(String(255), nullable=False))
     kind: str = Field(sa_column=Column(String(10), nullable=False))
     occurred_at: datetime | None = _ts(nullable=False)
-
 
 
 class SegmentInstance(SQLModel, table=True):
@@ -410,9 +400,8 @@ class SegmentInstanceMember(SQLModel, table=True):
     email: str | None = Field(default=None, sa_column=Column(String(320)))
 
 
-
 class EventName(SQLModel, table=True):
-    """The event names a workspace has tracked, for predicate editors (no DISTINCT over millions)."""
+    """Event names a workspace has tracked, for predicate editors (no DISTINCT over millions)."""
 
     __tablename__ = "event_name"
     workspace_pk: int = Field(

@@ -88,7 +88,9 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
 async def server(runtime: Runtime) -> AsyncIterator[str]:
     """The real app under uvicorn on a free loopback port; yields its base URL."""
     app = create_app(runtime=runtime)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+    )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
     while not srv.started:

@@ -35,9 +35,7 @@ def matches(module: str, prefix: str) -> bool:
 
 @pytest.mark.parametrize("path", python_files("domain"), ids=lambda p: p.name)
 def test_domain_imports_no_framework_or_other_layer(path: Path) -> None:
-    bad = sorted(
-        m for m in imported_modules(path) if any(matches(m, f) for f in DOMAIN_FORBIDDEN)
-    )
+    bad = sorted(m for m in imported_modules(path) if any(matches(m, f) for f in DOMAIN_FORBIDDEN))
     assert bad == [], f"domain/{path.name} imports {bad}; domain/ must stay plain Python."
 
 
@@ -59,6 +57,9 @@ def test_the_import_parser_sees_nested_and_from_imports(tmp_path: Path) -> None:
         "from . import sibling\n"
     )
     assert imported_modules(sample) == {
-        "sqlalchemy.orm", "persistence", "persistence.tables", "strawberry.types",
+        "sqlalchemy.orm",
+        "persistence",
+        "persistence.tables",
+        "strawberry.types",
         "strawberry.types.Info",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -11,13 +13,16 @@ from api.permissions import CanWrite
 from api.services import segments as service
 from api.types.segment import Segment, UsageKindEnum
 from domain.errors import DomainError, ValidationFailed
+from domain.segment import Segment as SegmentModel
 
 
 @strawberry.input(description="Exactly one of predicate, customerIds, fromSegmentId.")
 class SegmentCreateInput:
     name: str
     description: str | None = None
-    predicate: JSON | None = strawberry.field(default=None, description="A dynamic segment (PASSIVE).")
+    predicate: JSON | None = strawberry.field(
+        default=None, description="A dynamic segment (PASSIVE)."
+    )
     customer_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="A STATIC segment of 1..20000 existing customers."
     )
@@ -48,6 +53,15 @@ class SegmentDeletePayload:
     user_errors: list[UserError]
 
 
+async def segment_payload(work: Awaitable[SegmentModel]) -> SegmentPayload:
+    """The payload of a mutation that returns a segment: the segment, or why not."""
+    try:
+        model = await work
+    except (DomainError, ValidationFailed) as exc:
+        return SegmentPayload(segment=None, user_errors=user_errors(exc))
+    return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+
+
 def _given(value: object) -> bool:
     return value is not strawberry.UNSET and value is not None
 
@@ -60,32 +74,28 @@ class SegmentMutations:
             name=input.name,
             description=input.description,
             predicate=input.predicate,
-            customer_ids=[str(i) for i in input.customer_ids] if input.customer_ids is not None else None,
+            customer_ids=[str(i) for i in input.customer_ids]
+            if input.customer_ids is not None
+            else None,
             from_segment_id=str(input.from_segment_id) if input.from_segment_id else None,
             static=bool(input.static),
         )
-        try:
-            model = await service.create_segment(info.context, request)
-        except (DomainError, ValidationFailed) as exc:
-            return SegmentPayload(segment=None, user_errors=user_errors(exc))
-        return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+        return await segment_payload(service.create_segment(info.context, request))
 
     @strawberry.mutation(
         permission_classes=[CanWrite],
         description="Rename, describe, or (PASSIVE only) change the predicate of a segment.",
     )
-    async def segment_update(self, info: Info, id: strawberry.ID, input: SegmentUpdateInput) -> SegmentPayload:
+    async def segment_update(
+        self, info: Info, id: strawberry.ID, input: SegmentUpdateInput
+    ) -> SegmentPayload:
         request = service.UpdateRequest(
             name=input.name if _given(input.name) else None,
             description=input.description if _given(input.description) else None,
             clear_description=input.description is None,
             predicate=input.predicate if _given(input.predicate) else None,
         )
-        try:
-            model = await service.update_segment(info.context, str(id), request)
-        except (DomainError, ValidationFailed) as exc:
-            return SegmentPayload(segment=None, user_errors=user_errors(exc))
-        return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+        return await segment_payload(service.update_segment(info.context, str(id), request))
 
     @strawberry.mutation(
         permission_classes=[CanWrite],
@@ -109,11 +119,9 @@ class SegmentMutations:
         kind: UsageKindEnum,  # type: ignore[valid-type]
         reference: str,
     ) -> SegmentPayload:
-        try:
-            model = await service.attach_usage(info.context, str(segment_id), kind, reference)
-        except (DomainError, ValidationFailed) as exc:
-            return SegmentPayload(segment=None, user_errors=user_errors(exc))
-        return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+        return await segment_payload(
+            service.attach_usage(info.context, str(segment_id), kind, reference)
+        )
 
     @strawberry.mutation(
         permission_classes=[CanWrite],
@@ -126,8 +134,6 @@ class SegmentMutations:
         kind: UsageKindEnum,  # type: ignore[valid-type]
         reference: str,
     ) -> SegmentPayload:
-        try:
-            model = await service.detach_usage(info.context, str(segment_id), kind, reference)
-        except (DomainError, ValidationFailed) as exc:
-            return SegmentPayload(segment=None, user_errors=user_errors(exc))
-        return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+        return await segment_payload(
+            service.detach_usage(info.context, str(segment_id), kind, reference)
+        )

@@ -6,10 +6,10 @@ import strawberry
 
 from api.context import Info
 from api.errors import UserError, user_errors
-from api.mutations.segment import SegmentPayload
+from api.mutations.segment import SegmentPayload, segment_payload
 from api.permissions import CanWrite
 from api.services import snapshots as service
-from api.types.segment import ScheduleEnum, Segment, SegmentByEnum
+from api.types.segment import ScheduleEnum, SegmentByEnum
 from api.types.snapshot import SegmentInstance
 from domain.errors import DomainError, ValidationFailed
 
@@ -33,11 +33,9 @@ class SnapshotMutations:
         schedule: ScheduleEnum | None = None,  # type: ignore[valid-type]
         segment_by: SegmentByEnum | None = None,  # type: ignore[valid-type]
     ) -> SegmentPayload:
-        try:
-            model = await service.set_schedule(info.context, str(segment_id), schedule, segment_by)
-        except (DomainError, ValidationFailed) as exc:
-            return SegmentPayload(segment=None, user_errors=user_errors(exc))
-        return SegmentPayload(segment=Segment.from_domain(model), user_errors=[])
+        return await segment_payload(
+            service.set_schedule(info.context, str(segment_id), schedule, segment_by)
+        )
 
     @strawberry.mutation(permission_classes=[CanWrite], description="Take a snapshot now.")
     async def segment_snapshot_take(

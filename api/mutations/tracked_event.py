@@ -19,7 +19,9 @@ from domain.errors import DomainError, ValidationFailed
 class EventInput:
     customer_id: strawberry.ID
     name: str = strawberry.field(description='e.g. "checkout_started"; 1..255 characters.')
-    occurred_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="Default: now.")
+    occurred_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Default: now."
+    )
     properties: JSON | None = strawberry.field(
         default=strawberry.UNSET, description="Free-form JSON object, at most 16 KB."
     )

@@ -30,7 +30,9 @@ class PredicateQueries:
     ) -> SegmentPreview:
         size = page_size(first)
         try:
-            result = await service.preview(info.context, predicate, size, decode_after(after), search)
+            result = await service.preview(
+                info.context, predicate, size, decode_after(after), search
+            )
         except (DomainError, ValidationFailed) as exc:
             return SegmentPreview(
                 user_errors=user_errors(exc),

@@ -8,7 +8,13 @@ from api.context import Info
 from api.errors import request_error
 from api.pagination import bad_cursor, page_info, page_size
 from api.services import segment_reads as reads
-from api.types.segment import MembershipCheck, Segment, SegmentConnection, SegmentEdge, SegmentKindEnum
+from api.types.segment import (
+    MembershipCheck,
+    Segment,
+    SegmentConnection,
+    SegmentEdge,
+    SegmentKindEnum,
+)
 from domain.errors import DomainError
 from persistence.segments import decode_segment_cursor
 
@@ -34,7 +40,9 @@ class SegmentQueries:
             after_id = decode_segment_cursor(after)
             if after_id is None:
                 raise bad_cursor(after)
-        page, count = await reads.segment_page(info.context, page_size(first), after_id, search, kind)
+        page, count = await reads.segment_page(
+            info.context, page_size(first), after_id, search, kind
+        )
         return SegmentConnection(
             edges=[
                 SegmentEdge(cursor=cur, node=Segment.from_domain(s))

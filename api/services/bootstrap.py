@@ -25,7 +25,7 @@ async def prepare_database(runtime: Runtime) -> None:
                 f"  API explorer: {url}\n"
                 f"  A WRITE key for workspace '{DEFAULT_WORKSPACE}' (shown once):\n"
                 f"    {key}\n"
-                '  Send it as the header  Authorization: Bearer <key>\n',
+                "  Send it as the header  Authorization: Bearer <key>\n",
                 flush=True,
             )
 

@@ -17,8 +17,8 @@ from domain.predicate import Node, Scope, field_paths
 from domain.predicate_parser import parse_predicate
 from domain.records import CustomerView, Page
 from persistence.evaluation import WorkspaceSegments, evaluation_guard, membership_condition
-from persistence.segments import stored_membership
 from persistence.field_map import snake
+from persistence.segments import stored_membership
 from persistence.unit_of_work import UnitOfWork
 
 Loader = Callable[[], Awaitable[int]]
@@ -161,7 +161,9 @@ async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
     async with ctx.uow() as uow:
         catalog = await catalog_of(uow)
     if catalog.customer_field(path) is None:
-        raise DomainError(ErrorCode.UNKNOWN_FIELD, f"There is no customer field {path!r}.", ("field",))
+        raise DomainError(
+            ErrorCode.UNKNOWN_FIELD, f"There is no customer field {path!r}.", ("field",)
+        )
     if path.startswith(CUSTOM_PROPERTY_PREFIX):
         return view.properties.get(path[len(CUSTOM_PROPERTY_PREFIX) :])
     value = view.has_parent if path == "hasParent" else getattr(view, snake(path))

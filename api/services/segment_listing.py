@@ -5,9 +5,9 @@ from __future__ import annotations
 from api.context import Context
 from api.runtime import Runtime
 from api.services import segment_reads as reads
+from domain.access import Role
 from persistence.unit_of_work import UnitOfWork
 from persistence.workspaces import Caller, WorkspaceRepository
-from domain.access import Role
 
 
 async def segment_table(runtime: Runtime, workspace: str) -> str:

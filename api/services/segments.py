@@ -244,9 +244,7 @@ async def delete_segment(ctx: Context, segment_id: str) -> str:
     return segment.id
 
 
-async def attach_usage(
-    ctx: Context, segment_id: str, kind: UsageKind, reference: str
-) -> Segment:
+async def attach_usage(ctx: Context, segment_id: str, kind: UsageKind, reference: str) -> Segment:
     async with ctx.uow() as uow:
         segment = await _locked(uow, segment_id, "segmentId")
         now = ctx.runtime.clock()
@@ -257,9 +255,7 @@ async def attach_usage(
     return segment
 
 
-async def detach_usage(
-    ctx: Context, segment_id: str, kind: UsageKind, reference: str
-) -> Segment:
+async def detach_usage(ctx: Context, segment_id: str, kind: UsageKind, reference: str) -> Segment:
     async with ctx.uow() as uow:
         segment = await _locked(uow, segment_id, "segmentId")
         now = ctx.runtime.clock()

@@ -108,7 +108,9 @@ class OrderConnection:
 RelatedLoader = Callable[[str, int], Awaitable[list[RecordView]]]
 
 
-@strawberry.type(description="A customer of the workspace, identified by the id the client gave it.")
+@strawberry.type(
+    description="A customer of the workspace, identified by the id the client gave it."
+)
 class Customer:
     view: strawberry.Private[CustomerView]
     id: strawberry.ID
@@ -190,7 +192,11 @@ class Customer:
 
     @strawberry.field(description="Tracked events, newest first; `name` filters.")
     async def events(
-        self, info: Info, first: int | None = None, after: str | None = None, name: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        name: str | None = None,
     ) -> CustomerEventConnection:
         events, cursors, more, total = await event_page(
             info.context, self.view.pk, page_size(first), after, name
@@ -204,7 +210,9 @@ class Customer:
             total_count=total,
         )
 
-    @strawberry.field(description="Billing subscriptions (the root type Subscription is GraphQL's).")
+    @strawberry.field(
+        description="Billing subscriptions (the root type Subscription is GraphQL's)."
+    )
     async def subscriptions(self, info: Info) -> list[CustomerSubscription]:
         return await self._records(info, "subscriptions")
 

@@ -13,7 +13,9 @@ from domain.fields import FieldType
 from domain.predicate import Operator, Scope
 
 FieldTypeEnum = strawberry.enum(FieldType, name="FieldType", description="A field's value type.")
-OperatorEnum = strawberry.enum(Operator, name="PredicateOperator", description="A condition operator.")
+OperatorEnum = strawberry.enum(
+    Operator, name="PredicateOperator", description="A condition operator."
+)
 ScopeEnum = strawberry.enum(Scope, name="RelatedScope", description="A related record set.")
 
 
@@ -25,7 +27,9 @@ class SegmentPreview:
     count_loader: strawberry.Private[Callable[[], Awaitable[int]] | None]
     total_loader: strawberry.Private[Callable[[], Awaitable[int]] | None]
 
-    @strawberry.field(description="How many customers match now (null when the predicate is invalid).")
+    @strawberry.field(
+        description="How many customers match now (null when the predicate is invalid)."
+    )
     async def total_count(self) -> int | None:
         if self.count_loader is None:
             return None
@@ -66,5 +70,7 @@ class FieldDescriptor:
             scope=d.scope,
             description=d.description,
             custom=d.custom,
-            suggested_values=event_names if (d.scope is Scope.EVENTS and d.path == "name") else None,
+            suggested_values=event_names
+            if (d.scope is Scope.EVENTS and d.path == "name")
+            else None,
         )

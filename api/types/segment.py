@@ -21,14 +21,22 @@ from domain.segment import SegmentBy, SegmentKind, SnapshotSchedule, UsageKind
 if TYPE_CHECKING:
     from api.types.snapshot import SegmentInstanceConnection
 
-SegmentKindEnum = strawberry.enum(SegmentKind, name="SegmentKind", description="How membership is decided.")
+SegmentKindEnum = strawberry.enum(
+    SegmentKind, name="SegmentKind", description="How membership is decided."
+)
 UsageKindEnum = strawberry.enum(
     UsageKind,
     name="SegmentUsageKind",
-    description="What uses a segment; LOYALTY_EARNING_RULE, DISTRIBUTION, REFERRAL_TIER activate it.",
+    description=(
+        "What uses a segment; LOYALTY_EARNING_RULE, DISTRIBUTION, REFERRAL_TIER activate it."
+    ),
 )
-ScheduleEnum = strawberry.enum(SnapshotSchedule, name="SnapshotSchedule", description="When snapshots run.")
-SegmentByEnum = strawberry.enum(SegmentBy, name="SegmentBy", description="How members are identified in exports.")
+ScheduleEnum = strawberry.enum(
+    SnapshotSchedule, name="SnapshotSchedule", description="When snapshots run."
+)
+SegmentByEnum = strawberry.enum(
+    SegmentBy, name="SegmentBy", description="How members are identified in exports."
+)
 
 
 @strawberry.type(description="How many customers a segment holds, and how fresh the figure is.")
@@ -39,12 +47,16 @@ class SegmentStats:
     computed_at: datetime
 
 
-@strawberry.type(description="What evaluating the segment costs, from the planner and the last run.")
+@strawberry.type(
+    description="What evaluating the segment costs, from the planner and the last run."
+)
 class EvaluationCost:
     planner_cost: float = strawberry.field(description="The planner's total cost estimate.")
     estimated_rows: int
     uses_index: bool
-    last_duration_ms: float | None = strawberry.field(description="Measured on the last full count.")
+    last_duration_ms: float | None = strawberry.field(
+        description="Measured on the last full count."
+    )
     slow: bool
     hints: list[str] = strawberry.field(description="What would make it faster.")
 
@@ -97,7 +109,10 @@ class Segment:
             created_at=model.created_at,
             updated_at=model.updated_at,
             activated_at=model.activated_at,
-            usages=[SegmentUsage(kind=u.kind, reference=u.reference, attached_at=u.attached_at) for u in model.usages],
+            usages=[
+                SegmentUsage(kind=u.kind, reference=u.reference, attached_at=u.attached_at)
+                for u in model.usages
+            ],
             schedule=model.schedule,
             segment_by=model.segment_by,
         )
@@ -114,10 +129,16 @@ class Segment:
 
     @strawberry.field(description="Current members, keyset-paginated; `search` as in customers.")
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None, search: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
     ) -> MembershipConnection:
         try:
-            result = await reads.members(info.context, self.model, page_size(first), decode_after(after), search)
+            result = await reads.members(
+                info.context, self.model, page_size(first), decode_after(after), search
+            )
         except DomainError as exc:
             raise request_error(exc) from exc
         page = result.page
@@ -142,7 +163,6 @@ class Segment:
             slow=cost.slow,
             hints=cost.hints,
         )
-
 
     @strawberry.field(description="Its snapshots, newest first.")
     async def instances(

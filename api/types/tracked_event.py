@@ -13,7 +13,9 @@ from persistence.tracked_events import StoredEvent
 
 @strawberry.type(name="CustomerEvent", description="A tracked custom event of a customer.")
 class CustomerEvent:
-    id: strawberry.ID | None = strawberry.field(description="The client's idempotency key, if given.")
+    id: strawberry.ID | None = strawberry.field(
+        description="The client's idempotency key, if given."
+    )
     name: str
     occurred_at: datetime
     properties: JSON

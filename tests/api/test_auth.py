@@ -169,8 +169,16 @@ async def test_a_workspace_never_sees_another_workspaces_customers(
     # given customers in workspace A only
     await workspace.gql(
         UPSERT,
-        {"customers": [{"id": "secret", "email": "secret@a.com", "name": "Secret",
-                        "externalId": "ext-secret"}]},
+        {
+            "customers": [
+                {
+                    "id": "secret",
+                    "email": "secret@a.com",
+                    "name": "Secret",
+                    "externalId": "ext-secret",
+                }
+            ]
+        },
     )
 
     # when workspace B looks for them every way it can
@@ -264,9 +272,7 @@ async def ws_connect(server: str, payload: Any) -> tuple[str, Any]:
         return message["type"], message
 
 
-async def test_websocket_needs_a_key_in_connection_init(
-    workspace: Workspace, server: str
-) -> None:
+async def test_websocket_needs_a_key_in_connection_init(workspace: Workspace, server: str) -> None:
     key = workspace.keys[Role.READ]
     assert (await ws_connect(server, {"Authorization": f"Bearer {key}"}))[0] == "connection_ack"
     assert await ws_connect(server, None) == ("closed", 4403)
@@ -279,17 +285,24 @@ async def test_websocket_read_key_cannot_mutate(workspace: Workspace, server: st
     url = server.replace("http://", "ws://") + "/graphql"
     key = workspace.keys[Role.READ]
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(json.dumps(
-            {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
-        ))
+        await socket.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+        )
         assert json.loads(await socket.recv())["type"] == "connection_ack"
 
         # when it sends a mutation as an operation
-        await socket.send(json.dumps({
-            "type": "subscribe", "id": "1",
-            "payload": {"query": 'mutation { customersUpsert(customers: [{id: "x"}]) '
-                                 "{ userErrors { code } } }"},
-        }))
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "id": "1",
+                    "payload": {
+                        "query": 'mutation { customersUpsert(customers: [{id: "x"}]) '
+                        "{ userErrors { code } } }"
+                    },
+                }
+            )
+        )
         message = json.loads(await socket.recv())
 
     # then it is refused as FORBIDDEN and nothing is stored

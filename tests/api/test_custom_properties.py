@@ -59,8 +59,13 @@ async def test_admin_declares_a_property(workspace: Workspace) -> None:
 
     # then it is returned as declared
     assert payload == {
-        "property": {"key": "plan", "type": "STRING", "allowedValues": ["free", "pro"],
-                     "indexed": False, "description": "Billing plan"},
+        "property": {
+            "key": "plan",
+            "type": "STRING",
+            "allowedValues": ["free", "pro"],
+            "indexed": False,
+            "description": "Billing plan",
+        },
         "userErrors": [],
     }
 
@@ -211,8 +216,12 @@ async def test_properties_must_be_an_object(workspace: Workspace, properties: An
 
 async def test_values_of_every_type_round_trip(workspace: Workspace) -> None:
     # given one property of each type
-    for key, type_ in [("plan", "STRING"), ("seats", "NUMBER"), ("vip", "BOOLEAN"),
-                       ("renews_at", "DATETIME")]:
+    for key, type_ in [
+        ("plan", "STRING"),
+        ("seats", "NUMBER"),
+        ("vip", "BOOLEAN"),
+        ("renews_at", "DATETIME"),
+    ]:
         await define(workspace, key, type_)
 
     # when values are written, the DATETIME with an offset
@@ -224,7 +233,10 @@ async def test_values_of_every_type_round_trip(workspace: Workspace) -> None:
     # then they are stored typed, the DATETIME normalised to fixed-width UTC
     assert payload["userErrors"] == []
     assert payload["customers"][0]["properties"] == {
-        "plan": "pro", "seats": 2.5, "vip": False, "renews_at": "2026-01-31T12:00:00.000000Z"
+        "plan": "pro",
+        "seats": 2.5,
+        "vip": False,
+        "renews_at": "2026-01-31T12:00:00.000000Z",
     }
 
 

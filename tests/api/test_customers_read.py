@@ -127,8 +127,12 @@ async def test_an_empty_workspace_has_an_empty_page(workspace: Workspace) -> Non
     assert connection == {
         "totalCount": 0,
         "edges": [],
-        "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None,
-                     "endCursor": None},
+        "pageInfo": {
+            "hasNextPage": False,
+            "hasPreviousPage": False,
+            "startCursor": None,
+            "endCursor": None,
+        },
     }
 
 
@@ -205,10 +209,17 @@ async def test_search_matches_id_email_name_external_id(
 
 async def test_like_metacharacters_are_literal(workspace: Workspace) -> None:
     # given ids with %, _ and \ and ids that a pattern would also match
-    await seed(workspace, [
-        {"id": "100%off"}, {"id": "100xoff"}, {"id": "a_b"}, {"id": "axb"},
-        {"id": "back\\slash"}, {"id": "backslash"},
-    ])
+    await seed(
+        workspace,
+        [
+            {"id": "100%off"},
+            {"id": "100xoff"},
+            {"id": "a_b"},
+            {"id": "axb"},
+            {"id": "back\\slash"},
+            {"id": "backslash"},
+        ],
+    )
 
     # then each metacharacter only matches itself
     assert await search_ids(workspace, "%") == ["100%off"]
@@ -221,8 +232,11 @@ async def test_like_metacharacters_are_literal(workspace: Workspace) -> None:
 
 async def test_search_is_paginated_too(workspace: Workspace) -> None:
     # given 12 matching customers among others
-    await seed(workspace, [{"id": f"m{n:02d}", "name": "Match"} for n in range(12)]
-               + [{"id": f"o{n:02d}", "name": "Other"} for n in range(5)])
+    await seed(
+        workspace,
+        [{"id": f"m{n:02d}", "name": "Match"} for n in range(12)]
+        + [{"id": f"o{n:02d}", "name": "Other"} for n in range(5)],
+    )
 
     # when the matches are read 5 at a time
     first = await page(workspace, first=5, search="match")
@@ -269,10 +283,13 @@ async def test_orders_are_paginated(workspace: Workspace) -> None:
 
 async def test_orders_paging_is_per_customer(workspace: Workspace) -> None:
     # given two customers with orders, read in one request
-    await seed(workspace, [
-        {"id": "a", "orders": [{"id": f"o{n}"} for n in range(3)]},
-        {"id": "b", "orders": [{"id": f"o{n}"} for n in range(5)]},
-    ])
+    await seed(
+        workspace,
+        [
+            {"id": "a", "orders": [{"id": f"o{n}"} for n in range(3)]},
+            {"id": "b", "orders": [{"id": f"o{n}"} for n in range(5)]},
+        ],
+    )
     result = await workspace.gql(
         "query { customers { edges { node { id orders(first: 2) { totalCount "
         "edges { node { id } } pageInfo { hasNextPage } } } } } }"

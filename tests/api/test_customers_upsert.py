@@ -85,22 +85,43 @@ def big_customer(n: int) -> dict[str, Any]:
         "paymentMethodType": "CARD",
         "properties": {"plan": ["free", "pro"][n % 2]},
         "subscriptions": [
-            {"id": "sub_1", "status": "ACTIVE", "planId": "pro", "amount": 29.5,
-             "currency": "EUR", "startedAt": "2026-01-01T00:00:00Z"}
+            {
+                "id": "sub_1",
+                "status": "ACTIVE",
+                "planId": "pro",
+                "amount": 29.5,
+                "currency": "EUR",
+                "startedAt": "2026-01-01T00:00:00Z",
+            }
         ],
         "invoices": [
-            {"id": "inv_1", "status": "PAID", "total": 29.5, "currency": "EUR",
-             "issuedAt": "2026-01-01T00:00:00Z", "paidAt": "2026-01-02T00:00:00Z"}
+            {
+                "id": "inv_1",
+                "status": "PAID",
+                "total": 29.5,
+                "currency": "EUR",
+                "issuedAt": "2026-01-01T00:00:00Z",
+                "paidAt": "2026-01-02T00:00:00Z",
+            }
         ],
         "orders": [
-            {"id": f"ord_{k}", "status": "CANCELED" if k == 4 else "FULFILLED",
-             "amount": 10 + k, "currency": "EUR", "placedAt": f"2026-02-0{k + 1}T10:00:00Z"}
+            {
+                "id": f"ord_{k}",
+                "status": "CANCELED" if k == 4 else "FULFILLED",
+                "amount": 10 + k,
+                "currency": "EUR",
+                "placedAt": f"2026-02-0{k + 1}T10:00:00Z",
+            }
             for k in range(5)
         ],
         "wallets": [{"id": "wal_1", "currency": "EUR", "balance": 5}],
         "verifications": [
-            {"id": "ver_1", "kind": "EMAIL", "status": "VERIFIED",
-             "verifiedAt": "2026-01-03T00:00:00Z"}
+            {
+                "id": "ver_1",
+                "kind": "EMAIL",
+                "status": "VERIFIED",
+                "verifiedAt": "2026-01-03T00:00:00Z",
+            }
         ],
     }
 
@@ -140,9 +161,17 @@ async def test_upsert_1000_customers_with_related_records_in_one_call(
         assert node["totalSpent"] == 10 + 11 + 12 + 13
     sample = await read(workspace, "cus_0042")
     assert sample["subscriptions"] == [
-        {"id": "sub_1", "status": "ACTIVE", "planId": "pro", "amount": 29.5, "currency": "EUR",
-         "startedAt": "2026-01-01T00:00:00+00:00", "trialEndsAt": None,
-         "currentPeriodEndsAt": None, "canceledAt": None}
+        {
+            "id": "sub_1",
+            "status": "ACTIVE",
+            "planId": "pro",
+            "amount": 29.5,
+            "currency": "EUR",
+            "startedAt": "2026-01-01T00:00:00+00:00",
+            "trialEndsAt": None,
+            "currentPeriodEndsAt": None,
+            "canceledAt": None,
+        }
     ]
     assert sample["invoices"][0]["paidAt"] == "2026-01-02T00:00:00+00:00"
     assert sample["wallets"] == [{"id": "wal_1", "currency": "EUR", "balance": 5.0}]
@@ -176,8 +205,16 @@ async def test_omitted_field_keeps_value_and_explicit_null_clears_it(
     # given a customer with several fields set
     await upsert_ok(
         workspace,
-        {"id": "c1", "email": "a@example.com", "name": "Ann", "country": "FR", "city": "Lyon",
-         "externalId": "ext-1", "paymentMethodType": "CARD", "taxId": "FR123"},
+        {
+            "id": "c1",
+            "email": "a@example.com",
+            "name": "Ann",
+            "country": "FR",
+            "city": "Lyon",
+            "externalId": "ext-1",
+            "paymentMethodType": "CARD",
+            "taxId": "FR123",
+        },
     )
 
     # when an update sends a new name, null for city, and omits everything else
@@ -284,9 +321,16 @@ async def test_related_records_are_upserted_by_their_own_id(workspace: Workspace
         workspace,
         {
             "id": "c1",
-            "subscriptions": [{"id": "s1", "status": "TRIALING", "planId": "basic",
-                               "amount": 10, "currency": "EUR",
-                               "trialEndsAt": "2026-03-01T00:00:00Z"}],
+            "subscriptions": [
+                {
+                    "id": "s1",
+                    "status": "TRIALING",
+                    "planId": "basic",
+                    "amount": 10,
+                    "currency": "EUR",
+                    "trialEndsAt": "2026-03-01T00:00:00Z",
+                }
+            ],
             "invoices": [{"id": "i1", "status": "OPEN", "total": 99.99, "currency": "EUR"}],
             "wallets": [{"id": "w1", "currency": "EUR", "balance": 12.5}],
             "verifications": [{"id": "v1", "kind": "PHONE", "status": "PENDING"}],
@@ -299,23 +343,47 @@ async def test_related_records_are_upserted_by_their_own_id(workspace: Workspace
         {
             "id": "c1",
             "subscriptions": [{"id": "s1", "status": "ACTIVE", "trialEndsAt": None}],
-            "invoices": [{"id": "i1", "status": "PAID", "paidAt": "2026-03-02T00:00:00Z"},
-                         {"id": "i2", "status": "DRAFT"}],
+            "invoices": [
+                {"id": "i1", "status": "PAID", "paidAt": "2026-03-02T00:00:00Z"},
+                {"id": "i2", "status": "DRAFT"},
+            ],
             "verifications": [{"id": "v1", "status": "VERIFIED"}],
         },
     )
 
     # then each record merged with what was stored; untouched scopes are unchanged
     assert customer["subscriptions"] == [
-        {"id": "s1", "status": "ACTIVE", "planId": "basic", "amount": 10.0, "currency": "EUR",
-         "startedAt": None, "trialEndsAt": None, "currentPeriodEndsAt": None,
-         "canceledAt": None}
+        {
+            "id": "s1",
+            "status": "ACTIVE",
+            "planId": "basic",
+            "amount": 10.0,
+            "currency": "EUR",
+            "startedAt": None,
+            "trialEndsAt": None,
+            "currentPeriodEndsAt": None,
+            "canceledAt": None,
+        }
     ]
     assert customer["invoices"] == [
-        {"id": "i1", "status": "PAID", "total": 99.99, "currency": "EUR", "issuedAt": None,
-         "dueAt": None, "paidAt": "2026-03-02T00:00:00+00:00"},
-        {"id": "i2", "status": "DRAFT", "total": None, "currency": None, "issuedAt": None,
-         "dueAt": None, "paidAt": None},
+        {
+            "id": "i1",
+            "status": "PAID",
+            "total": 99.99,
+            "currency": "EUR",
+            "issuedAt": None,
+            "dueAt": None,
+            "paidAt": "2026-03-02T00:00:00+00:00",
+        },
+        {
+            "id": "i2",
+            "status": "DRAFT",
+            "total": None,
+            "currency": None,
+            "issuedAt": None,
+            "dueAt": None,
+            "paidAt": None,
+        },
     ]
     assert customer["wallets"] == [{"id": "w1", "currency": "EUR", "balance": 12.5}]
     assert customer["verifications"] == [
@@ -363,10 +431,23 @@ async def test_activity_fields_follow_the_orders(workspace: Workspace) -> None:
     # when two orders are added
     [after_two] = await upsert_ok(
         workspace,
-        {"id": "c1", "orders": [
-            {"id": "o1", "status": "PLACED", "amount": 10.25, "placedAt": "2026-01-10T00:00:00Z"},
-            {"id": "o2", "status": "FULFILLED", "amount": 5, "placedAt": "2026-01-05T00:00:00Z"},
-        ]},
+        {
+            "id": "c1",
+            "orders": [
+                {
+                    "id": "o1",
+                    "status": "PLACED",
+                    "amount": 10.25,
+                    "placedAt": "2026-01-10T00:00:00Z",
+                },
+                {
+                    "id": "o2",
+                    "status": "FULFILLED",
+                    "amount": 5,
+                    "placedAt": "2026-01-05T00:00:00Z",
+                },
+            ],
+        },
     )
 
     # then they are counted
@@ -390,18 +471,33 @@ async def test_canceled_and_refunded_orders_stop_counting(workspace: Workspace) 
     # given three counted orders
     await upsert_ok(
         workspace,
-        {"id": "c1", "orders": [
-            {"id": "o1", "status": "FULFILLED", "amount": 10, "placedAt": "2026-01-01T00:00:00Z"},
-            {"id": "o2", "status": "FULFILLED", "amount": 20, "placedAt": "2026-01-02T00:00:00Z"},
-            {"id": "o3", "status": "PLACED", "amount": 40, "placedAt": "2026-01-03T00:00:00Z"},
-        ]},
+        {
+            "id": "c1",
+            "orders": [
+                {
+                    "id": "o1",
+                    "status": "FULFILLED",
+                    "amount": 10,
+                    "placedAt": "2026-01-01T00:00:00Z",
+                },
+                {
+                    "id": "o2",
+                    "status": "FULFILLED",
+                    "amount": 20,
+                    "placedAt": "2026-01-02T00:00:00Z",
+                },
+                {"id": "o3", "status": "PLACED", "amount": 40, "placedAt": "2026-01-03T00:00:00Z"},
+            ],
+        },
     )
 
     # when the last is canceled and the first refunded (only their status sent)
     [customer] = await upsert_ok(
         workspace,
-        {"id": "c1", "orders": [{"id": "o3", "status": "CANCELED"},
-                                {"id": "o1", "status": "REFUNDED"}]},
+        {
+            "id": "c1",
+            "orders": [{"id": "o3", "status": "CANCELED"}, {"id": "o1", "status": "REFUNDED"}],
+        },
     )
 
     # then only o2 counts, for the count, the sum and both dates
@@ -412,7 +508,9 @@ async def test_canceled_and_refunded_orders_stop_counting(workspace: Workspace) 
     # and the orders themselves kept their amounts
     stored = await read(workspace, "c1")
     assert [(o["id"], o["status"], o["amount"]) for o in orders_of(stored)] == [
-        ("o1", "REFUNDED", 10.0), ("o2", "FULFILLED", 20.0), ("o3", "CANCELED", 40.0)
+        ("o1", "REFUNDED", 10.0),
+        ("o2", "FULFILLED", 20.0),
+        ("o3", "CANCELED", 40.0),
     ]
 
     # when the last counted order is canceled too
@@ -502,13 +600,15 @@ async def test_every_bad_field_of_a_batch_is_reported(workspace: Workspace) -> N
         {"id": "b", "orders": [{"id": "o1", "currency": "ZZZ"}, {"id": "o2", "status": "LOST"}]},
         {"id": "c", "subscriptions": [{"id": "", "status": "ACTIVE"}]},
     )
-    assert sorted((e["field"], e["code"]) for e in payload["userErrors"]) == sorted([
-        (["customers", "1", "currency"], "INVALID_CURRENCY"),
-        (["customers", "1", "language"], "INVALID_LANGUAGE"),
-        (["customers", "2", "orders", "0", "currency"], "INVALID_CURRENCY"),
-        (["customers", "2", "orders", "1", "status"], "INVALID_ENUM_VALUE"),
-        (["customers", "3", "subscriptions", "0", "id"], "INVALID"),
-    ])
+    assert sorted((e["field"], e["code"]) for e in payload["userErrors"]) == sorted(
+        [
+            (["customers", "1", "currency"], "INVALID_CURRENCY"),
+            (["customers", "1", "language"], "INVALID_LANGUAGE"),
+            (["customers", "2", "orders", "0", "currency"], "INVALID_CURRENCY"),
+            (["customers", "2", "orders", "1", "status"], "INVALID_ENUM_VALUE"),
+            (["customers", "3", "subscriptions", "0", "id"], "INVALID"),
+        ]
+    )
     assert await count(workspace) == 0
 
 
@@ -543,9 +643,14 @@ async def test_delete_removes_customers_and_their_records(workspace: Workspace) 
     # given two customers with records
     await upsert_ok(
         workspace,
-        {"id": "a", "orders": [{"id": "o1", "amount": 5}], "wallets": [{"id": "w1"}],
-         "subscriptions": [{"id": "s1"}], "invoices": [{"id": "i1"}],
-         "verifications": [{"id": "v1"}]},
+        {
+            "id": "a",
+            "orders": [{"id": "o1", "amount": 5}],
+            "wallets": [{"id": "w1"}],
+            "subscriptions": [{"id": "s1"}],
+            "invoices": [{"id": "i1"}],
+            "verifications": [{"id": "v1"}],
+        },
         {"id": "b"},
     )
 

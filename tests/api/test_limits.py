@@ -175,8 +175,12 @@ async def test_unknown_codes_are_refused(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("country", "FR"), ("currency", "EUR"), ("language", "fr"),
-     ("paymentMethodType", "DIRECT_DEBIT")],
+    [
+        ("country", "FR"),
+        ("currency", "EUR"),
+        ("language", "fr"),
+        ("paymentMethodType", "DIRECT_DEBIT"),
+    ],
 )
 async def test_valid_codes_are_accepted(workspace: Workspace, field: str, value: str) -> None:
     payload = await upsert(workspace, {"id": "c1", field: value})
@@ -336,8 +340,9 @@ async def test_other_content_types_are_400(workspace: Workspace) -> None:
 async def test_a_body_without_a_query_is_400(workspace: Workspace) -> None:
     assert (await raw_post(workspace, b"{}")).status_code == 400
     assert (await raw_post(workspace, b'{"query": 5}')).status_code == 400
-    assert (await raw_post(workspace, b'{"query": "{ customers { totalCount } }", '
-                                      b'"variables": "x"}')).status_code == 400
+    assert (
+        await raw_post(workspace, b'{"query": "{ customers { totalCount } }", "variables": "x"}')
+    ).status_code == 400
 
 
 @pytest.fixture

@@ -203,15 +203,13 @@ async def check_agreement(world: World, clock: FakeClock, runtime: Runtime) -> N
         counted = await stats(ws, segment_id)
         assert counted["customerCount"] == len(expected), name
         assert counted["totalCustomers"] == len(world.customers), name
-        total = (await ws.gql(CUSTOMERS_IN_SEGMENT, {"segmentId": segment_id, "first": 1}))
+        total = await ws.gql(CUSTOMERS_IN_SEGMENT, {"segmentId": segment_id, "first": 1})
         assert total.data["customers"]["totalCount"] == len(expected), name
         by_filter = await every_page(
             ws, CUSTOMERS_IN_SEGMENT, {"segmentId": segment_id}, "customers"
         )
         assert by_filter == expected, name
-        preview = await every_page(
-            ws, PREVIEW, {"predicate": predicate}, "segmentPreview.members"
-        )
+        preview = await every_page(ws, PREVIEW, {"predicate": predicate}, "segmentPreview.members")
         assert preview == expected, name
         assert {cid for cid in POOL if checks[(segment_id, cid)]} == expected, name
         assert {cid for cid, ids in in_segments.items() if segment_id in ids} == expected, name

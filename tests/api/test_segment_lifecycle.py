@@ -310,9 +310,7 @@ async def test_a_passive_segment_takes_a_new_name_description_and_predicate(
 
 
 async def test_description_null_clears_and_omitted_fields_stay(workspace: Workspace) -> None:
-    segment = await create_ok(
-        workspace, name="French", description="d", predicate=country_is("FR")
-    )
+    segment = await create_ok(workspace, name="French", description="d", predicate=country_is("FR"))
 
     renamed = (await update(workspace, segment["id"], name="Francophone"))["segment"]
     cleared = (await update(workspace, segment["id"], description=None))["segment"]
@@ -353,9 +351,7 @@ async def test_an_active_segment_refuses_a_new_predicate_but_takes_its_own_back(
 
     refused = await update(workspace, segment["id"], predicate=country_is("DE"))
     after_refusal = await read(workspace, segment["id"])
-    same = await update(
-        workspace, segment["id"], name="Renamed", predicate=active["predicate"]
-    )
+    same = await update(workspace, segment["id"], name="Renamed", predicate=active["predicate"])
 
     assert codes(refused) == ["SEGMENT_IMMUTABLE"]
     assert after_refusal == active
@@ -500,9 +496,7 @@ async def test_an_active_segment_without_usages_can_be_deleted(workspace: Worksp
     await attach(workspace, segment["id"], "LOYALTY_EARNING_RULE", "rule-1")
 
     refused = await delete(workspace, segment["id"])
-    detached = (await detach(workspace, segment["id"], "LOYALTY_EARNING_RULE", "rule-1"))[
-        "segment"
-    ]
+    detached = (await detach(workspace, segment["id"], "LOYALTY_EARNING_RULE", "rule-1"))["segment"]
     deleted = await delete(workspace, segment["id"])
 
     assert codes(refused) == ["SEGMENT_IN_USE"]

@@ -156,7 +156,7 @@ async def test_members_are_paginated_with_a_count_and_columns(workspace: Workspa
 
     first = (await workspace.gql(MEMBERS, {"id": segment["id"], "first": 3})).data["segment"]
     after = first["members"]["pageInfo"]["endCursor"]
-    second = (await workspace.gql(MEMBERS, {"id": segment["id"], "first": 3, "after": after}))
+    second = await workspace.gql(MEMBERS, {"id": segment["id"], "first": 3, "after": after})
     rest = second.data["segment"]["members"]
 
     assert [e["node"]["id"] for e in first["members"]["edges"]] == ["c1", "c2", "c4"]

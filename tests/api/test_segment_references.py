@@ -173,9 +173,7 @@ async def test_a_referenced_segment_cannot_be_deleted(workspace: Workspace) -> N
     await given_people(workspace)
     french = await create_ok(workspace, name="French", predicate=country_is("FR"))
     first = await create_ok(workspace, name="First", predicate=segment_ref(french["id"]))
-    second = await create_ok(
-        workspace, name="Second", predicate={"not": segment_ref(french["id"])}
-    )
+    second = await create_ok(workspace, name="Second", predicate={"not": segment_ref(french["id"])})
 
     refused = await delete(workspace, french["id"])
     members_after_refusal = await member_ids(workspace, french["id"])
