@@ -67,6 +67,15 @@ class Usage:
     attached_at: datetime
 
 
+@dataclass(frozen=True)
+class Counted:
+    """The segment's last full count, as stored with it (a cache for listings, never truth)."""
+
+    member_count: int | None
+    total_customers: int | None
+    computed_at: datetime | None
+
+
 @dataclass
 class Segment:
     """A saved segment. `predicate` is the canonical JSON form (None for STATIC)."""
@@ -85,6 +94,7 @@ class Segment:
     schedule: SnapshotSchedule | None = None
     segment_by: SegmentBy = SegmentBy.CUSTOMER_ID
     predicate_text: str | None = None
+    counted: Counted | None = None
 
     @property
     def editable(self) -> bool:

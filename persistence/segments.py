@@ -28,7 +28,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONPATH, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.records import Page
-from domain.segment import Segment, SegmentBy, SegmentKind, SnapshotSchedule, Usage, UsageKind
+from domain.segment import (
+    Counted,
+    Segment,
+    SegmentBy,
+    SegmentKind,
+    SnapshotSchedule,
+    Usage,
+    UsageKind,
+)
 from persistence.field_map import customer_table
 from persistence.tables import (
     Segment as SegmentRow,
@@ -102,6 +110,7 @@ def _segment(row: Any, usages: list[Usage]) -> Segment:
         schedule=SnapshotSchedule(m["schedule"]) if m["schedule"] else None,
         segment_by=SegmentBy(m["segment_by"]),
         predicate_text=m["predicate_text"],
+        counted=Counted(m["member_count"], m["total_customers"], m["stats_computed_at"]),
     )
 
 
@@ -133,6 +142,29 @@ class SegmentRepository:
         )
         usages = await self._usages([r.pk for r in rows])
         return [_segment(r, usages.get(r.pk, [])) for r in rows]
+
+    async def closure(self, ids: set[str]) -> list[Segment]:
+        """The segments `ids` and every segment they reach through references."""
+        rows: dict[str, Any] = {}
+        frontier = set(ids)
+        while frontier:
+            found = list(
+                await self.conn.execute(
+                    select(segment_table).where(
+                        segment_table.c.workspace_pk == self.workspace_pk,
+                        segment_table.c.id.in_(sorted(frontier)),
+                    )
+                )
+            )
+            rows.update({r.id: r for r in found})
+            referenced = await self.conn.execute(
+                select(segment_table.c.id)
+                .join(reference_table, reference_table.c.referenced_pk == segment_table.c.pk)
+                .where(reference_table.c.segment_pk.in_([r.pk for r in found]))
+            )
+            frontier = {r.id for r in referenced} - rows.keys() if found else set()
+        usages = await self._usages([r.pk for r in rows.values()])
+        return [_segment(r, usages.get(r.pk, [])) for r in rows.values()]
 
     async def page(
         self, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None

@@ -30,6 +30,7 @@ async def upsert_customers(ctx: Context, items: Sequence[Mapping[str, Any]]) -> 
         await membership.after_customer_write(uow, outcome.pks + parents, ctx.runtime.clock)
         views = {v.id: v for v in await uow.customers.get_many(outcome.ids)}
         await uow.commit()
+    forget_total(ctx)
     return [views[i] for i in outcome.ids]
 
 
@@ -57,7 +58,13 @@ async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
         remaining_parents = await uow.customers.pks_of(parents)
         await membership.after_customer_write(uow, remaining_parents, ctx.runtime.clock)
         await uow.commit()
+    forget_total(ctx)
     return deleted
+
+
+def forget_total(ctx: Context) -> None:
+    """This process's cached customer count of the workspace is stale after a write."""
+    ctx.runtime.extras.get("totals", {}).pop(ctx.workspace_pk, None)
 
 
 async def get_customer(ctx: Context, customer_id: str) -> CustomerView | None:

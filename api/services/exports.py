@@ -53,7 +53,7 @@ async def segment_export(
         segment = await uow.segments.get(segment_id)
         if segment is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ())
-        segments = await workspace_segments(uow)
+        segments = await workspace_segments(uow, {segment.id})
         unknown = [f for f in fields if segments.catalog.customer_field(f) is None]
         if unknown:
             raise DomainError(

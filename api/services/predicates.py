@@ -13,7 +13,7 @@ from api.context import Context
 from domain.errors import DomainError, ErrorCode
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
 from domain.instant import format_instant
-from domain.predicate import Node, Scope, field_paths
+from domain.predicate import Node, Scope, field_paths, referenced_segments
 from domain.predicate_parser import parse_predicate
 from domain.records import CustomerView, Page
 from persistence.evaluation import WorkspaceSegments, evaluation_guard, membership_condition
@@ -39,10 +39,13 @@ async def catalog_of(uow: UnitOfWork) -> FieldCatalog:
     return FieldCatalog.for_workspace((await uow.properties.all()).values())
 
 
-async def workspace_segments(uow: UnitOfWork) -> WorkspaceSegments:
-    return WorkspaceSegments(
-        await uow.segments.all(), await catalog_of(uow), workspace_pk=uow.workspace_pk
-    )
+async def workspace_segments(
+    uow: UnitOfWork, needed: set[str] | None = None, catalog: FieldCatalog | None = None
+) -> WorkspaceSegments:
+    """The workspace's segments for evaluation: all of them, or only `needed` and every
+    segment they reach through references (what a read of one segment needs)."""
+    found = await (uow.segments.all() if needed is None else uow.segments.closure(needed))
+    return WorkspaceSegments(found, catalog or await catalog_of(uow), workspace_pk=uow.workspace_pk)
 
 
 async def select_customers(
@@ -57,8 +60,9 @@ async def select_customers(
     Raises ValidationFailed (or DomainError) naming every problem; `saving` is the
     id the predicate will be saved under, for the reference-cycle check.
     """
-    segments = await workspace_segments(uow)
-    node = parse_predicate(raw, segments.catalog, path=path)
+    catalog = await catalog_of(uow)
+    node = parse_predicate(raw, catalog, path=path)
+    segments = await workspace_segments(uow, referenced_segments(node), catalog)
     segments.check_references(node, path, saving)
     condition = membership_condition(
         node, segments.catalog, now, segments, stored_membership, uow.workspace_pk
@@ -137,7 +141,8 @@ async def filtered_page(
                 raise DomainError(
                     ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
                 )
-            conditions.append((await workspace_segments(uow)).condition(segment, now))
+            segments = await workspace_segments(uow, {segment.id})
+            conditions.append(segments.condition(segment, now))
         condition = and_(*conditions) if conditions else None
         async with evaluation_guard(timeout):
             page = await uow.customers.page(first, after_id, search, condition)

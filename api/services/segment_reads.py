@@ -64,7 +64,7 @@ async def members(
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
     async with ctx.uow() as uow:
-        segments = await workspace_segments(uow)
+        segments = await workspace_segments(uow, {segment.id})
         condition = segments.condition(segment, now)
         node = segments.predicate(segment.id)
         async with evaluation_guard(timeout):
@@ -90,7 +90,7 @@ async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bo
     now = ctx.runtime.clock()
     async with ctx.uow() as uow:
         segment = await require_segment(uow, segment_id)
-        condition = (await workspace_segments(uow)).condition(segment, now)
+        condition = (await workspace_segments(uow, {segment.id})).condition(segment, now)
         async with evaluation_guard(ctx.runtime.settings.statement_timeout_ms):
             found = await uow.customers.matches(customer_id, condition)
     return found, now
@@ -120,24 +120,43 @@ class Stats:
         return round(100.0 * self.customer_count / self.total_customers, 4)
 
 
+TOTAL_TTL_S = 5.0
+
+
+async def workspace_total(ctx: Context, uow: UnitOfWork) -> int:
+    """The workspace's customer count, counted at most every few seconds per process.
+
+    Counting a million customers takes tens of milliseconds; a listing of 100
+    segments must not do it 100 times.
+    """
+    totals: dict[int, tuple[int, float]] = ctx.runtime.extras.setdefault("totals", {})
+    cached = totals.get(ctx.workspace_pk)
+    if cached is not None and time.monotonic() - cached[1] < TOTAL_TTL_S:
+        return cached[0]
+    total = await uow.customers.count()
+    totals[ctx.workspace_pk] = (total, time.monotonic())
+    return total
+
+
 async def stats(ctx: Context, segment: Segment) -> Stats:
     """Counts for listings: exact for STATIC and ACTIVE, at most `stats_max_age_s` old
-    for PASSIVE."""
+    for PASSIVE. The segment's stored count comes with it, so a fresh one costs no query."""
     assert segment.pk is not None
     now = ctx.runtime.clock()
     max_age = timedelta(seconds=ctx.runtime.settings.stats_max_age_s)
+    counted = segment.counted
+    if segment.kind is SegmentKind.PASSIVE and counted is not None:
+        at, count, total = counted.computed_at, counted.member_count, counted.total_customers
+        if at is not None and now - at <= max_age and count is not None and total is not None:
+            return Stats(count, total, at)
     async with ctx.uow() as uow:
-        cached = await uow.segments.stats(segment.pk)
         if segment.kind is SegmentKind.PASSIVE:
-            fresh = cached.computed_at is not None and now - cached.computed_at <= max_age
-            if fresh and cached.member_count is not None and cached.total_customers is not None:
-                return Stats(cached.member_count, cached.total_customers, cached.computed_at)  # type: ignore[arg-type]
             return await refresh_stats(uow, ctx.runtime, segment)
-        if segment.kind is SegmentKind.ACTIVE and cached.member_count is not None:
-            count = cached.member_count  # kept exact by every recorded transition
+        if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
+            count = counted.member_count  # kept exact by every recorded transition
         else:
             count = await uow.segments.stored_count(segment.pk)
-        total = await uow.customers.count()
+        total = await workspace_total(ctx, uow)
     return Stats(count, total, now)
 
 
@@ -145,7 +164,7 @@ async def refresh_stats(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> 
     """Count the segment fully now, and remember the count and how long it took."""
     assert segment.pk is not None
     now = runtime.clock()
-    condition = (await workspace_segments(uow)).condition(segment, now)
+    condition = (await workspace_segments(uow, {segment.id})).condition(segment, now)
     started = time.perf_counter()
     async with evaluation_guard(runtime.settings.statement_timeout_ms):
         count = await uow.segments.count_where(condition)
@@ -170,7 +189,7 @@ async def evaluation_cost(ctx: Context, segment: Segment) -> Cost:
     assert segment.pk is not None
     now = ctx.runtime.clock()
     async with ctx.uow() as uow:
-        segments = await workspace_segments(uow)
+        segments = await workspace_segments(uow, {segment.id})
         condition = segments.condition(segment, now)
         plan = await uow.customers.explain_count(condition)
         cached = await uow.segments.stats(segment.pk)

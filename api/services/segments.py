@@ -130,7 +130,7 @@ async def _store_static_members(
                 f"There is no segment {request.from_segment_id!r}.",
                 ("input", "fromSegmentId"),
             )
-        condition = (await workspace_segments(uow)).condition(source, now)
+        condition = (await workspace_segments(uow, {source.id})).condition(source, now)
         path: tuple[str, ...] = ("input", "fromSegmentId")
     else:
         condition = (

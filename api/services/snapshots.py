@@ -54,7 +54,7 @@ async def _take(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> Instance
     now = runtime.clock().astimezone(UTC)
     day = datetime(now.year, now.month, now.day, tzinfo=UTC)
     index = await uow.snapshots.count_between(segment.pk, day, day + timedelta(days=1)) + 1
-    condition = (await workspace_segments(uow)).condition(segment, now)
+    condition = (await workspace_segments(uow, {segment.id})).condition(segment, now)
     timeout_ms = runtime.settings.statement_timeout_ms * SNAPSHOT_TIMEOUT_FACTOR
     await uow.snapshots.allow_time(timeout_ms)
     async with evaluation_guard(timeout_ms):
