@@ -135,6 +135,7 @@ class Bench:
     runs: int = 100
     warmup: int = 10
     seed_report: SeedReport | None = None  # set when this run seeded the bench workspace
+    server: Server | None = None  # the `segmentql serve` subprocess
     figures: list[Figure] = field(default_factory=list)
 
     def report(self, name: str, value: float, unit: str) -> None:
@@ -231,9 +232,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    """The server subprocess: where it listens, its pid (for /proc/<pid>/status), its log."""
+
+    base_url: str
+    pid: int
+    log: Path
+
+    def log_tail(self, lines: int = 30, width: int = 300) -> str:
+        """The log's last lines, each cut to `width` (a failed statement's SQL can be huge)."""
+        tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(line[:width] for line in tail)
+
+
 @contextlib.asynccontextmanager
-async def serve(database_url: str) -> AsyncIterator[str]:
-    """`segmentql serve` in a subprocess on a free loopback port; yields its base URL."""
+async def serve(database_url: str) -> AsyncIterator[Server]:
+    """`segmentql serve` in a subprocess on a free loopback port."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SEGMENTQL_HOST": "127.0.0.1",
            "SEGMENTQL_PORT": str(port)}
@@ -245,7 +260,7 @@ async def serve(database_url: str) -> AsyncIterator[str]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             await _wait_ready(base_url, proc, log.name)
-            yield base_url
+            yield Server(base_url, proc.pid, Path(log.name))
         finally:
             if proc.returncode is None:
                 proc.terminate()
@@ -319,9 +334,9 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
         key = await create_key(runtime, WORKSPACE, Role.WRITE, "bench")
         conn = await asyncpg.connect(libpq_dsn(runtime.database))
         try:
-            async with serve(database_url) as base_url, _client(key) as http:
-                bench = Bench(runtime, base_url, http, conn, workspace_pk, customers, runs,
-                              max(runs // 10, 3), seed_report)
+            async with serve(database_url) as server, _client(key) as http:
+                bench = Bench(runtime, server.base_url, http, conn, workspace_pk, customers, runs,
+                              max(runs // 10, 3), seed_report, server)
                 for spec in scenarios:
                     if only and spec.name not in only:
                         continue
@@ -330,7 +345,8 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
                         await spec.run(bench)
                     except Exception as exc:  # report it, run the others
                         failed.append(spec.name)
-                        print(f"# {spec.name} FAILED: {type(exc).__name__}: {exc}",
+                        print(f"# {spec.name} FAILED: {type(exc).__name__}: {exc}\n"
+                              f"# the server log ends with:\n{server.log_tail()}",
                               file=sys.stderr, flush=True)
                 _write_results(bench, started, failed)
         finally:

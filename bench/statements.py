@@ -42,7 +42,8 @@ def page_statement(workspace_pk: int, condition: ColumnElement[bool], first: int
 
 def count_statement(workspace_pk: int, condition: ColumnElement[bool]) -> Select[Any]:
     """`CustomerRepository.count` without search."""
-    return select(func.count()).select_from(c).where(and_(c.c.workspace_pk == workspace_pk, condition))
+    where = and_(c.c.workspace_pk == workspace_pk, condition)
+    return select(func.count()).select_from(c).where(where)
 
 
 def compiled(bench: Bench, statement: Select[Any]) -> tuple[str, list[Any]]:
@@ -54,7 +55,7 @@ def compiled(bench: Bench, statement: Select[Any]) -> tuple[str, list[Any]]:
     dialect = bench.runtime.engine.dialect
     result = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = result.construct_params()
-    processors = result._bind_processors
+    processors: dict[str, Any] = dict(result._bind_processors)
     names = result.positiontup or []
     args = [processors[n](params[n]) if n in processors else params[n] for n in names]
     return result.string, args

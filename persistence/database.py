@@ -77,6 +77,9 @@ def create_engine(db: Database, settings: Settings) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "application_name": "segmentql",
+                # JIT compilation costs seconds on the large generated membership queries
+                # and buys nothing on these index-driven ones.
+                "jit": "off",
             },
         },
     )

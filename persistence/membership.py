@@ -34,16 +34,16 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    any_,
     delete,
     func,
     literal,
     select,
     text,
-    tuple_,
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import array, insert
+from sqlalchemy.dialects.postgresql import ARRAY, array, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.field_map import customer_table
@@ -197,14 +197,17 @@ class MembershipLog:
         left = [(s, cu) for kind, s, cu in changes if kind == LEFT]
         if entered:
             await self.conn.execute(
-                insert(member_table)
-                .values([{"segment_pk": s, "customer_pk": cu} for s, cu in entered])
-                .on_conflict_do_nothing()
+                insert(member_table).on_conflict_do_nothing(),
+                [{"segment_pk": s, "customer_pk": cu} for s, cu in entered],
             )
         if left:
+            gone = select(
+                func.unnest(literal([s for s, _ in left], ARRAY(BigInteger))).label("s"),
+                func.unnest(literal([cu for _, cu in left], ARRAY(BigInteger))).label("cu"),
+            ).subquery("gone")
             await self.conn.execute(
                 delete(member_table).where(
-                    tuple_(member_table.c.segment_pk, member_table.c.customer_pk).in_(left)
+                    member_table.c.segment_pk == gone.c.s, member_table.c.customer_pk == gone.c.cu
                 )
             )
         return await self._record(changes, base, now)
@@ -223,7 +226,7 @@ class MembershipLog:
             return set()
         rows = await self.conn.execute(
             select(c.c.pk)
-            .where(c.c.pk.in_(sorted(customer_pks)))
+            .where(c.c.pk == any_(literal(sorted(customer_pks), ARRAY(BigInteger))))
             .with_for_update(read=True, key_share=True, skip_locked=True)
         )
         return {int(r.pk) for r in rows}
@@ -238,21 +241,21 @@ class MembershipLog:
             for i, (kind, s, cu) in enumerate(changes)
         ]
         await self.conn.execute(
-            insert(event_table).values(
-                [
-                    {
-                        "workspace_pk": self.workspace_pk,
-                        "seq": t.seq,
-                        "segment_pk": t.segment_pk,
-                        "segment_id": t.segment_id,
-                        "customer_pk": t.customer_pk,
-                        "customer_id": t.customer_id,
-                        "kind": t.kind,
-                        "occurred_at": now,
-                    }
-                    for t in transitions
-                ]
-            )
+            # executemany: batched under the driver's parameter limit, however many events
+            insert(event_table),
+            [
+                {
+                    "workspace_pk": self.workspace_pk,
+                    "seq": t.seq,
+                    "segment_pk": t.segment_pk,
+                    "segment_id": t.segment_id,
+                    "customer_pk": t.customer_pk,
+                    "customer_id": t.customer_id,
+                    "kind": t.kind,
+                    "occurred_at": now,
+                }
+                for t in transitions
+            ],
         )
         last = transitions[-1].seq
         await self.conn.execute(
@@ -275,7 +278,9 @@ class MembershipLog:
             )
         )
         custs = await self.conn.execute(
-            select(c.c.pk, c.c.id).where(c.c.pk.in_(sorted(customer_pks)))
+            select(c.c.pk, c.c.id).where(
+                c.c.pk == any_(literal(sorted(customer_pks), ARRAY(BigInteger)))
+            )
         )
         return {r.pk: r.id for r in segs}, {r.pk: r.id for r in custs}
 
