@@ -6,6 +6,7 @@ list): cached counts are for listings only, and say how old they are.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -121,6 +122,15 @@ class Stats:
 
 
 TOTAL_TTL_S = 5.0
+RECOUNTS_AT_ONCE = 2
+
+
+def recount_slots(runtime: Runtime) -> asyncio.Semaphore:
+    slots = runtime.extras.get("recounts")
+    if slots is None:
+        slots = runtime.extras["recounts"] = asyncio.Semaphore(RECOUNTS_AT_ONCE)
+    assert isinstance(slots, asyncio.Semaphore)
+    return slots
 
 
 async def workspace_total(ctx: Context, uow: UnitOfWork) -> int:
@@ -149,9 +159,12 @@ async def stats(ctx: Context, segment: Segment) -> Stats:
         at, count, total = counted.computed_at, counted.member_count, counted.total_customers
         if at is not None and now - at <= max_age and count is not None and total is not None:
             return Stats(count, total, at)
-    async with ctx.uow() as uow:
-        if segment.kind is SegmentKind.PASSIVE:
+    if segment.kind is SegmentKind.PASSIVE:
+        # Full counts run a few at a time: a listing of 100 stale segments must not
+        # start 100 scans at once and push each past the statement timeout.
+        async with recount_slots(ctx.runtime), ctx.uow() as uow:
             return await refresh_stats(uow, ctx.runtime, segment)
+    async with ctx.uow() as uow:
         if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
             count = counted.member_count  # kept exact by every recorded transition
         else:

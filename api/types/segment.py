@@ -119,7 +119,10 @@ class Segment:
 
     @strawberry.field(description="Member counts (see computedAt for freshness).")
     async def stats(self, info: Info) -> SegmentStats:
-        s = await reads.stats(info.context, self.model)
+        try:
+            s = await reads.stats(info.context, self.model)
+        except DomainError as exc:  # a count cut off by the statement timeout
+            raise request_error(exc) from exc
         return SegmentStats(
             customer_count=s.customer_count,
             total_customers=s.total_customers,
