@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.records import CustomerView, Page, RecordView
+from persistence import cursors
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 from persistence.tables import Event, Workspace
@@ -63,15 +63,11 @@ def search_expr(term: str) -> ColumnElement[bool]:
 
 
 def encode_cursor(customer_id: str) -> str:
-    return base64.urlsafe_b64encode(("c:" + customer_id).encode()).decode()
+    return cursors.encode("c", customer_id)
 
 
 def decode_cursor(cursor: str) -> str | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return raw[2:] if raw.startswith("c:") else None
+    return cursors.decode("c", cursor)
 
 
 def view_from_row(row: Any) -> CustomerView:

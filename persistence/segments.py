@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from domain.segment import (
     Usage,
     UsageKind,
 )
+from persistence import cursors
 from persistence.field_map import customer_table
 from persistence.tables import (
     Segment as SegmentRow,
@@ -82,15 +82,11 @@ def definitions_key(workspace_pk: int) -> int:
 
 
 def encode_segment_cursor(segment_id: str) -> str:
-    return base64.urlsafe_b64encode(("s:" + segment_id).encode()).decode()
+    return cursors.encode("s", segment_id)
 
 
 def decode_segment_cursor(cursor: str) -> str | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return raw[2:] if raw.startswith("s:") else None
+    return cursors.decode("s", cursor)
 
 
 def _segment(row: Any, usages: list[Usage]) -> Segment:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.tracked_event import EventChange
+from persistence import cursors
 from persistence.tables import Event, EventName
 
 event_table = Event.__table__  # type: ignore[attr-defined]
@@ -29,17 +29,17 @@ class StoredEvent:
 
 
 def encode_event_cursor(occurred_at: datetime, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"e:{occurred_at.isoformat()}|{pk}".encode()).decode()
+    return cursors.encode("e", f"{occurred_at.isoformat()}|{pk}")
 
 
 def decode_event_cursor(cursor: str) -> tuple[datetime, int] | None:
+    key = cursors.decode("e", cursor)
+    if key is None:
+        return None
+    moment, _, pk = key.partition("|")
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        moment, _, pk = raw[2:].partition("|")
-        if not raw.startswith("e:"):
-            return None
         return datetime.fromisoformat(moment), int(pk)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         return None
 
 

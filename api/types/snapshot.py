@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 
 import strawberry
@@ -15,35 +14,28 @@ from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from api.types.segment import ScheduleEnum, SegmentByEnum
 from domain.errors import DomainError
 from domain.snapshot import Instance, InstanceRow
+from persistence import cursors
 from persistence.customers import decode_cursor, encode_cursor
 
 
 def encode_instance_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{pk}".encode()).decode()
+    return cursors.encode("i", str(pk))
 
 
 def decode_instance_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raw = ""
-    if not raw.startswith("i:") or not raw[2:].isdigit():
+    key = cursors.decode("i", cursor)
+    if key is None or not key.isdigit():
         raise bad_cursor(cursor)
-    return int(raw[2:])
+    return int(key)
 
 
 def encode_row_cursor(instance_pk: int, customer_id: str) -> str:
-    return base64.urlsafe_b64encode(f"r:{instance_pk}:{customer_id}".encode()).decode()
+    return cursors.encode("r", f"{instance_pk}:{customer_id}")
 
 
 def decode_row_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        raw = ""
-    prefix, _, rest = raw.partition(":")
-    pk, _, customer_id = rest.partition(":")
-    if prefix != "r" or not pk.isdigit():
+    pk, _, customer_id = (cursors.decode("r", cursor) or "").partition(":")
+    if not pk.isdigit():
         raise bad_cursor(cursor)
     return int(pk), customer_id
 
