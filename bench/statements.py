@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from api.services.predicates import select_customers
 from bench.harness import Bench
+from persistence.compiler import for_few_customers
 from persistence.customers import CUSTOMER_COLUMNS, has_child_expr
 from persistence.field_map import customer_table as c
 from persistence.unit_of_work import UnitOfWork
@@ -31,10 +32,13 @@ async def condition_of(
 
 
 def page_statement(workspace_pk: int, condition: ColumnElement[bool], first: int) -> Select[Any]:
-    """`CustomerRepository.page` without cursor or search: the first `first` rows by id."""
+    """`CustomerRepository.page` without cursor or search: the first `first` rows by id.
+
+    As there, a page reads few customers: COUNT nodes take their per-customer form.
+    """
     return (
         select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
-        .where(and_(c.c.workspace_pk == workspace_pk, condition))
+        .where(and_(c.c.workspace_pk == workspace_pk, for_few_customers(condition)))
         .order_by(c.c.id)
         .limit(first + 1)
     )

@@ -30,6 +30,7 @@ from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.records import CustomerView, Page, RecordView
 from persistence import cursors
+from persistence.compiler import for_few_customers
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 from persistence.tables import Event, Workspace
@@ -168,7 +169,8 @@ class CustomerRepository:
         search: str | None = None,
         where: ColumnElement[bool] | None = None,
     ) -> Page[CustomerView]:
-        conditions = self.filtered(search, where)
+        few = for_few_customers(where) if where is not None else None  # a page reads few
+        conditions = self.filtered(search, few)
         if after is not None:
             conditions.append(c.c.id > after)
         query = (
@@ -188,18 +190,20 @@ class CustomerRepository:
         return int((await self.conn.execute(query)).scalar_one())
 
     async def matches(self, customer_id: str, condition: ColumnElement[bool]) -> bool:
+        """Whether one customer meets `condition` (COUNT nodes in their per-customer form)."""
+        one = for_few_customers(condition)
         query = select(
-            exists().where(c.c.workspace_pk == self.workspace_pk, c.c.id == customer_id, condition)
+            exists().where(c.c.workspace_pk == self.workspace_pk, c.c.id == customer_id, one)
         )
         return bool((await self.conn.execute(query)).scalar())
 
     async def evaluate_many(
         self, customer_pk: int, conditions: Sequence[ColumnElement[bool]]
     ) -> list[bool]:
-        """Each condition for one customer, in one statement."""
+        """Each condition for one customer, in one statement (COUNT nodes per customer)."""
         if not conditions:
             return []
-        labelled = [cond.label(f"s{i}") for i, cond in enumerate(conditions)]
+        labelled = [for_few_customers(cond).label(f"s{i}") for i, cond in enumerate(conditions)]
         row = (await self.conn.execute(select(*labelled).where(c.c.pk == customer_pk))).first()
         return [bool(v) for v in row] if row is not None else [False] * len(conditions)
 
@@ -433,6 +437,16 @@ class CustomerRepository:
                 last_order_at=select(func.max(orders.c.placed_at)).where(counted).scalar_subquery(),
             )
         )
+
+    async def last_change(self) -> datetime | None:
+        """When the workspace's customers last changed: the newest write or deletion."""
+        written = select(func.max(c.c.updated_at)).where(c.c.workspace_pk == self.workspace_pk)
+        deleted = select(workspace_table.c.customers_deleted_at).where(
+            workspace_table.c.pk == self.workspace_pk
+        )
+        query = select(func.greatest(written.scalar_subquery(), deleted.scalar_subquery()))
+        found = (await self.conn.execute(query)).scalar_one()
+        return found if isinstance(found, datetime) else None
 
     async def delete(self, ids: Sequence[str], now: datetime) -> list[str]:
         result = await self.conn.execute(

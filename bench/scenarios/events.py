@@ -12,7 +12,9 @@ Sizes (environment variables, as the harness has no per-scenario options):
   bench workspace is filled up to it with set-based SQL, once, then analyzed.
 
 Then "started checkout at least twice in the last 7 days" over HTTP (totalCount,
-target < 2 s; first page of 50, target < 100 ms), each beside its own SQL.
+target < 2 s; first page of 50, target < 100 ms), each beside its own SQL; and
+the first page of the same COUNT on a name never tracked (a page that finds no
+one must not probe each of the workspace's customers).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ CHECKOUT_TWICE_IN_7D = related(
     "EVENTS", "COUNT",
     {"and": [cond("name", "EQ", "checkout_started"), cond("occurredAt", "GTE", "now-7d")]},
     count={"operator": "GTE", "value": 2},
+)
+# A name never tracked: its first page must find no one fast, not probe every customer.
+NEVER_TRACKED_TWICE = related(
+    "EVENTS", "COUNT", cond("name", "EQ", "refund_requested"), count={"operator": "GTE", "value": 2}
 )
 # Event names by share of the traffic (percent).
 NAMES = (("checkout_started", 15), ("page_viewed", 40), ("product_viewed", 20),
@@ -79,6 +85,9 @@ async def run(bench: Bench) -> None:
                   count_statement(ws, condition), counts)
     await compare(bench, "events.checkout_2_in_7d.first_page_50", FIRST_PAGE,
                   CHECKOUT_TWICE_IN_7D, page_statement(ws, condition, 50), max(bench.runs // 4, 5))
+    never = await condition_of(bench, NEVER_TRACKED_TWICE, now)
+    await compare(bench, "events.never_tracked_2.first_page_50", FIRST_PAGE, NEVER_TRACKED_TWICE,
+                  page_statement(ws, never, 50), max(bench.runs // 4, 5))
 
 
 async def import_rate(bench: Bench, lines: int) -> None:
