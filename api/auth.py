@@ -13,5 +13,5 @@ async def authenticate(runtime: Runtime, header: object) -> Caller | None:
     key = key.strip()
     if scheme.lower() != "bearer" or not key or len(key) > 200:
         return None
-    async with runtime.engine.connect() as conn:
+    async with runtime.reader.connect() as conn:
         return await WorkspaceRepository(conn).authenticate(key)

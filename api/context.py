@@ -29,7 +29,12 @@ class Context:
         return self.caller.workspace_pk
 
     def uow(self) -> UnitOfWork:
+        """A transaction, for writes and for reads that must see one snapshot."""
         return UnitOfWork(self.runtime.engine, self.workspace_pk)
+
+    def reading(self) -> UnitOfWork:
+        """Statements that only read, each its own snapshot (no BEGIN/ROLLBACK round trips)."""
+        return UnitOfWork(self.runtime.reader, self.workspace_pk)
 
     def can(self, role: Role) -> bool:
         return self.caller is not None and self.caller.role.allows(role)

@@ -25,7 +25,19 @@ class Runtime:
     database: Database
     engine: AsyncEngine
     clock: Clock = field(default=system_clock)
-    extras: dict[str, Any] = field(default_factory=dict)  # process-wide services (the event hub)
+    # Process-wide services and caches (the event hub, definitions); left out of repr.
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def reader(self) -> AsyncEngine:
+        """The same pool in autocommit: a read needs no BEGIN and no ROLLBACK round trip."""
+        reader = self.extras.get("reader")
+        if reader is None:
+            reader = self.extras["reader"] = self.engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        assert isinstance(reader, AsyncEngine)
+        return reader
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:

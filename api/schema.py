@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from functools import lru_cache
+
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError, parse
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
@@ -20,6 +32,33 @@ from api.top_level_errors import TopLevelErrors
 MAX_DEPTH = 12
 MAX_TOKENS = 20_000
 MAX_ALIASES = 50
+DOCUMENTS_CACHED = 256
+
+# The limits' validation rules, made once: the validation cache is keyed by the rule
+# classes, and the limiter extensions would make new ones for every request.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
+_parse_cached = lru_cache(maxsize=DOCUMENTS_CACHED)(parse)
+
+
+class CachedDocuments(SchemaExtension):
+    """Parse each distinct document once: clients send the same few again and again.
+
+    (strawberry's ParserCache raises a syntax error from its hook, where the error
+    escapes the usual reporting; here a document that does not parse is left to
+    strawberry, which parses it again and reports it as always.)
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parse_cached(context.query, **context.parse_options)
+        yield
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
@@ -38,9 +77,12 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(LIMIT_RULES),
+            # Parse and validate each distinct document once (bounded caches, so unique
+            # documents cannot grow them).
+            CachedDocuments,
+            lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
             TopLevelErrors,
         ],
     )

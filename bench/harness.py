@@ -332,7 +332,8 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
         await migrate(runtime.engine)
         workspace_pk, seed_report = await ensure_seeded(runtime, customers)
         key = await create_key(runtime, WORKSPACE, Role.WRITE, "bench")
-        conn = await asyncpg.connect(libpq_dsn(runtime.database))
+        # JIT off, as on the service's connections, so `_sql` figures compare like with like.
+        conn = await asyncpg.connect(libpq_dsn(runtime.database), server_settings={"jit": "off"})
         try:
             async with serve(database_url) as server, _client(key) as http:
                 bench = Bench(runtime, server.base_url, http, conn, workspace_pk, customers, runs,

@@ -179,6 +179,11 @@ def referenced_segments(node: Node) -> set[str]:
     return {n.segment_id for n in walk(node) if isinstance(n, SegmentRef)}
 
 
+def reads_events(node: Node) -> bool:
+    """Whether the predicate reads tracked events (tracking one changes no customer row)."""
+    return any(isinstance(n, Related) and n.scope is Scope.EVENTS for n in walk(node))
+
+
 def is_time_relative(node: Node) -> bool:
     """Whether membership can change with the clock alone (a `now...` operand anywhere)."""
     return any(

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.custom_property import CustomPropertyDef, PropertyType
+from persistence.definitions import bump_definitions_version
 from persistence.tables import CustomProperty
 
 table = CustomProperty.__table__  # type: ignore[attr-defined]
@@ -66,6 +67,7 @@ class CustomPropertyRepository:
         )
         if definition.indexed:
             await self._create_index(definition)
+        await bump_definitions_version(self.conn, self.workspace_pk)
 
     async def _create_index(self, definition: CustomPropertyDef) -> None:
         expr = property_index_sql(definition)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from domain.fields import FieldCatalog
 from domain.predicate import (
     Node,
     is_time_relative,
+    reads_events,
     referenced_segments,
     segment_reference_paths,
 )
@@ -92,6 +93,7 @@ class WorkspaceSegments:
         self.catalog = catalog
         self.workspace_pk = workspace_pk
         self._parsed: dict[str, Node] = {}
+        self._unseen: dict[str, bool] = {}
 
     def predicate(self, segment_id: str) -> Node | None:
         segment = self.by_id.get(segment_id)
@@ -132,11 +134,25 @@ class WorkspaceSegments:
 
     def time_relative(self, node: Node) -> bool:
         """Relative times in `node` or in any segment it reaches."""
+        return self._reaches(node, is_time_relative)
+
+    def changes_unseen(self, segment_id: str) -> bool:
+        """Whether the segment's membership can change with no customer row changing: by
+        the clock alone, or by tracked events (in it or in any segment it reaches)."""
+        if segment_id not in self._unseen:
+            node = self.predicate(segment_id)
+            self._unseen[segment_id] = node is not None and self._reaches(
+                node, lambda n: is_time_relative(n) or reads_events(n)
+            )
+        return self._unseen[segment_id]
+
+    def _reaches(self, node: Node, test: Callable[[Node], bool]) -> bool:
+        """`test` holds for `node` or for the predicate of a segment it reaches."""
         seen: set[str] = set()
         pending = [node]
         while pending:
             current = pending.pop()
-            if is_time_relative(current):
+            if test(current):
                 return True
             for ref in referenced_segments(current) - seen:
                 seen.add(ref)

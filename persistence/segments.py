@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -114,6 +114,8 @@ class SegmentRepository:
     def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
         self.conn = conn
         self.workspace_pk = workspace_pk
+        self.definitions_changed = False
+        """Set by every write of a definition: the unit of work bumps the version at commit."""
 
     # ---- reading -------------------------------------------------------
 
@@ -133,6 +135,21 @@ class SegmentRepository:
             await self.conn.execute(
                 select(segment_table)
                 .where(segment_table.c.workspace_pk == self.workspace_pk)
+                .order_by(segment_table.c.id)
+            )
+        )
+        usages = await self._usages([r.pk for r in rows])
+        return [_segment(r, usages.get(r.pk, [])) for r in rows]
+
+    async def with_ids(self, ids: set[str]) -> list[Segment]:
+        """The segments `ids` (those that exist), by id."""
+        rows = list(
+            await self.conn.execute(
+                select(segment_table)
+                .where(
+                    segment_table.c.workspace_pk == self.workspace_pk,
+                    segment_table.c.id.in_(sorted(ids)),
+                )
                 .order_by(segment_table.c.id)
             )
         )
@@ -258,6 +275,7 @@ class SegmentRepository:
         await self.conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     async def add(self, segment: Segment) -> int:
+        self.definitions_changed = True
         values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
         result = await self.conn.execute(
             segment_table.insert()
@@ -274,6 +292,7 @@ class SegmentRepository:
 
     async def save(self, segment: Segment) -> None:
         """Write the segment's fields and make its usages match."""
+        self.definitions_changed = True
         assert segment.pk is not None
         values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
         await self.conn.execute(
@@ -296,6 +315,7 @@ class SegmentRepository:
             )
 
     async def set_references(self, segment_pk: int, referenced_ids: set[str]) -> None:
+        self.definitions_changed = True
         await self.conn.execute(
             delete(reference_table).where(reference_table.c.segment_pk == segment_pk)
         )
@@ -312,6 +332,7 @@ class SegmentRepository:
         )
 
     async def set_time_relative(self, segment_pk: int, relative: bool) -> None:
+        self.definitions_changed = True
         await self.conn.execute(
             update(segment_table)
             .where(segment_table.c.pk == segment_pk)
@@ -319,6 +340,7 @@ class SegmentRepository:
         )
 
     async def remove(self, segment_pk: int) -> None:
+        self.definitions_changed = True
         await self.conn.execute(delete(segment_table).where(segment_table.c.pk == segment_pk))
 
     async def forget_stats(self, segment_pk: int) -> None:
@@ -446,16 +468,20 @@ def _column_value(value: object) -> object:
     return value
 
 
+WRITES_SETTLE = timedelta(seconds=60)
+"""How long a customer write may take to commit after its `updated_at` (taken when
+it starts): a count made within this of a write may have missed it."""
+
+
 async def stale_passive_segments(
     conn: AsyncConnection, stale_before: datetime, limit: int
 ) -> list[tuple[int, str]]:
     """(workspace pk, segment id) of PASSIVE segments whose cached count may be out of date."""
     workspace = Workspace.__table__  # type: ignore[attr-defined]
     s = segment_table
-    changed = exists().where(
-        c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > s.c.stats_computed_at
-    )
-    deleted = workspace.c.customers_deleted_at > s.c.stats_computed_at
+    counted_before = s.c.stats_computed_at - WRITES_SETTLE
+    changed = exists().where(c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > counted_before)
+    deleted = workspace.c.customers_deleted_at > counted_before
     # Tracking events changes no customer row, so segments on events are recounted on age alone.
     on_events = func.jsonb_path_exists(
         s.c.predicate, literal_column("""'$.** ? (@.scope == "EVENTS")'""").cast(JSONPATH)

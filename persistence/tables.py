@@ -69,6 +69,22 @@ class Workspace(SQLModel, table=True):
     )
 
 
+class WorkspaceDefinitions(SQLModel, table=True):
+    """A counter bumped by every change to a workspace's segments or custom properties,
+    so a process may cache them and know, from one value read at authentication, when
+    not to. Kept off the workspace row, which the membership recorders lock."""
+
+    __tablename__ = "workspace_definitions"
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
     pk: int | None = _pk()

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.customers import CustomerRepository
+from persistence.definitions import bump_definitions_version
 from persistence.segments import SegmentRepository
 from persistence.snapshots import SnapshotRepository
 from persistence.tracked_events import TrackedEventRepository
@@ -40,6 +41,10 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
+        if self.segments.definitions_changed:
+            # Last: the version row stays locked only while committing (persistence.definitions).
+            await bump_definitions_version(self.conn, self.workspace_pk)
+            self.segments.definitions_changed = False
         await self.conn.commit()
         self._committed = True
 

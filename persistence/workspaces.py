@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import Role
+from persistence.definitions import version_of
 from persistence.tables import ApiKey, Workspace
 
 workspace_table = Workspace.__table__  # type: ignore[attr-defined]
@@ -31,6 +32,8 @@ class Caller:
     workspace_pk: int
     workspace_name: str
     role: Role
+    definitions_version: int | None = None
+    """The workspace's definitions version when the key was checked (None: not read)."""
 
 
 class WorkspaceRepository:
@@ -76,11 +79,16 @@ class WorkspaceRepository:
     async def authenticate(self, key: str) -> Caller | None:
         row = (
             await self.conn.execute(
-                select(workspace_table.c.pk, workspace_table.c.name, key_table.c.role)
+                select(
+                    workspace_table.c.pk,
+                    workspace_table.c.name,
+                    key_table.c.role,
+                    version_of(workspace_table.c.pk).label("definitions_version"),
+                )
                 .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
                 .where(key_table.c.key_hash == hash_key(key), key_table.c.revoked_at.is_(None))
             )
         ).first()
         if row is None:
             return None
-        return Caller(int(row.pk), row.name, Role(row.role))
+        return Caller(int(row.pk), row.name, Role(row.role), int(row.definitions_version))

@@ -49,7 +49,7 @@ class SegmentQueries:
                 for cur, s in zip(page.cursors, page.items, strict=True)
             ],
             page_info=page_info(page.cursors, page.has_next, after),
-            total_count=await count(),
+            count_loader=count,
         )
 
     @strawberry.field(description="Whether the customer is in the segment, evaluated live now.")

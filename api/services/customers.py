@@ -68,7 +68,7 @@ def forget_total(ctx: Context) -> None:
 
 
 async def get_customer(ctx: Context, customer_id: str) -> CustomerView | None:
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         return await uow.customers.get(customer_id)
 
 
@@ -77,11 +77,11 @@ async def customer_page(
 ) -> tuple[Page[CustomerView], Any]:
     """A page, and a function that counts the whole list only if the caller asks."""
     after_id = decode_after(after)
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         page = await uow.customers.page(first, after_id, search)
 
     async def count() -> int:
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             return await uow.customers.count(search)
 
     return page, count
@@ -100,7 +100,7 @@ async def related_records(ctx: Context, scope: str, customer_pk: int) -> list[Re
     """Batched: every customer asking for `scope` in the same tick shares one query."""
 
     async def load(pks: Sequence[int]) -> list[list[RecordView]]:
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             found = await uow.customers.related_many(scope, sorted(set(pks)))
         return [found.get(pk, []) for pk in pks]
 
@@ -121,7 +121,7 @@ async def order_page(
         for pk, size, after_id in keys:
             groups.setdefault((size, after_id), set()).add(pk)
         pages: dict[OrderPageKey, tuple[Page[RecordView], int]] = {}
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             for (size, after_id), pks in groups.items():
                 found = await uow.customers.related_pages("orders", sorted(pks), size, after_id)
                 pages.update({(pk, size, after_id): page for pk, page in found.items()})

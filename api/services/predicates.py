@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_
 
 from api.context import Context
+from api.services.definitions import current_segments
 from domain.errors import DomainError, ErrorCode
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
 from domain.instant import format_instant
@@ -54,15 +55,17 @@ async def select_customers(
     now: datetime,
     path: tuple[str, ...] = ("predicate",),
     saving: str | None = None,
+    known: WorkspaceSegments | None = None,
 ) -> Selection:
     """Parse and check `raw` against the workspace's fields and segments.
 
     Raises ValidationFailed (or DomainError) naming every problem; `saving` is the
-    id the predicate will be saved under, for the reference-cycle check.
+    id the predicate will be saved under, for the reference-cycle check. `known`:
+    definitions already at hand (reads); otherwise they are loaded in `uow`.
     """
-    catalog = await catalog_of(uow)
+    catalog = known.catalog if known is not None else await catalog_of(uow)
     node = parse_predicate(raw, catalog, path=path)
-    segments = await workspace_segments(uow, referenced_segments(node), catalog)
+    segments = known or await workspace_segments(uow, referenced_segments(node), catalog)
     segments.check_references(node, path, saving)
     condition = membership_condition(
         node, segments.catalog, now, segments, stored_membership, uow.workspace_pk
@@ -83,17 +86,18 @@ async def preview(
 ) -> Preview:
     """Who matches `raw` now: a first page at once, counts only when asked for."""
     timeout = ctx.runtime.settings.statement_timeout_ms
-    async with ctx.uow() as uow:
-        selection = await select_customers(uow, raw, ctx.runtime.clock())
+    async with ctx.reading() as uow:
+        known = await current_segments(ctx, uow)
+        selection = await select_customers(uow, raw, ctx.runtime.clock(), known=known)
         async with evaluation_guard(timeout):
             page = await uow.customers.page(first, after_id, search, selection.condition)
 
     async def count() -> int:
-        async with ctx.uow() as uow, evaluation_guard(timeout):
+        async with ctx.reading() as uow, evaluation_guard(timeout):
             return await uow.customers.count(search, selection.condition)
 
     async def total() -> int:
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             return await uow.customers.count()
 
     return Preview(selection.columns, page, memo(count), memo(total))
@@ -113,8 +117,9 @@ def memo(loader: Loader) -> Loader:
 
 async def field_catalog(ctx: Context) -> tuple[list[FieldDescriptor], list[str]]:
     """Every field a predicate may name, and the event names seen (suggestions for EVENTS name)."""
-    async with ctx.uow() as uow:
-        return (await catalog_of(uow)).descriptors(), await uow.events.names()
+    async with ctx.reading() as uow:
+        catalog = (await current_segments(ctx, uow)).catalog
+        return catalog.descriptors(), await uow.events.names()
 
 
 async def filtered_page(
@@ -131,24 +136,25 @@ async def filtered_page(
     """
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
+        known = await current_segments(ctx, uow)
         conditions = []
         if where is not None:
-            conditions.append((await select_customers(uow, where, now, ("where",))).condition)
+            selection = await select_customers(uow, where, now, ("where",), known=known)
+            conditions.append(selection.condition)
         if segment_id is not None:
-            segment = await uow.segments.get(segment_id)
+            segment = known.by_id.get(segment_id)
             if segment is None:
                 raise DomainError(
                     ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
                 )
-            segments = await workspace_segments(uow, {segment.id})
-            conditions.append(segments.condition(segment, now))
+            conditions.append(known.condition(segment, now))
         condition = and_(*conditions) if conditions else None
         async with evaluation_guard(timeout):
             page = await uow.customers.page(first, after_id, search, condition)
 
     async def count() -> int:
-        async with ctx.uow() as uow, evaluation_guard(timeout):
+        async with ctx.reading() as uow, evaluation_guard(timeout):
             return await uow.customers.count(search, condition)
 
     return page, memo(count)
@@ -161,10 +167,10 @@ async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
     """
     scopes = {scope.value.lower(): scope for scope in Scope}
     if path in scopes:
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             return await uow.customers.count_related(scopes[path].value.lower(), view.pk)
-    async with ctx.uow() as uow:
-        catalog = await catalog_of(uow)
+    async with ctx.reading() as uow:
+        catalog = (await current_segments(ctx, uow)).catalog
     if catalog.customer_field(path) is None:
         raise DomainError(
             ErrorCode.UNKNOWN_FIELD, f"There is no customer field {path!r}.", ("field",)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from api.context import Context
 from api.runtime import Runtime
+from api.services.definitions import cached_segments, current_segments
 from api.services.predicates import Loader, memo, workspace_segments
 from domain.errors import DomainError, ErrorCode
 from domain.evaluation_hints import PlanFacts, hints_for
@@ -21,25 +22,25 @@ from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentKind
 from persistence.evaluation import WorkspaceSegments, evaluation_guard
-from persistence.segments import stale_passive_segments
+from persistence.segments import WRITES_SETTLE, stale_passive_segments
 from persistence.unit_of_work import UnitOfWork
 
 log = logging.getLogger("segmentql.stats")
 
 
 async def get_segment(ctx: Context, segment_id: str) -> Segment | None:
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         return await uow.segments.get(segment_id)
 
 
 async def segment_page(
     ctx: Context, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
 ) -> tuple[Page[Segment], Loader]:
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         page = await uow.segments.page(first, after_id, search, kind)
 
     async def count() -> int:
-        async with ctx.uow() as uow:
+        async with ctx.reading() as uow:
             return await uow.segments.count(search, kind)
 
     return page, memo(count)
@@ -64,15 +65,15 @@ async def members(
 ) -> Members:
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
-        segments = await workspace_segments(uow, {segment.id})
+    async with ctx.reading() as uow:
+        segments = await current_segments(ctx, uow)
         condition = segments.condition(segment, now)
         node = segments.predicate(segment.id)
         async with evaluation_guard(timeout):
             page = await uow.customers.page(first, after_id, search, condition)
 
     async def count() -> int:
-        async with ctx.uow() as uow, evaluation_guard(timeout):
+        async with ctx.reading() as uow, evaluation_guard(timeout):
             return await uow.customers.count(search, condition)
 
     return Members(page, memo(count), field_paths(node) if node is not None else [])
@@ -81,7 +82,7 @@ async def members(
 async def customers_in_segment(
     ctx: Context, segment_id: str, first: int, after_id: str | None, search: str | None
 ) -> Members:
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         segment = await require_segment(uow, segment_id)
     return await members(ctx, segment, first, after_id, search)
 
@@ -89,9 +90,14 @@ async def customers_in_segment(
 async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bool, datetime]:
     """Evaluated live at the moment of the call, never from cached membership."""
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
-        segment = await require_segment(uow, segment_id)
-        condition = (await workspace_segments(uow, {segment.id})).condition(segment, now)
+    async with ctx.reading() as uow:
+        segments = await current_segments(ctx, uow)
+        segment = segments.by_id.get(segment_id)
+        if segment is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
+            )
+        condition = segments.condition(segment, now)
         async with evaluation_guard(ctx.runtime.settings.statement_timeout_ms):
             found = await uow.customers.matches(customer_id, condition)
     return found, now
@@ -100,12 +106,14 @@ async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bo
 async def segments_of_customer(ctx: Context, view: CustomerView) -> list[Segment]:
     """Every segment the customer is in now, in one query over all the workspace's segments."""
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
-        segments = await workspace_segments(uow)
-        listed = list(segments.by_id.values())
+    async with ctx.reading() as uow:
+        segments = await current_segments(ctx, uow)
+        listed = sorted(segments.by_id.values(), key=lambda s: s.id)
         conditions = [segments.condition(s, now) for s in listed]
         flags = await uow.customers.evaluate_many(view.pk, conditions)
-    return [s for s, inside in zip(listed, flags, strict=True) if inside]
+        inside = {s.id for s, flag in zip(listed, flags, strict=True) if flag}
+        # Loaded again: the cached definitions carry counts that may be old.
+        return await uow.segments.with_ids(inside) if inside else []
 
 
 @dataclass(frozen=True)
@@ -149,28 +157,64 @@ async def workspace_total(ctx: Context, uow: UnitOfWork) -> int:
 
 
 async def stats(ctx: Context, segment: Segment) -> Stats:
-    """Counts for listings: exact for STATIC and ACTIVE, at most `stats_max_age_s` old
-    for PASSIVE. The segment's stored count comes with it, so a fresh one costs no query."""
+    """Counts for listings: exact for STATIC and ACTIVE; for PASSIVE the stored count,
+    which the background refresher keeps fresh, or a count made now if there is none.
+
+    `computedAt` is the instant the count is known exact: when it was made, or now
+    when nothing it depends on has changed since (no customer written or deleted,
+    no relative time, no tracked events). A listing never waits for a recount of a
+    count it has: a stale one comes with its old `computedAt`.
+    """
     assert segment.pk is not None
     now = ctx.runtime.clock()
     max_age = timedelta(seconds=ctx.runtime.settings.stats_max_age_s)
     counted = segment.counted
     if segment.kind is SegmentKind.PASSIVE and counted is not None:
         at, count, total = counted.computed_at, counted.member_count, counted.total_customers
-        if at is not None and now - at <= max_age and count is not None and total is not None:
+        if at is not None and count is not None and total is not None:
+            if now - at > max_age and await _still_exact(ctx, segment, at):
+                at = now
             return Stats(count, total, at)
     if segment.kind is SegmentKind.PASSIVE:
         # Full counts run a few at a time: a listing of 100 stale segments must not
         # start 100 scans at once and push each past the statement timeout.
-        async with recount_slots(ctx.runtime), ctx.uow() as uow:
+        async with recount_slots(ctx.runtime), ctx.reading() as uow:
             return await refresh_stats(uow, ctx.runtime, segment)
-    async with ctx.uow() as uow:
+    async with ctx.reading() as uow:
         if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
             count = counted.member_count  # kept exact by every recorded transition
         else:
             count = await uow.segments.stored_count(segment.pk)
         total = await workspace_total(ctx, uow)
     return Stats(count, total, now)
+
+
+async def _still_exact(ctx: Context, segment: Segment, counted_at: datetime) -> bool:
+    """Nothing the segment's count depends on changed since it was counted."""
+    if segment.time_relative:
+        return False
+    segments = cached_segments(ctx)
+    if segments is None:
+        async with ctx.reading() as uow:
+            segments = await current_segments(ctx, uow)
+    if segments.changes_unseen(segment.id):
+        return False
+    changed = await _last_change(ctx)
+    return changed is None or changed < counted_at - WRITES_SETTLE
+
+
+async def _last_change(ctx: Context) -> datetime | None:
+    """The workspace's last customer change, read once per request."""
+    pending = ctx.cache.get("last_change")
+    if pending is None:
+
+        async def read() -> datetime | None:
+            async with ctx.reading() as uow:
+                return await uow.customers.last_change()
+
+        pending = ctx.cache["last_change"] = asyncio.ensure_future(read())
+    found: datetime | None = await pending
+    return found
 
 
 async def refresh_stats(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> Stats:
@@ -201,8 +245,8 @@ class Cost:
 async def evaluation_cost(ctx: Context, segment: Segment) -> Cost:
     assert segment.pk is not None
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
-        segments = await workspace_segments(uow, {segment.id})
+    async with ctx.reading() as uow:
+        segments = await current_segments(ctx, uow)
         condition = segments.condition(segment, now)
         plan = await uow.customers.explain_count(condition)
         cached = await uow.segments.stats(segment.pk)
@@ -232,7 +276,7 @@ def _reached_predicates(segments: WorkspaceSegments, segment_id: str) -> list[No
     return found
 
 
-async def refresh_stale_stats(runtime: Runtime, batch: int = 20) -> int:
+async def refresh_stale_stats(runtime: Runtime, batch: int = 100) -> int:
     """One pass of the background refresher: recount PASSIVE segments whose data moved.
 
     A segment is due when its count is older than half the freshness bound and

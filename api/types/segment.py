@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -72,8 +73,15 @@ class SegmentUsage:
 class MembershipConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
-    total_count: int
     columns: list[str] = strawberry.field(description="Field paths the predicate uses, for tables.")
+    count_loader: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many members in all (counted only when asked for).")
+    async def total_count(self) -> int:
+        try:
+            return await self.count_loader()
+        except DomainError as exc:  # a count cut off by the statement timeout
+            raise request_error(exc) from exc
 
 
 @strawberry.type(description="A saved segment of customers.")
@@ -151,8 +159,8 @@ class Segment:
                 for cur, v in zip(page.cursors, page.items, strict=True)
             ],
             page_info=page_info(page.cursors, page.has_next, after),
-            total_count=await result.count(),
             columns=result.columns,
+            count_loader=result.count,
         )
 
     @strawberry.field(description="The planner's estimate and the last measured evaluation.")
@@ -186,7 +194,11 @@ class SegmentEdge:
 class SegmentConnection:
     edges: list[SegmentEdge]
     page_info: PageInfo
-    total_count: int
+    count_loader: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many segments match in all (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count_loader()
 
 
 @strawberry.type(description="Whether a customer is in a segment, evaluated at evaluatedAt.")
