@@ -11,7 +11,9 @@ Exactly once, in the writer's transaction:
   evaluation with stored membership in one statement, applies the difference
   and numbers the events from `event_seq`. The lock makes those steps
   serial per workspace, so stored membership never drifts from what was
-  emitted, and event numbers commit in order.
+  emitted, and event numbers commit in order. (The sweeper first looks for
+  differences without the lock, then compares again, under it, only the
+  customers it found: see `MembershipLog.sweep`.)
 
 Lock order, to stay deadlock-free: gate, then customer rows, then the
 workspace row. Nothing waits for a customer row while holding the workspace
@@ -24,28 +26,41 @@ a customer another transaction holds leaves that customer to it (see
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     String,
     and_,
     any_,
+    case,
     delete,
+    exists,
     func,
     literal,
+    null,
+    or_,
     select,
     text,
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, array, insert
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
+from sqlalchemy.sql.selectable import Exists, ScalarSelect, Select
+from sqlalchemy.sql.visitors import iterate
 
+from domain.segment import SegmentKind
+from persistence.compiler import for_few_customers
+from persistence.definitions import version_of
 from persistence.field_map import customer_table
 from persistence.tables import Segment as SegmentRow
 from persistence.tables import SegmentEvent, SegmentMember, Workspace
@@ -66,6 +81,20 @@ def gate_key(workspace_pk: int) -> int:
     return (zlib.crc32(b"segmentql-gate") << 20) ^ workspace_pk
 
 
+async def active_definitions_version(conn: AsyncConnection, workspace_pk: int) -> int | None:
+    """The workspace's definitions version (persistence.definitions), or None when no
+    segment is ACTIVE, in one statement."""
+    query = select(
+        exists().where(
+            segment_table.c.workspace_pk == workspace_pk,
+            segment_table.c.kind == SegmentKind.ACTIVE.value,
+        ),
+        version_of(workspace_pk),
+    )
+    active, version = (await conn.execute(query)).one()
+    return int(version) if active else None
+
+
 @dataclass(frozen=True)
 class Tracked:
     """An ACTIVE segment and its live membership condition at this instant."""
@@ -73,6 +102,17 @@ class Tracked:
     pk: int
     id: str
     condition: ColumnElement[bool]
+
+    @cached_property
+    def for_few_customers(self) -> ColumnElement[bool]:
+        """The condition to evaluate on a few customers' rows (computed once: a tree copy).
+
+        COUNTs in their per-customer form, and in every AND / OR the operands that
+        read only the customer row first: PostgreSQL evaluates them in order and
+        stops at the first that decides, so "plan pro AND country IN (FR, DE)"
+        rarely runs its subqueries for a customer elsewhere.
+        """
+        return _row_operands_first(for_few_customers(self.condition))
 
 
 @dataclass(frozen=True)
@@ -83,6 +123,113 @@ class Transition:
     segment_id: str
     customer_pk: int
     customer_id: str
+
+
+# Everything a recorder writes once it knows the transitions, in one statement: the
+# membership rows that changed (when not already removed), the numbered events, the
+# workspace's last event number, the segments' counters, and the notification sent at
+# commit. Every CTE runs, read or not.
+_RECORD = """
+WITH entered AS (
+    INSERT INTO segment_member (segment_pk, customer_pk)
+    SELECT * FROM unnest(CAST(:entered_segments AS bigint[]), CAST(:entered_customers AS bigint[]))
+    ON CONFLICT DO NOTHING
+), gone AS (
+    DELETE FROM segment_member AS m
+    USING unnest(CAST(:gone_segments AS bigint[]), CAST(:gone_customers AS bigint[])) AS g(s, cu)
+    WHERE m.segment_pk = g.s AND m.customer_pk = g.cu
+), events AS (
+    INSERT INTO segment_event
+        (workspace_pk, seq, segment_pk, segment_id, customer_pk, customer_id, kind, occurred_at)
+    SELECT CAST(:ws AS bigint), e.seq, e.segment_pk, e.segment_id, e.customer_pk, e.customer_id,
+           e.kind, CAST(:now AS timestamptz)
+    FROM unnest(CAST(:seqs AS bigint[]), CAST(:segment_pks AS bigint[]),
+                CAST(:segment_ids AS text[]), CAST(:customer_pks AS bigint[]),
+                CAST(:customer_ids AS text[]), CAST(:kinds AS text[]))
+         AS e(seq, segment_pk, segment_id, customer_pk, customer_id, kind)
+), sequence AS (
+    UPDATE workspace SET event_seq = :last WHERE pk = :ws
+), counts AS (
+    UPDATE segment AS s SET member_count = coalesce(s.member_count, 0) + d.delta
+    FROM unnest(CAST(:count_pks AS bigint[]), CAST(:count_deltas AS integer[])) AS d(pk, delta)
+    WHERE s.pk = d.pk
+)
+SELECT pg_notify(:channel, :payload)
+"""
+
+
+def _count_moves(transitions: list[Transition]) -> dict[str, list[int]]:
+    """How each segment's member count moves: ENTERED adds one, LEFT takes one."""
+    delta: dict[int, int] = {}
+    for t in transitions:
+        delta[t.segment_pk] = delta.get(t.segment_pk, 0) + (1 if t.kind == ENTERED else -1)
+    changed = {pk: d for pk, d in delta.items() if d}
+    return {"count_pks": list(changed), "count_deltas": list(changed.values())}
+
+
+def _row_operands_first(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`condition` with the operands of each AND / OR reordered: no subquery first."""
+    if not isinstance(condition, BooleanClauseList) or condition.operator not in (
+        operators.and_,
+        operators.or_,
+    ):
+        return condition
+    operands = sorted((_row_operands_first(op) for op in condition.clauses), key=_reads_other_rows)
+    combine = and_ if condition.operator is operators.and_ else or_
+    return combine(*operands)
+
+
+def _reads_other_rows(condition: ColumnElement[bool]) -> bool:
+    return any(isinstance(e, (Select, Exists, ScalarSelect)) for e in iterate(condition))
+
+
+def _unnested(written: Any, column: str, only: Any = None) -> Any:
+    """(segment_pk, customer_pk) rows of one array column of `written` (of `only`'s segments)."""
+    pairs = select(
+        func.unnest(written.c[column]).label("segment_pk"), written.c.customer_pk
+    ).subquery()
+    rows = select(pairs.c.segment_pk, pairs.c.customer_pk)
+    if only is not None:
+        rows = rows.where(pairs.c.segment_pk == any_(only))
+    return rows.cte(column)
+
+
+def _differences(live: Any, stored: Any) -> Any:
+    """(kind, segment_pk, customer_pk): who is live but not stored, and stored but not live."""
+    entered = select(
+        literal(ENTERED, String).label("kind"), live.c.segment_pk, live.c.customer_pk
+    ).except_(select(literal(ENTERED, String), stored.c.segment_pk, stored.c.customer_pk))
+    left = select(
+        literal(LEFT, String).label("kind"), stored.c.segment_pk, stored.c.customer_pk
+    ).except_(select(literal(LEFT, String), live.c.segment_pk, live.c.customer_pk))
+    return union_all(entered, left)
+
+
+@asynccontextmanager
+async def _generic_plan(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Statements inside reuse their connection's generic plan of the statement.
+
+    The per-customer comparison is the same prepared statement for every write
+    (customer pks bound as one array), and its plan is the same whatever the
+    values: probe these customers by primary key. But PostgreSQL keeps planning
+    it for the values bound, as a plan for "one customer" always looks cheaper
+    than one for "some": a hundred segments' conditions cost 2 to 3 ms to plan,
+    more than running them. The setting is local to the transaction and put back
+    at once, so no other statement is planned this way.
+    """
+    result = await conn.execute(
+        text(
+            "SELECT current_setting('plan_cache_mode'),"
+            " set_config('plan_cache_mode', 'force_generic_plan', true)"
+        )
+    )
+    previous = result.scalar_one()
+    try:
+        yield
+    finally:
+        await conn.execute(
+            text("SELECT set_config('plan_cache_mode', :previous, true)"), {"previous": previous}
+        )
 
 
 class MembershipLog:
@@ -154,37 +301,89 @@ class MembershipLog:
             return []
         return await self._apply(changes, base, now)
 
+    async def sweep(
+        self, tracked_at: Callable[[datetime], Sequence[Tracked]], clock: Callable[[], datetime]
+    ) -> list[Transition]:
+        """A whole-workspace reconcile that holds the workspace row only while it records.
+
+        Comparing every customer takes as long as the segments' conditions take
+        over the whole workspace (half a second for `lastOrderAt >= now-30d` at
+        a million customers), and every writer of the workspace waits for the
+        row meanwhile. So the comparison runs first, without the row, and only
+        the customers it finds different are compared again, under the row, as
+        a write's are. A customer whose membership changes with the clock in
+        between is caught by the next sweep; every other change is a writer's to
+        record, and it does.
+        """
+        tracked = tracked_at(clock())
+        if not tracked:
+            return []
+        differing = {cu for _, _, cu in await self._diff(tracked, None)}
+        if not differing:
+            return []
+        return await self.reconcile(tracked_at, sorted(differing), clock)
+
     async def _diff(
         self, tracked: Sequence[Tracked], customer_pks: Sequence[int] | None
     ) -> list[tuple[str, int, int]]:
         """(kind, segment pk, customer pk) for every difference, all segments in one statement."""
-        mine = [c.c.workspace_pk == self.workspace_pk]
-        if customer_pks is not None:
-            mine.append(c.c.pk.in_(list(customer_pks)))
-        live = union_all(
+        if customer_pks is None:
+            live, stored = self._workspace_live(tracked), self._workspace_stored(tracked)
+            rows = await self.conn.execute(_differences(live, stored))
+        else:
+            live, stored = self._customers_live_and_stored(tracked, customer_pks)
+            async with _generic_plan(self.conn):
+                rows = await self.conn.execute(_differences(live, stored))
+        return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
+
+    def _workspace_live(self, tracked: Sequence[Tracked]) -> Any:
+        """Every member of every tracked segment: a branch a segment, each free to use indexes."""
+        return union_all(
             *(
                 select(
                     literal(t.pk, BigInteger).label("segment_pk"), c.c.pk.label("customer_pk")
-                ).where(*mine, t.condition)
+                ).where(c.c.workspace_pk == self.workspace_pk, t.condition)
                 for t in tracked
             )
         ).cte("live")
-        stored_filter = [member_table.c.segment_pk.in_([t.pk for t in tracked])]
-        if customer_pks is not None:
-            stored_filter.append(member_table.c.customer_pk.in_(list(customer_pks)))
-        stored = (
-            select(member_table.c.segment_pk, member_table.c.customer_pk)
-            .where(*stored_filter)
-            .cte("stored")
+
+    def _workspace_stored(self, tracked: Sequence[Tracked]) -> Any:
+        segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
+        stored = select(member_table.c.segment_pk, member_table.c.customer_pk)
+        return stored.where(member_table.c.segment_pk == any_(segment_pks)).cte("stored")
+
+    def _customers_live_and_stored(
+        self, tracked: Sequence[Tracked], customer_pks: Sequence[int]
+    ) -> tuple[Any, Any]:
+        """Live and stored membership of the written customers, from one probe of each.
+
+        One row a customer, found by primary key: each segment's condition is a
+        CASE in its select list (its subqueries run for that row only, and the
+        statement is one scan to plan, not a branch a segment), its stored
+        memberships a subquery on `segment_member (customer_pk)`, filtered to the
+        tracked segments after it so that no plan walks the primary key with a
+        hundred segment pks instead. Nothing reads more than these customers'
+        rows: COUNTs take their per-customer form (the grouped one aggregates the
+        whole workspace).
+        """
+        pks = literal(sorted(set(customer_pks)), ARRAY(BigInteger))
+        segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
+        matched = array([case((t.for_few_customers, literal(t.pk, BigInteger))) for t in tracked])
+        member = (
+            select(member_table.c.segment_pk)
+            .where(member_table.c.customer_pk == c.c.pk)
+            .correlate(c)
         )
-        entered = select(
-            literal(ENTERED, String).label("kind"), live.c.segment_pk, live.c.customer_pk
-        ).except_(select(literal(ENTERED, String), stored.c.segment_pk, stored.c.customer_pk))
-        left = select(
-            literal(LEFT, String).label("kind"), stored.c.segment_pk, stored.c.customer_pk
-        ).except_(select(literal(LEFT, String), live.c.segment_pk, live.c.customer_pk))
-        rows = await self.conn.execute(union_all(entered, left))
-        return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
+        written = (
+            select(
+                c.c.pk.label("customer_pk"),
+                func.array_remove(matched, null()).label("live"),
+                func.array(member.scalar_subquery()).label("stored"),
+            )
+            .where(c.c.workspace_pk == self.workspace_pk, c.c.pk == any_(pks))
+            .cte("written")
+        )
+        return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
 
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
@@ -193,24 +392,7 @@ class MembershipLog:
         changes = [ch for ch in changes if ch[0] == LEFT or ch[2] in free]
         if not changes:
             return []
-        entered = [(s, cu) for kind, s, cu in changes if kind == ENTERED]
-        left = [(s, cu) for kind, s, cu in changes if kind == LEFT]
-        if entered:
-            await self.conn.execute(
-                insert(member_table).on_conflict_do_nothing(),
-                [{"segment_pk": s, "customer_pk": cu} for s, cu in entered],
-            )
-        if left:
-            gone = select(
-                func.unnest(literal([s for s, _ in left], ARRAY(BigInteger))).label("s"),
-                func.unnest(literal([cu for _, cu in left], ARRAY(BigInteger))).label("cu"),
-            ).subquery("gone")
-            await self.conn.execute(
-                delete(member_table).where(
-                    member_table.c.segment_pk == gone.c.s, member_table.c.customer_pk == gone.c.cu
-                )
-            )
-        return await self._record(changes, base, now)
+        return await self._record(changes, base, now, store_membership=True)
 
     async def _unlocked(self, customer_pks: set[int]) -> set[int]:
         """The customers a membership row may reference now without waiting.
@@ -232,75 +414,65 @@ class MembershipLog:
         return {int(r.pk) for r in rows}
 
     async def _record(
-        self, changes: list[tuple[str, int, int]], base: int, now: datetime
+        self,
+        changes: list[tuple[str, int, int]],
+        base: int,
+        now: datetime,
+        store_membership: bool,
     ) -> list[Transition]:
-        """Number and store the events, bump counters, and notify listeners at commit."""
+        """Number and store the events (and the membership rows), bump counters, notify.
+
+        One statement after the names: each round trip is paid by every write
+        (with its locks held), and these steps cannot fail apart.
+        """
         names = await self._names({s for _, s, _ in changes}, {cu for _, _, cu in changes})
         transitions = [
             Transition(base + i + 1, kind, s, names[0][s], cu, names[1][cu])
             for i, (kind, s, cu) in enumerate(changes)
         ]
-        await self.conn.execute(
-            # executemany: batched under the driver's parameter limit, however many events
-            insert(event_table),
-            [
-                {
-                    "workspace_pk": self.workspace_pk,
-                    "seq": t.seq,
-                    "segment_pk": t.segment_pk,
-                    "segment_id": t.segment_id,
-                    "customer_pk": t.customer_pk,
-                    "customer_id": t.customer_id,
-                    "kind": t.kind,
-                    "occurred_at": now,
-                }
-                for t in transitions
-            ],
-        )
+        moved = transitions if store_membership else []
+        entered = [t for t in moved if t.kind == ENTERED]
+        gone = [t for t in moved if t.kind == LEFT]
         last = transitions[-1].seq
         await self.conn.execute(
-            update(workspace_table)
-            .where(workspace_table.c.pk == self.workspace_pk)
-            .values(event_seq=last)
-        )
-        await self._bump_counts(transitions)
-        await self.conn.execute(
-            select(func.pg_notify(EVENTS_CHANNEL, f"{self.workspace_pk}:{last}"))
+            text(_RECORD),
+            {
+                "ws": self.workspace_pk,
+                "now": now,
+                "entered_segments": [t.segment_pk for t in entered],
+                "entered_customers": [t.customer_pk for t in entered],
+                "gone_segments": [t.segment_pk for t in gone],
+                "gone_customers": [t.customer_pk for t in gone],
+                "seqs": [t.seq for t in transitions],
+                "segment_pks": [t.segment_pk for t in transitions],
+                "segment_ids": [t.segment_id for t in transitions],
+                "customer_pks": [t.customer_pk for t in transitions],
+                "customer_ids": [t.customer_id for t in transitions],
+                "kinds": [t.kind for t in transitions],
+                "last": last,
+                **_count_moves(transitions),
+                "channel": EVENTS_CHANNEL,
+                "payload": f"{self.workspace_pk}:{last}",
+            },
         )
         return transitions
 
     async def _names(
         self, segment_pks: set[int], customer_pks: set[int]
     ) -> tuple[dict[int, str], dict[int, str]]:
-        segs = await self.conn.execute(
-            select(segment_table.c.pk, segment_table.c.id).where(
-                segment_table.c.pk.in_(sorted(segment_pks))
-            )
+        rows = await self.conn.execute(
+            text(
+                "SELECT true AS segment, pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))"
+                " UNION ALL"
+                " SELECT false, pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))"
+            ),
+            {"s": sorted(segment_pks), "c": sorted(customer_pks)},
         )
-        custs = await self.conn.execute(
-            select(c.c.pk, c.c.id).where(
-                c.c.pk == any_(literal(sorted(customer_pks), ARRAY(BigInteger)))
-            )
-        )
-        return {r.pk: r.id for r in segs}, {r.pk: r.id for r in custs}
-
-    async def _bump_counts(self, transitions: list[Transition]) -> None:
-        delta: dict[int, int] = {}
-        for t in transitions:
-            delta[t.segment_pk] = delta.get(t.segment_pk, 0) + (1 if t.kind == ENTERED else -1)
-        changed = {pk: d for pk, d in delta.items() if d}
-        if not changed:
-            return
-        pks = array(list(changed), type_=BigInteger)
-        deltas = array(list(changed.values()), type_=Integer)
-        moves = select(func.unnest(pks).label("pk"), func.unnest(deltas).label("delta")).subquery(
-            "moves"
-        )
-        await self.conn.execute(
-            update(segment_table)
-            .where(segment_table.c.pk == moves.c.pk)
-            .values(member_count=func.coalesce(segment_table.c.member_count, 0) + moves.c.delta)
-        )
+        segments: dict[int, str] = {}
+        customers: dict[int, str] = {}
+        for r in rows:
+            (segments if r.segment else customers)[int(r.pk)] = r.id
+        return segments, customers
 
     async def remove_customers(
         self,
@@ -326,7 +498,7 @@ class MembershipLog:
         changes = sorted((LEFT, int(r.segment_pk), int(r.customer_pk)) for r in rows)
         if not changes:
             return []
-        return await self._record(changes, base, now)
+        return await self._record(changes, base, now, store_membership=False)
 
     async def set_baseline(self, segment_pk: int, count: int) -> None:
         await self.conn.execute(

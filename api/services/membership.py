@@ -12,33 +12,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from api.runtime import Runtime
-from domain.segment import Segment, SegmentKind
+from api.services.tracked_segments import tracked_segments
+from domain.segment import Segment
 from persistence.evaluation import WorkspaceSegments
-from persistence.membership import MembershipLog, Tracked, Transition
+from persistence.membership import MembershipLog, Transition
 from persistence.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 logger = logging.getLogger("segmentql.membership")
-
-
-def _tracked(
-    segments: WorkspaceSegments, only: Callable[[Segment], bool] = lambda s: True
-) -> Callable[[datetime], list[Tracked]]:
-    active = [s for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and only(s)]
-
-    def at(now: datetime) -> list[Tracked]:
-        return [Tracked(s.pk, s.id, segments.condition(s, now)) for s in active if s.pk]
-
-    return at
-
-
-async def _active_segments(uow: UnitOfWork) -> WorkspaceSegments | None:
-    from api.services.predicates import workspace_segments
-
-    segments = await workspace_segments(uow)
-    if not any(s.kind is SegmentKind.ACTIVE for s in segments.by_id.values()):
-        return None
-    return segments
 
 
 async def begin_write(uow: UnitOfWork) -> None:
@@ -57,10 +38,12 @@ async def after_customer_write(
     """Re-evaluate the written customers against every ACTIVE segment (set-based)."""
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_as_writer()
-    segments = await _active_segments(uow)
-    if segments is None or not customer_pks:
+    if not customer_pks:
         return []
-    return await log.reconcile(_tracked(segments), sorted(set(customer_pks)), clock)
+    tracked = await tracked_segments(uow)
+    if tracked is None:
+        return []
+    return await log.reconcile(tracked.at(), sorted(set(customer_pks)), clock)
 
 
 async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[str, int]:
@@ -81,11 +64,10 @@ async def before_customer_delete(
     """Deleted customers (locked by `lock_for_delete`) leave every ACTIVE segment they were in."""
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_as_writer()
-    segments = await _active_segments(uow)
-    if segments is None:
+    tracked = await tracked_segments(uow)
+    if tracked is None:
         return []
-    active = [s.pk for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and s.pk]
-    return await log.remove_customers(active, customer_pks, clock)
+    return await log.remove_customers(tracked.pks, customer_pks, clock)
 
 
 async def record_baseline(
@@ -113,10 +95,10 @@ async def resync(
     """Whole-workspace reconcile of ACTIVE segments (all, or those `only` selects)."""
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_exclusively()
-    segments = await _active_segments(uow)
-    if segments is None:
+    tracked = await tracked_segments(uow)
+    if tracked is None:
         return []
-    return await log.reconcile(_tracked(segments, only or (lambda s: True)), None, clock)
+    return await log.reconcile(tracked.at(only), None, clock)
 
 
 async def sweep(runtime: Runtime) -> int:
@@ -137,19 +119,13 @@ async def sweep(runtime: Runtime) -> int:
     return transitions
 
 
-def _reaches_time(segments: WorkspaceSegments, segment: Segment) -> bool:
-    """Relative times in its predicate or any segment it references, as they are now."""
-    node = segments.predicate(segment.id)
-    return node is not None and segments.time_relative(node)
-
-
 async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-        segments = await _active_segments(uow)
-        if segments is None:
+        tracked = await tracked_segments(uow)
+        if tracked is None:
             return 0
-        done = await MembershipLog(uow.conn, workspace_pk).reconcile(
-            _tracked(segments, lambda s: _reaches_time(segments, s)), None, runtime.clock
+        done = await MembershipLog(uow.conn, workspace_pk).sweep(
+            tracked.at(tracked.reaches_time), runtime.clock
         )
         await uow.commit()
     return len(done)

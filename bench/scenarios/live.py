@@ -140,13 +140,32 @@ async def run(bench: Bench) -> None:
     bench.report("live.reevaluate_one_full_vs_10k", full.p50 / small.p50, "x")
     bench.report("live.reevaluate_one_sql_full_vs_10k", full_sql.p50 / small_sql.p50, "x")
 
-    await batch_upserts(bench)
     probe = cond("properties.industry", "EQ", PROBE_INDUSTRY)
     (probe_id,) = await ensure_active(bench, "bench-active-probe-", [("industry", probe)], "_probe")
-    await subscriber_latency(bench, probe_id)
-    await fan_out(bench, probe_id)
-    await sweeper(bench)
-    await activation_probes(bench)
+    await each_step(
+        lambda: batch_upserts(bench),
+        lambda: subscriber_latency(bench, probe_id),
+        lambda: fan_out(bench, probe_id),
+        lambda: sweeper(bench),
+        lambda: activation_probes(bench),
+    )
+
+
+async def each_step(*steps: Callable[[], Awaitable[None]]) -> None:
+    """Run every step even when one fails (its figures are then missing), then raise the first.
+
+    The steps measure unrelated things: a fan-out that times out must not cost
+    the sweeper's figure.
+    """
+    failures: list[Exception] = []
+    for step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            print(f"# live step failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 async def small_workspace(bench: Bench) -> tuple[int, str]:

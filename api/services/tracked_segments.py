@@ -1,0 +1,131 @@
+"""The ACTIVE segments a write is re-evaluated against, compiled once per definition.
+
+Every customer write re-evaluates its customers against each ACTIVE segment of
+the workspace. Loading the segments and the catalog, then parsing and
+compiling a hundred predicates, costs tens of milliseconds of Python: far
+more than the database needs to probe a few rows, and it ran on every write.
+The compiled conditions are kept in the process under the workspace's
+definitions version (persistence.definitions), read with "is any segment
+ACTIVE" in one cheap statement inside the writer's transaction: any change to
+a segment or a custom property moves the version, hence a fresh compile.
+
+Conditions reaching relative times (`now-30d`) depend on the instant of
+evaluation, read under the workspace lock: those alone, usually few, are
+compiled again at each use.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.fields import FieldCatalog
+from domain.segment import Segment, SegmentKind
+from persistence.definitions import definitions_version
+from persistence.evaluation import WorkspaceSegments
+from persistence.membership import Tracked, active_definitions_version
+from persistence.unit_of_work import UnitOfWork
+
+CACHED_WORKSPACES = 64
+Only = Callable[[Segment], bool]
+
+
+@dataclass(frozen=True)
+class TrackedSegments:
+    """A workspace's ACTIVE segments at one definitions version, with what compiles once."""
+
+    segments: WorkspaceSegments
+    active: tuple[Segment, ...]
+    fixed: dict[int, Tracked]  # by segment pk: no relative time anywhere in them
+
+    @classmethod
+    def compile(cls, segments: WorkspaceSegments) -> TrackedSegments:
+        """Compile the conditions that do not depend on the instant (any instant will do)."""
+        now = datetime.now(UTC)
+        active = tuple(s for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and s.pk)
+        fixed = {
+            s.pk: Tracked(s.pk, s.id, segments.condition(s, now))
+            for s in active
+            if s.pk and not _reaches_time(segments, s)
+        }
+        return cls(segments, active, fixed)
+
+    @property
+    def pks(self) -> list[int]:
+        return [s.pk for s in self.active if s.pk]
+
+    def reaches_time(self, segment: Segment) -> bool:
+        return segment.pk not in self.fixed
+
+    def at(self, only: Only | None = None) -> Callable[[datetime], list[Tracked]]:
+        """The conditions of the ACTIVE segments (all, or those `only` keeps) at an instant."""
+        chosen = [s for s in self.active if only is None or only(s)]
+
+        def conditions(now: datetime) -> list[Tracked]:
+            return [self.fixed.get(s.pk) or self._timed(s, now) for s in chosen if s.pk]
+
+        return conditions
+
+    def _timed(self, segment: Segment, now: datetime) -> Tracked:
+        assert segment.pk is not None
+        return Tracked(segment.pk, segment.id, self.segments.condition(segment, now))
+
+
+def _reaches_time(segments: WorkspaceSegments, segment: Segment) -> bool:
+    """Relative times in its predicate or in any segment it references."""
+    node = segments.predicate(segment.id)
+    return node is not None and segments.time_relative(node)
+
+
+class _Cache:
+    """The last compiled TrackedSegments of the most recently used workspaces."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[int, int], TrackedSegments] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> TrackedSegments | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, int], value: TrackedSegments) -> None:
+        for stale in [k for k in self.entries if k[0] == key[0]]:
+            del self.entries[stale]  # one version a workspace: the older ones are dead
+        self.entries[key] = value
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_cache = _Cache(CACHED_WORKSPACES)
+
+
+async def tracked_segments(uow: UnitOfWork) -> TrackedSegments | None:
+    """The workspace's ACTIVE segments as they are defined now; None when there are none.
+
+    Read in the caller's transaction (after the write gate), as an uncached read
+    would be. A compile is cached under the version read just before its
+    definitions were loaded: they are at least that new, so a definition
+    committed in between only costs a compile more, never a stale hit.
+    """
+    version = await active_definitions_version(uow.conn, uow.workspace_pk)
+    if version is None:
+        return None
+    found = _cache.get((uow.workspace_pk, version))
+    if found is None:
+        found = await _compile(uow)
+    return found if found.active else None
+
+
+async def _compile(uow: UnitOfWork) -> TrackedSegments:
+    from api.services.predicates import workspace_segments
+
+    version = await definitions_version(uow.conn, uow.workspace_pk)
+    properties = (await uow.properties.all()).values()
+    segments = await workspace_segments(uow, catalog=FieldCatalog.for_workspace(properties))
+    compiled = TrackedSegments.compile(segments)
+    _cache.put((uow.workspace_pk, version), compiled)
+    return compiled
