@@ -57,8 +57,8 @@ async def prune_tracked_events(runtime: Runtime) -> int:
 
 def default_jobs(runtime: Runtime) -> list[Periodic]:
     from api.services.membership import sweep
-    from api.services.segment_reads import refresh_stale_stats
     from api.services.snapshots import run_due
+    from api.services.stats_refresher import refresh_stale_stats
 
     settings = runtime.settings
     return [

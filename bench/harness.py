@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from domain.access import Role
 from persistence.database import libpq_dsn
 from persistence.migrate import migrate
 from persistence.seed import SeedReport, seed_customers
+from persistence.segments import stale_passive_segments
 
 WORKSPACE = "bench"
 RESULTS = Path(__file__).parent / "results.json"
@@ -187,6 +188,20 @@ class Bench:
         self.report(f"{name}.p95", latency.p95, "ms")
         return latency
 
+    async def tidy(self, *tables: str) -> None:
+        """VACUUM (ANALYZE) `tables` when the server's autovacuum is off, as it would do them.
+
+        Without it, tables the benchmark itself filled (memberships, events) have no
+        statistics and the planner guesses: the figures would be of a server no one runs.
+        """
+        if await self.conn.fetchval("SELECT current_setting('autovacuum')") == "on":
+            return
+        for table in tables:
+            started = time.perf_counter()
+            await self.conn.execute(f"VACUUM (ANALYZE) {table}")
+            elapsed = time.perf_counter() - started
+            print(f"# autovacuum is off here: vacuumed {table} ({elapsed:.1f} s)", file=sys.stderr)
+
     @contextlib.asynccontextmanager
     async def scratch_workspace(self, prefix: str) -> AsyncIterator[tuple[str, str]]:
         """A throwaway workspace (seed properties declared) and a WRITE key; deleted after."""
@@ -200,6 +215,28 @@ class Bench:
 
 
 # ---- setup --------------------------------------------------------------------
+
+
+async def stats_caught_up(bench: Bench, limit_s: float = 300.0) -> None:
+    """Wait until every PASSIVE count is within the freshness bound (or nothing could
+    have changed it), and report how long that took.
+
+    A new server recounts every cached count that the data changed under since
+    (the last run's `live` writes, say), which keeps a core busy for a while: the
+    figures are of the steady state, after it, and this is how long that took.
+    """
+    max_age = timedelta(seconds=bench.runtime.settings.stats_max_age_s)
+    started = time.perf_counter()
+    due: list[tuple[int, str]] = []
+    while time.perf_counter() - started < limit_s:
+        async with bench.runtime.engine.connect() as conn:
+            due = await stale_passive_segments(conn, datetime.now(UTC) - max_age, 1000)
+        if not due:
+            break
+        await asyncio.sleep(1.0)
+    bench.report("server.stats_caught_up.seconds", time.perf_counter() - started, "s")
+    if due:
+        print(f"# {len(due)} segment counts still stale after {limit_s:.0f} s", file=sys.stderr)
 
 
 async def ensure_seeded(runtime: Runtime, customers: int) -> tuple[int, SeedReport | None]:
@@ -338,6 +375,7 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
             async with serve(database_url) as server, _client(key) as http:
                 bench = Bench(runtime, server.base_url, http, conn, workspace_pk, customers, runs,
                               max(runs // 10, 3), seed_report, server)
+                await stats_caught_up(bench)
                 for spec in scenarios:
                     if only and spec.name not in only:
                         continue

@@ -189,6 +189,16 @@ class CustomerRepository:
         query = select(func.count()).select_from(c).where(and_(*self.filtered(search, where)))
         return int((await self.conn.execute(query)).scalar_one())
 
+    async def count_each(self, conditions: Sequence[ColumnElement[bool]]) -> tuple[list[int], int]:
+        """How many customers meet each condition, and how many there are: one scan."""
+        query = (
+            select(func.count(), *(func.count().filter(cond) for cond in conditions))
+            .select_from(c)
+            .where(c.c.workspace_pk == self.workspace_pk)
+        )
+        row = (await self.conn.execute(query)).one()
+        return [int(n) for n in row[1:]], int(row[0])
+
     async def matches(self, customer_id: str, condition: ColumnElement[bool]) -> bool:
         """Whether one customer meets `condition` (COUNT nodes in their per-customer form)."""
         one = for_few_customers(condition)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.selectable import Exists, ScalarSelect, Select
+from sqlalchemy.sql.visitors import iterate
 
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.fields import FieldCatalog
@@ -61,6 +63,12 @@ def _sqlstate(exc: BaseException) -> str | None:
     cause = getattr(orig, "__cause__", None)
     code = getattr(cause, "sqlstate", None)
     return code if isinstance(code, str) else None
+
+
+def reads_other_rows(condition: ColumnElement[bool]) -> bool:
+    """Whether `condition` holds a subquery (related records, events, stored lists), as
+    opposed to reading only the customer's own row."""
+    return any(isinstance(e, (Select, Exists, ScalarSelect)) for e in iterate(condition))
 
 
 @asynccontextmanager

@@ -55,12 +55,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
-from sqlalchemy.sql.selectable import Exists, ScalarSelect, Select
-from sqlalchemy.sql.visitors import iterate
 
 from domain.segment import SegmentKind
 from persistence.compiler import for_few_customers
 from persistence.definitions import version_of
+from persistence.evaluation import reads_other_rows
 from persistence.field_map import customer_table
 from persistence.tables import Segment as SegmentRow
 from persistence.tables import SegmentEvent, SegmentMember, Workspace
@@ -174,13 +173,9 @@ def _row_operands_first(condition: ColumnElement[bool]) -> ColumnElement[bool]:
         operators.or_,
     ):
         return condition
-    operands = sorted((_row_operands_first(op) for op in condition.clauses), key=_reads_other_rows)
+    operands = sorted((_row_operands_first(op) for op in condition.clauses), key=reads_other_rows)
     combine = and_ if condition.operator is operators.and_ else or_
     return combine(*operands)
-
-
-def _reads_other_rows(condition: ColumnElement[bool]) -> bool:
-    return any(isinstance(e, (Select, Exists, ScalarSelect)) for e in iterate(condition))
 
 
 def _unnested(written: Any, column: str, only: Any = None) -> Any:

@@ -28,6 +28,8 @@ class UnitOfWork:
         self.engine = engine
         self.workspace_pk = workspace_pk
         self._committed = False
+        self.write_gate_entered = False
+        """Whether this transaction holds its workspace's write gate (api.services.membership)."""
 
     async def __aenter__(self) -> UnitOfWork:
         self.conn = await self.engine.connect()

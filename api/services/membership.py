@@ -29,20 +29,27 @@ async def begin_write(uow: UnitOfWork) -> None:
     rows, which takes KEY SHARE locks on customers: a writer already holding a
     customer row while it waits for the gate would deadlock with it.
     """
-    await MembershipLog(uow.conn, uow.workspace_pk).enter_as_writer()
+    await _enter_gate(uow)
+
+
+async def _enter_gate(uow: UnitOfWork) -> None:
+    """The shared gate, once a transaction (taking it again is harmless, but a round trip)."""
+    if not uow.write_gate_entered:
+        await MembershipLog(uow.conn, uow.workspace_pk).enter_as_writer()
+        uow.write_gate_entered = True
 
 
 async def after_customer_write(
     uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
 ) -> list[Transition]:
     """Re-evaluate the written customers against every ACTIVE segment (set-based)."""
-    log = MembershipLog(uow.conn, uow.workspace_pk)
-    await log.enter_as_writer()
+    await _enter_gate(uow)
     if not customer_pks:
         return []
     tracked = await tracked_segments(uow)
     if tracked is None:
         return []
+    log = MembershipLog(uow.conn, uow.workspace_pk)
     return await log.reconcile(tracked.at(), sorted(set(customer_pks)), clock)
 
 
@@ -53,20 +60,19 @@ async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[
     point was not seen here, and deleting it would drop its memberships
     without a LEFT.
     """
-    log = MembershipLog(uow.conn, uow.workspace_pk)
-    await log.enter_as_writer()
-    return await log.lock_customers(customer_ids)
+    await _enter_gate(uow)
+    return await MembershipLog(uow.conn, uow.workspace_pk).lock_customers(customer_ids)
 
 
 async def before_customer_delete(
     uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
 ) -> list[Transition]:
     """Deleted customers (locked by `lock_for_delete`) leave every ACTIVE segment they were in."""
-    log = MembershipLog(uow.conn, uow.workspace_pk)
-    await log.enter_as_writer()
+    await _enter_gate(uow)
     tracked = await tracked_segments(uow)
     if tracked is None:
         return []
+    log = MembershipLog(uow.conn, uow.workspace_pk)
     return await log.remove_customers(tracked.pks, customer_pks, clock)
 
 

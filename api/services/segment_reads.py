@@ -22,7 +22,7 @@ from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentKind
 from persistence.evaluation import WorkspaceSegments, evaluation_guard
-from persistence.segments import WRITES_SETTLE, stale_passive_segments
+from persistence.segments import WRITES_SETTLE
 from persistence.unit_of_work import UnitOfWork
 
 log = logging.getLogger("segmentql.stats")
@@ -274,28 +274,3 @@ def _reached_predicates(segments: WorkspaceSegments, segment_id: str) -> list[No
                 found.append(node)
                 pending.append(ref)
     return found
-
-
-async def refresh_stale_stats(runtime: Runtime, batch: int = 100) -> int:
-    """One pass of the background refresher: recount PASSIVE segments whose data moved.
-
-    A segment is due when its count is older than half the freshness bound and
-    its workspace's customers changed since (or it is time-relative). Returns
-    how many were recounted. A segment that fails to count (a timeout, say) is
-    logged and skipped: it must not stall the others, which come after it.
-    """
-    max_age = timedelta(seconds=runtime.settings.stats_max_age_s)
-    now = runtime.clock()
-    async with runtime.engine.connect() as conn:
-        due = await stale_passive_segments(conn, now - max_age / 2, batch)
-    recounted = 0
-    for workspace_pk, segment_id in due:
-        try:
-            async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-                segment = await uow.segments.get(segment_id)
-                if segment is not None and segment.kind is SegmentKind.PASSIVE:
-                    await refresh_stats(uow, runtime, segment)
-                    recounted += 1
-        except Exception:
-            log.exception("counting segment %s failed; the next pass retries it", segment_id)
-    return recounted

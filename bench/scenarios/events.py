@@ -76,6 +76,7 @@ async def run(bench: Bench) -> None:
     if lines > 0:
         await import_rate(bench, lines)
     await fill(bench, target)
+    await bench.tidy("event")
 
     now = bench.runtime.clock()
     ws = bench.workspace_pk

@@ -130,6 +130,7 @@ async def run(bench: Bench) -> None:
     await ensure_active(bench, ACTIVE_PREFIX, mix, "")
     small_pk, small_key = await small_workspace(bench)
     await ensure_active(bench, ACTIVE_PREFIX, mix, "_10k", small_key, small_pk)
+    await bench.tidy("segment_member", "segment", "segment_event", "customer")
 
     full, full_sql = await reevaluation(
         bench, "live.reevaluate_one", bench.workspace_pk, bench.customers

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.runtime import Runtime
-from api.services.segment_reads import refresh_stale_stats
+from api.services.stats_refresher import refresh_stale_stats
 from tests.api.documents import DELETE
 from tests.api.segment_documents import (
     CUSTOMERS_IN_SEGMENT,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from api.runtime import Runtime
-from api.services.segment_reads import refresh_stale_stats
+from api.services.stats_refresher import refresh_stale_stats
 from persistence.segments import WRITES_SETTLE
 from tests.api.documents import DEFINE_PROPERTY, DELETE
 from tests.api.segment_documents import (
