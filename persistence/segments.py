@@ -480,7 +480,15 @@ async def stale_passive_segments(
     workspace = Workspace.__table__  # type: ignore[attr-defined]
     s = segment_table
     counted_before = s.c.stats_computed_at - WRITES_SETTLE
-    changed = exists().where(c.c.workspace_pk == s.c.workspace_pk, c.c.updated_at > counted_before)
+    # The newest write, not "EXISTS a write after": max() walks the (workspace, updated_at)
+    # index backwards to one row, where EXISTS with a per-segment bound was planned as a
+    # scan of every customer (seconds a segment at a million customers).
+    last_write = (
+        select(func.max(c.c.updated_at))
+        .where(c.c.workspace_pk == s.c.workspace_pk)
+        .scalar_subquery()
+    )
+    changed = last_write > counted_before
     deleted = workspace.c.customers_deleted_at > counted_before
     # Tracking events changes no customer row, so segments on events are recounted on age alone.
     on_events = func.jsonb_path_exists(
