@@ -102,6 +102,7 @@ class WorkspaceSegments:
         self.workspace_pk = workspace_pk
         self._parsed: dict[str, Node] = {}
         self._unseen: dict[str, bool] = {}
+        self._conditions: dict[tuple[str, int], ColumnElement[bool]] = {}
 
     def predicate(self, segment_id: str) -> Node | None:
         segment = self.by_id.get(segment_id)
@@ -195,6 +196,12 @@ class WorkspaceSegments:
         node = self.predicate(segment.id)
         if node is None:
             return stored_membership(segment.pk)
-        return membership_condition(
-            node, self.catalog, now, self, stored_membership, self.workspace_pk
-        )
+        key = (segment.id, segment.pk)
+        found = self._conditions.get(key)
+        if found is None:
+            found = membership_condition(
+                node, self.catalog, now, self, stored_membership, self.workspace_pk
+            )
+            if not self.time_relative(node):  # the same at every instant: compile it once
+                self._conditions[key] = found
+        return found

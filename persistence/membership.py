@@ -26,8 +26,7 @@ a customer another transaction holds leaves that customer to it (see
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -200,31 +199,18 @@ def _differences(live: Any, stored: Any) -> Any:
     return union_all(entered, left)
 
 
-@asynccontextmanager
-async def _generic_plan(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Statements inside reuse their connection's generic plan of the statement.
+GENERIC_PLANS = "force_generic_plan"
+"""The plan mode of the per-customer comparison.
 
-    The per-customer comparison is the same prepared statement for every write
-    (customer pks bound as one array), and its plan is the same whatever the
-    values: probe these customers by primary key. But PostgreSQL keeps planning
-    it for the values bound, as a plan for "one customer" always looks cheaper
-    than one for "some": a hundred segments' conditions cost 2 to 3 ms to plan,
-    more than running them. The setting is local to the transaction and put back
-    at once, so no other statement is planned this way.
-    """
-    result = await conn.execute(
-        text(
-            "SELECT current_setting('plan_cache_mode'),"
-            " set_config('plan_cache_mode', 'force_generic_plan', true)"
-        )
-    )
-    previous = result.scalar_one()
-    try:
-        yield
-    finally:
-        await conn.execute(
-            text("SELECT set_config('plan_cache_mode', :previous, true)"), {"previous": previous}
-        )
+It is the same prepared statement for every write (customer pks bound as one
+array), and its plan is the same whatever the values: probe these customers
+by primary key. But PostgreSQL keeps planning it for the values bound, as a
+plan for "one customer" always looks cheaper than one for "some": a hundred
+segments' conditions cost 2 to 3 ms to plan, more than running them. The
+mode is set with the lock on the workspace row (no round trip of its own),
+local to the transaction, and put back right after the comparison, so no
+other statement is planned this way.
+"""
 
 
 class MembershipLog:
@@ -259,19 +245,32 @@ class MembershipLog:
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": gate_key(self.workspace_pk)}
         )
 
-    async def _lock_sequence(self) -> int:
+    async def _lock_sequence(self, generic_plans: bool = False) -> tuple[int, str | None]:
         """Lock the workspace row, serialising recorders; returns the last event number.
 
         NO KEY UPDATE, not UPDATE: the writer already holds KEY SHARE on this row
         from the foreign keys of the rows it inserted (customers, orders), and two
         writers upgrading KEY SHARE to UPDATE deadlock on each other.
+        With `generic_plans`, also switches the transaction to GENERIC_PLANS and
+        returns the mode to put back.
         """
-        result = await self.conn.execute(
-            select(workspace_table.c.event_seq)
-            .where(workspace_table.c.pk == self.workspace_pk)
-            .with_for_update(key_share=True)
-        )
-        return int(result.scalar_one())
+        columns: list[Any] = [workspace_table.c.event_seq]
+        if generic_plans:
+            columns += [
+                func.current_setting("plan_cache_mode"),
+                func.set_config("plan_cache_mode", GENERIC_PLANS, True),
+            ]
+        row = (
+            await self.conn.execute(
+                select(*columns)
+                .where(workspace_table.c.pk == self.workspace_pk)
+                .with_for_update(key_share=True)
+            )
+        ).one()
+        return int(row[0]), (str(row[1]) if generic_plans else None)
+
+    async def _put_back_plans(self, mode: str) -> None:
+        await self.conn.execute(select(func.set_config("plan_cache_mode", mode, True)))
 
     async def reconcile(
         self,
@@ -286,12 +285,16 @@ class MembershipLog:
         `customer_pks` limits the comparison to those customers (a write); None
         compares the whole workspace (the sweeper, a resync).
         """
-        base = await self._lock_sequence()
-        now = clock()
-        tracked = tracked_at(now)
-        if not tracked:
-            return []
-        changes = await self._diff(tracked, customer_pks)
+        base, plans = await self._lock_sequence(generic_plans=customer_pks is not None)
+        try:
+            now = clock()
+            tracked = tracked_at(now)
+            if not tracked:
+                return []
+            changes = await self._diff(tracked, customer_pks)
+        finally:
+            if plans is not None:
+                await self._put_back_plans(plans)
         if not changes:
             return []
         return await self._apply(changes, base, now)
@@ -327,8 +330,7 @@ class MembershipLog:
             rows = await self.conn.execute(_differences(live, stored))
         else:
             live, stored = self._customers_live_and_stored(tracked, customer_pks)
-            async with _generic_plan(self.conn):
-                rows = await self.conn.execute(_differences(live, stored))
+            rows = await self.conn.execute(_differences(live, stored))  # in GENERIC_PLANS
         return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
 
     def _workspace_live(self, tracked: Sequence[Tracked]) -> Any:
@@ -478,7 +480,7 @@ class MembershipLog:
         """Customers about to be deleted leave every ACTIVE segment they were in."""
         if not tracked_pks or not customer_pks:
             return []
-        base = await self._lock_sequence()
+        base, _ = await self._lock_sequence()
         now = clock()  # read under the lock, like reconcile: occurredAt follows the ids
         rows = await self.conn.execute(
             delete(member_table)

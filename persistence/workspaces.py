@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,18 @@ class Caller:
     role: Role
     definitions_version: int | None = None
     """The workspace's definitions version when the key was checked (None: not read)."""
+
+
+_AUTHENTICATE = (  # built once: every request runs it
+    select(
+        workspace_table.c.pk,
+        workspace_table.c.name,
+        key_table.c.role,
+        version_of(workspace_table.c.pk).label("definitions_version"),
+    )
+    .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
+    .where(key_table.c.key_hash == bindparam("key_hash"), key_table.c.revoked_at.is_(None))
+)
 
 
 class WorkspaceRepository:
@@ -77,18 +89,7 @@ class WorkspaceRepository:
         return key
 
     async def authenticate(self, key: str) -> Caller | None:
-        row = (
-            await self.conn.execute(
-                select(
-                    workspace_table.c.pk,
-                    workspace_table.c.name,
-                    key_table.c.role,
-                    version_of(workspace_table.c.pk).label("definitions_version"),
-                )
-                .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
-                .where(key_table.c.key_hash == hash_key(key), key_table.c.revoked_at.is_(None))
-            )
-        ).first()
+        row = (await self.conn.execute(_AUTHENTICATE, {"key_hash": hash_key(key)})).first()
         if row is None:
             return None
         return Caller(int(row.pk), row.name, Role(row.role), int(row.definitions_version))

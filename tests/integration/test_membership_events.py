@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
+from sqlalchemy import text
 
 from api.background import prune_events
 from api.runtime import Runtime
+from api.services import membership
 from domain.access import Role
 from tests.api.event_documents import (
     DELETE_CUSTOMERS,
@@ -23,7 +25,12 @@ from tests.api.event_documents import (
 )
 from tests.api.segment_documents import stats, upsert_ok
 from tests.conftest import Workspace
-from tests.integration.membership_support import FakeClock, order_at, stored_member_ids
+from tests.integration.membership_support import (
+    FakeClock,
+    order_at,
+    service_context,
+    stored_member_ids,
+)
 
 EVENT_CUSTOMER = """
 query Events($segmentId: ID) {
@@ -111,3 +118,29 @@ async def test_retention_prunes_old_events_and_ids_keep_increasing(
     [latest] = await logged_events(workspace)
     assert summary([latest]) == [("LEFT", "c2")]
     assert int(latest["id"]) == int(before[-1]["id"]) + 1
+
+
+async def test_a_write_leaves_its_transaction_planning_as_before(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    # given a customer and an ACTIVE segment it may enter
+    await upsert_ok(workspace, {"id": "p1", "country": "FR"})
+    await active_segment(workspace, "Germans", in_germany())
+    ctx = await service_context(runtime, workspace)
+
+    # when the customer is re-evaluated inside a transaction (the comparison runs with
+    # generic plans), both when it moves and when nothing changes
+    async with ctx.uow() as uow:
+        before = await uow.conn.scalar(text("SELECT current_setting('plan_cache_mode')"))
+        await membership.begin_write(uow)
+        pk = await uow.conn.scalar(
+            text("UPDATE customer SET country = 'DE' WHERE id = 'p1' RETURNING pk")
+        )
+        moved = await membership.after_customer_write(uow, [pk], runtime.clock)
+        after_move = await uow.conn.scalar(text("SELECT current_setting('plan_cache_mode')"))
+        unchanged = await membership.after_customer_write(uow, [pk], runtime.clock)
+        after_none = await uow.conn.scalar(text("SELECT current_setting('plan_cache_mode')"))
+
+    # then the transaction plans the rest of its statements as it did before
+    assert [t.kind for t in moved] == ["ENTERED"] and unchanged == []
+    assert after_move == after_none == before
