@@ -73,7 +73,14 @@ def create_engine(db: Database, settings: Settings) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_pre_ping=False,
+        # The most recently used connection first: at low concurrency requests keep
+        # landing on a few connections, whose prepared statements (one per predicate
+        # shape) are then already there; the others go idle.
+        pool_use_lifo=True,
         connect_args={
+            # Statements prepared per connection: a workspace's segments each have their
+            # own, and asyncpg's default of 100 would evict them in turn.
+            "prepared_statement_cache_size": 1000,
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "application_name": "segmentql",

@@ -156,6 +156,21 @@ SELECT pg_notify(:channel, :payload)
 """
 
 
+Names = tuple[dict[int, str], dict[int, str]]
+"""Segment ids by pk, customer ids by pk."""
+
+# See MembershipLog._unlocked_and_names.
+_UNLOCKED_AND_NAMES = """
+WITH free AS (
+    SELECT pk FROM customer WHERE pk = ANY(CAST(:entering AS bigint[]))
+    FOR KEY SHARE SKIP LOCKED
+)
+SELECT 'free' AS what, pk, NULL AS id FROM free
+UNION ALL SELECT 'segment', pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))
+UNION ALL SELECT 'customer', pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))
+"""
+
+
 def _count_moves(transitions: list[Transition]) -> dict[str, list[int]]:
     """How each segment's member count moves: ENTERED adds one, LEFT takes one."""
     delta: dict[int, int] = {}
@@ -385,14 +400,17 @@ class MembershipLog:
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
     ) -> list[Transition]:
-        free = await self._unlocked({cu for kind, _, cu in changes if kind == ENTERED})
+        free, names = await self._unlocked_and_names(changes)
         changes = [ch for ch in changes if ch[0] == LEFT or ch[2] in free]
         if not changes:
             return []
-        return await self._record(changes, base, now, store_membership=True)
+        return await self._record(changes, base, now, store_membership=True, names=names)
 
-    async def _unlocked(self, customer_pks: set[int]) -> set[int]:
-        """The customers a membership row may reference now without waiting.
+    async def _unlocked_and_names(
+        self, changes: list[tuple[str, int, int]]
+    ) -> tuple[set[int], Names]:
+        """The entering customers a membership row may reference now without waiting,
+        and the ids of every segment and customer that changed, in one round trip.
 
         Inserting a segment_member row takes KEY SHARE on its customer (the
         foreign key). Waiting for it while holding the workspace row deadlocks
@@ -401,14 +419,22 @@ class MembershipLog:
         is writing or deleting it and reconciles it itself at its turn (the
         sweeper, a later write, catches up if it rolls back instead).
         """
-        if not customer_pks:
-            return set()
         rows = await self.conn.execute(
-            select(c.c.pk)
-            .where(c.c.pk == any_(literal(sorted(customer_pks), ARRAY(BigInteger))))
-            .with_for_update(read=True, key_share=True, skip_locked=True)
+            text(_UNLOCKED_AND_NAMES),
+            {
+                "entering": sorted({cu for kind, _, cu in changes if kind == ENTERED}),
+                "s": sorted({s for _, s, _ in changes}),
+                "c": sorted({cu for _, _, cu in changes}),
+            },
         )
-        return {int(r.pk) for r in rows}
+        free: set[int] = set()
+        names: Names = ({}, {})
+        for r in rows:
+            if r.what == "free":
+                free.add(int(r.pk))
+            else:
+                names[0 if r.what == "segment" else 1][int(r.pk)] = r.id
+        return free, names
 
     async def _record(
         self,
@@ -416,13 +442,15 @@ class MembershipLog:
         base: int,
         now: datetime,
         store_membership: bool,
+        names: Names | None = None,
     ) -> list[Transition]:
         """Number and store the events (and the membership rows), bump counters, notify.
 
         One statement after the names: each round trip is paid by every write
         (with its locks held), and these steps cannot fail apart.
         """
-        names = await self._names({s for _, s, _ in changes}, {cu for _, _, cu in changes})
+        if names is None:
+            names = await self._names({s for _, s, _ in changes}, {cu for _, _, cu in changes})
         transitions = [
             Transition(base + i + 1, kind, s, names[0][s], cu, names[1][cu])
             for i, (kind, s, cu) in enumerate(changes)
@@ -456,7 +484,7 @@ class MembershipLog:
 
     async def _names(
         self, segment_pks: set[int], customer_pks: set[int]
-    ) -> tuple[dict[int, str], dict[int, str]]:
+    ) -> Names:
         rows = await self.conn.execute(
             text(
                 "SELECT true AS segment, pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))"

@@ -214,3 +214,10 @@ async def run(bench: Bench) -> None:
         return (await bench.gql(MEMBERSHIP, variables))[1]
 
     await bench.latencies("segments.membership", membership)
+
+    async def one_segment(i: int) -> float:
+        """As a loyalty rule checks its segment for customer after customer."""
+        variables = {"segmentId": ids[1], "customerId": customers[i % len(customers)]}
+        return (await bench.gql(MEMBERSHIP, variables))[1]
+
+    await bench.latencies("segments.membership_one_segment", one_segment)
