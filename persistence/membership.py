@@ -301,15 +301,13 @@ class MembershipLog:
         compares the whole workspace (the sweeper, a resync).
         """
         base, plans = await self._lock_sequence(generic_plans=customer_pks is not None)
-        try:
-            now = clock()
-            tracked = tracked_at(now)
-            if not tracked:
-                return []
-            changes = await self._diff(tracked, customer_pks)
-        finally:
-            if plans is not None:
-                await self._put_back_plans(plans)
+        now = clock()
+        tracked = tracked_at(now)
+        changes = await self._diff(tracked, customer_pks) if tracked else []
+        if plans is not None:
+            # Not in a `finally`: a comparison that fails aborts the transaction, and a
+            # statement sent after it would only hide that error under another.
+            await self._put_back_plans(plans)
         if not changes:
             return []
         return await self._apply(changes, base, now)
