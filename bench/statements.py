@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from api.services.predicates import select_customers
 from bench.harness import Bench
-from persistence.compiler import for_few_customers
+from persistence.count_forms import for_few_customers
 from persistence.customers import CUSTOMER_COLUMNS, has_child_expr
 from persistence.field_map import customer_table as c
 from persistence.unit_of_work import UnitOfWork

@@ -30,7 +30,7 @@ from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.records import CustomerView, Page, RecordView
 from persistence import cursors
-from persistence.compiler import for_few_customers
+from persistence.count_forms import for_few_customers
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 from persistence.tables import Event, Workspace

@@ -56,7 +56,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
 
 from domain.segment import SegmentKind
-from persistence.compiler import for_few_customers
+from persistence.count_forms import for_few_customers
 from persistence.definitions import version_of
 from persistence.evaluation import reads_other_rows
 from persistence.field_map import customer_table

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, select
 
 from api.runtime import Runtime
 from domain.predicate_parser import parse_predicate
-from persistence.compiler import for_few_customers
+from persistence.count_forms import for_few_customers
 from persistence.evaluation import membership_condition
 from persistence.field_map import customer_table
 from tests.integration.conftest import Loaded
