@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONPATH, insert
@@ -473,6 +474,17 @@ WRITES_SETTLE = timedelta(seconds=60)
 it starts): a count made within this of a write may have missed it."""
 
 
+_REACHES_EVENTS = """EXISTS (
+    WITH RECURSIVE reached(pk) AS (
+        SELECT referenced_pk FROM segment_reference WHERE segment_pk = segment.pk
+        UNION
+        SELECT r.referenced_pk FROM segment_reference AS r JOIN reached ON r.segment_pk = reached.pk
+    )
+    SELECT FROM reached JOIN segment AS other ON other.pk = reached.pk
+    WHERE jsonb_path_exists(other.predicate, '$.** ? (@.scope == "EVENTS")')
+)"""
+
+
 async def stale_passive_segments(
     conn: AsyncConnection, stale_before: datetime, limit: int
 ) -> list[tuple[int, str]]:
@@ -490,9 +502,13 @@ async def stale_passive_segments(
     )
     changed = last_write > counted_before
     deleted = workspace.c.customers_deleted_at > counted_before
-    # Tracking events changes no customer row, so segments on events are recounted on age alone.
-    on_events = func.jsonb_path_exists(
-        s.c.predicate, literal_column("""'$.** ? (@.scope == "EVENTS")'""").cast(JSONPATH)
+    # Tracking events changes no customer row, so segments on events are recounted on age
+    # alone: those reading events themselves, or through the segments they reference.
+    on_events = or_(
+        func.jsonb_path_exists(
+            s.c.predicate, literal_column("""'$.** ? (@.scope == "EVENTS")'""").cast(JSONPATH)
+        ),
+        text(_REACHES_EVENTS),
     )
     query = (
         select(s.c.workspace_pk, s.c.id)

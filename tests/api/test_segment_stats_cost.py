@@ -20,10 +20,12 @@ from tests.api.segment_documents import (
     country_is,
     create_ok,
     member_count,
+    segment_ref,
     stats,
     update,
     upsert_ok,
 )
+from tests.api.tracked_event_documents import TRACK, event
 from tests.conftest import Workspace
 
 PEOPLE = [
@@ -206,6 +208,46 @@ async def test_the_refresher_notices_deletions_and_uncounted_segments(
     assert (after_delete["customerCount"], after_delete["totalCustomers"]) == (1, 3)
     assert instant(after_delete["computedAt"]) == refreshed_at
     assert instant((await stats(workspace, never_read["id"]))["computedAt"]) == refreshed_at
+
+
+async def test_the_refresher_recounts_segments_on_events_directly_or_through_a_reference(
+    runtime: Runtime, workspace: Workspace, clock: FakeClock
+) -> None:
+    # given a segment on tracked events, and one that only references it, both counted
+    # once their customers' writes have surely committed
+    await upsert_ok(workspace, {"id": "c1", "country": "FR"})
+    buyers = await create_ok(
+        workspace,
+        name="Buyers",
+        predicate={
+            "related": {
+                "scope": "EVENTS",
+                "quantifier": "ANY",
+                "where": {
+                    "condition": {"field": "name", "operator": "EQ", "value": "checkout_started"}
+                },
+            }
+        },
+    )
+    french_buyers = await create_ok(
+        workspace,
+        name="French buyers",
+        predicate={"and": [segment_ref(buyers["id"]), country_is("FR")]},
+    )
+    clock.advance(WRITES_SETTLE.total_seconds() + 1)
+    await refresh_everything_due(runtime)
+    assert (await stats(workspace, french_buyers["id"]))["customerCount"] == 0
+
+    # when an event is tracked (no customer row changes) and half the bound passes
+    tracked = await workspace.gql(TRACK, {"events": [event("c1")]})
+    assert tracked.data["eventsTrack"]["userErrors"] == []
+    clock.advance(runtime.settings.stats_max_age_s / 2 + 1)
+    await refresh_everything_due(runtime)
+
+    # then both are recounted, the referencing one included
+    for segment in (buyers, french_buyers):
+        counted = await stats(workspace, segment["id"])
+        assert counted["customerCount"] == 1 and instant(counted["computedAt"]) == clock.now
 
 
 async def test_the_refresher_keeps_time_relative_segments_fresh(
