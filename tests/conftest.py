@@ -8,6 +8,7 @@ fresh database is created for the session and dropped at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -84,21 +85,32 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
     await rt.close()
 
 
-@pytest.fixture(scope="session")
-async def server(runtime: Runtime) -> AsyncIterator[str]:
-    """The real app under uvicorn on a free loopback port; yields its base URL."""
-    app = create_app(runtime=runtime)
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[str]:
+    """The real app of `runtime` under uvicorn on a free loopback port; yields its base URL."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+        create_app(runtime=runtime),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws="websockets-sansio",
     )
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        await asyncio.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
+    try:
+        while not srv.started:
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        srv.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def server(runtime: Runtime) -> AsyncIterator[str]:
+    """The real app under uvicorn on a free loopback port; yields its base URL."""
+    async with serving(runtime) as url:
+        yield url
 
 
 @dataclass

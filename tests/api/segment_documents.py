@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.runtime import Runtime
+from api.services.stats_refresher import refresh_stale_stats
 from tests.api.documents import UPSERT
 from tests.conftest import Workspace
 
@@ -233,3 +235,11 @@ async def is_member(ws: Workspace, segment_id: str, customer_id: str) -> bool:
 
 def codes(payload: dict[str, Any]) -> list[str]:
     return [error["code"] for error in payload["userErrors"]]
+
+
+async def refresh_everything_due(runtime: Runtime) -> None:
+    """Run stats refresher passes until none is due (other tests' segments share the database)."""
+    for _ in range(200):
+        if await refresh_stale_stats(runtime) == 0:
+            return
+    raise AssertionError("the refresher never caught up")

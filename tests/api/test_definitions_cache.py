@@ -8,14 +8,11 @@ answer with the change on its very next request.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.runtime import Runtime
 from persistence.database import create_engine
 from tests.api.documents import DEFINE_PROPERTY
@@ -28,7 +25,7 @@ from tests.api.segment_documents import (
     update,
     upsert_ok,
 )
-from tests.conftest import Workspace
+from tests.conftest import Workspace, serving
 
 
 @pytest.fixture
@@ -37,17 +34,11 @@ async def other_process(runtime: Runtime) -> AsyncIterator[str]:
     second = Runtime(
         runtime.settings, runtime.database, create_engine(runtime.database, runtime.settings)
     )
-    config = uvicorn.Config(
-        create_app(runtime=second), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    await task
-    await second.close()
+    try:
+        async with serving(second) as url:
+            yield url
+    finally:
+        await second.close()
 
 
 async def is_member(ws: Workspace, segment_id: str, customer_id: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -10,13 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.runtime import Runtime
 from domain.access import Role
 from tests.api.documents import CUSTOMER, CUSTOMERS, DEFINE_PROPERTY, UPSERT
-from tests.conftest import Workspace
+from tests.conftest import Workspace, serving
 
 SMALL_BODY_LIMIT = 2_000
 
@@ -353,15 +350,8 @@ async def small_server(runtime: Runtime) -> AsyncIterator[str]:
         runtime.database,
         runtime.engine,
     )
-    app = create_app(runtime=limited)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    await task
+    async with serving(limited) as url:
+        yield url
 
 
 async def test_a_body_over_the_limit_is_413(workspace: Workspace, small_server: str) -> None:

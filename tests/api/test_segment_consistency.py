@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.runtime import Runtime
-from api.services.stats_refresher import refresh_stale_stats
 from tests.api.documents import DELETE
 from tests.api.segment_documents import (
     CUSTOMERS_IN_SEGMENT,
@@ -29,6 +28,7 @@ from tests.api.segment_documents import (
     attach,
     create_ok,
     member_ids,
+    refresh_everything_due,
     stats,
     upsert_ok,
 )
@@ -197,8 +197,7 @@ async def check_agreement(world: World, clock: FakeClock, runtime: Runtime) -> N
     assert set(in_segments) == set(world.customers)
     # stats are the refresher's: let time pass and run its passes until nothing is due
     clock.advance(runtime.settings.stats_max_age_s + 1)
-    while await refresh_stale_stats(runtime):
-        pass
+    await refresh_everything_due(runtime)
     for name, (segment_id, predicate, by_hand) in world.segments.items():
         expected = {cid for cid, c in world.customers.items() if by_hand(c, cid)}
         members = await member_ids(ws, segment_id, page=3)

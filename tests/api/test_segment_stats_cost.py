@@ -20,6 +20,7 @@ from tests.api.segment_documents import (
     country_is,
     create_ok,
     member_count,
+    refresh_everything_due,
     segment_ref,
     stats,
     update,
@@ -49,12 +50,10 @@ def instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def refresh_everything_due(runtime: Runtime) -> None:
-    """Run refresher passes until none is due (other tests' segments share the database)."""
-    for _ in range(200):
-        if await refresh_stale_stats(runtime) == 0:
-            return
-    raise AssertionError("the refresher never caught up")
+async def recount_once_writes_settled(runtime: Runtime, clock: FakeClock) -> None:
+    """Let WRITES_SETTLE pass, so that no count can miss a write, and recount what is due."""
+    clock.advance(WRITES_SETTLE.total_seconds() + 1)
+    await refresh_everything_due(runtime)
 
 
 async def cost(ws: Workspace, segment_id: str) -> dict[str, Any]:
@@ -135,8 +134,7 @@ async def test_a_count_nothing_could_change_is_exact_now(
     await upsert_ok(workspace, *PEOPLE)
     segment = await create_ok(workspace, name="French", predicate=country_is("FR"))
     await stats(workspace, segment["id"])
-    clock.advance(WRITES_SETTLE.total_seconds() + 1)
-    await refresh_everything_due(runtime)
+    await recount_once_writes_settled(runtime, clock)
     recounted_at = clock.now
     assert instant((await stats(workspace, segment["id"]))["computedAt"]) == recounted_at
 
@@ -169,8 +167,7 @@ async def test_the_refresher_recounts_segments_whose_customers_changed(
     changed = await create_ok(workspace, name="French", predicate=country_is("FR"))
     await stats(workspace, changed["id"])
     # (a count within WRITES_SETTLE of a write is made again once the write surely committed)
-    clock.advance(WRITES_SETTLE.total_seconds() + 1)
-    await refresh_everything_due(runtime)
+    await recount_once_writes_settled(runtime, clock)
     counted_at = clock.now
 
     # when nothing changed, a pass past half the bound leaves the count alone
@@ -234,8 +231,7 @@ async def test_the_refresher_recounts_segments_on_events_directly_or_through_a_r
         name="French buyers",
         predicate={"and": [segment_ref(buyers["id"]), country_is("FR")]},
     )
-    clock.advance(WRITES_SETTLE.total_seconds() + 1)
-    await refresh_everything_due(runtime)
+    await recount_once_writes_settled(runtime, clock)
     assert (await stats(workspace, french_buyers["id"]))["customerCount"] == 0
 
     # when an event is tracked (no customer row changes) and half the bound passes

@@ -10,21 +10,18 @@ hang the service" rests on this statement timeout.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import text
 
-from api.app import create_app
 from api.runtime import Runtime
 from persistence.database import Database, async_url, create_engine
 from persistence.settings import Settings
-from tests.conftest import Workspace, new_workspace
+from tests.conftest import Workspace, new_workspace, serving
 from tests.integration.dataset import ingest, preview, preview_ids, workspace_pk
 from tests.integration.predicate_json import cond
 
@@ -41,18 +38,10 @@ async def app_with_timeout(database_url: str, timeout_ms: int) -> AsyncIterator[
     )
     database = Database(url=async_url(database_url), embedded=False)
     runtime = Runtime(settings, database, create_engine(database, settings))
-    config = uvicorn.Config(
-        create_app(runtime=runtime), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        async with serving(runtime) as url:
+            yield url
     finally:
-        server.should_exit = True
-        await task
         await runtime.close()
 
 
