@@ -79,3 +79,8 @@ class ValidationFailed(Exception):
     def __init__(self, errors: Sequence[DomainError]) -> None:
         super().__init__("; ".join(e.message for e in errors))
         self.errors = list(errors)
+
+
+def segment_not_found(segment_id: str, *field: str) -> DomainError:
+    """NOT_FOUND for an id that names no segment of the workspace (at `field`)."""
+    return DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", field)

@@ -145,6 +145,11 @@ class WorkspaceSegments:
         """Relative times in `node` or in any segment it reaches."""
         return self._reaches(node, is_time_relative)
 
+    def reaches_time(self, segment_id: str) -> bool:
+        """Relative times in the segment's predicate or in any segment it references."""
+        node = self.predicate(segment_id)
+        return node is not None and self.time_relative(node)
+
     def changes_unseen(self, segment_id: str) -> bool:
         """Whether the segment's membership can change with no customer row changing: by
         the clock alone, or by tracked events (in it or in any segment it reaches)."""

@@ -340,10 +340,9 @@ class MembershipLog:
         """(kind, segment pk, customer pk) for every difference, all segments in one statement."""
         if customer_pks is None:
             live, stored = self._workspace_live(tracked), self._workspace_stored(tracked)
-            rows = await self.conn.execute(_differences(live, stored))
-        else:
+        else:  # run in GENERIC_PLANS (see `reconcile`)
             live, stored = self._customers_live_and_stored(tracked, customer_pks)
-            rows = await self.conn.execute(_differences(live, stored))  # in GENERIC_PLANS
+        rows = await self.conn.execute(_differences(live, stored))
         return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
 
     def _workspace_live(self, tracked: Sequence[Tracked]) -> Any:

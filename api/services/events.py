@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from api.context import Context
 from api.live import CursorPruned, hub_of
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, ErrorCode, segment_not_found
 from persistence.event_log import LoggedEvent, count_events, events_after, log_bounds
 
 
@@ -23,9 +23,7 @@ async def _check_segment(ctx: Context, segment_id: str | None) -> None:
         return
     async with ctx.uow() as uow:
         if await uow.segments.get(segment_id) is None:
-            raise DomainError(
-                ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
-            )
+            raise segment_not_found(segment_id, "segmentId")
 
 
 async def event_page(

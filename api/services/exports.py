@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from api.context import Context
 from api.services.predicates import workspace_segments
 from domain.csv_safety import cell, instant_cell
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, ErrorCode, segment_not_found
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldType
 from domain.segment import SegmentKind
 from persistence.export import instance_query, members_query, stream_rows
@@ -52,7 +52,7 @@ async def segment_export(
     async with ctx.uow() as uow:
         segment = await uow.segments.get(segment_id)
         if segment is None:
-            raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ())
+            raise segment_not_found(segment_id)
         segments = await workspace_segments(uow, {segment.id})
         unknown = [f for f in fields if segments.catalog.customer_field(f) is None]
         if unknown:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_
 
 from api.context import Context
-from api.services.definitions import current_segments
+from api.services.definitions import current_segments, known_segment
 from domain.errors import DomainError, ErrorCode
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
 from domain.instant import format_instant
@@ -143,12 +143,7 @@ async def filtered_page(
             selection = await select_customers(uow, where, now, ("where",), known=known)
             conditions.append(selection.condition)
         if segment_id is not None:
-            segment = known.by_id.get(segment_id)
-            if segment is None:
-                raise DomainError(
-                    ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
-                )
-            conditions.append(known.condition(segment, now))
+            conditions.append(known.condition(known_segment(known, segment_id), now))
         condition = and_(*conditions) if conditions else None
         async with evaluation_guard(timeout):
             page = await uow.customers.page(first, after_id, search, condition)

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from api.context import Context
 from api.runtime import Runtime
-from api.services.definitions import cached_segments, current_segments
+from api.services.definitions import cached_segments, current_segments, known_segment
 from api.services.predicates import Loader, memo, workspace_segments
-from domain.errors import DomainError, ErrorCode
+from domain.errors import segment_not_found
 from domain.evaluation_hints import PlanFacts, hints_for
 from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
@@ -49,7 +49,7 @@ async def segment_page(
 async def require_segment(uow: UnitOfWork, segment_id: str, path: str = "segmentId") -> Segment:
     segment = await uow.segments.get(segment_id)
     if segment is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", (path,))
+        raise segment_not_found(segment_id, path)
     return segment
 
 
@@ -92,12 +92,7 @@ async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bo
     now = ctx.runtime.clock()
     async with ctx.reading() as uow:
         segments = await current_segments(ctx, uow)
-        segment = segments.by_id.get(segment_id)
-        if segment is None:
-            raise DomainError(
-                ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
-            )
-        condition = segments.condition(segment, now)
+        condition = segments.condition(known_segment(segments, segment_id), now)
         async with evaluation_guard(ctx.runtime.settings.statement_timeout_ms):
             found = await uow.customers.matches(customer_id, condition)
     return found, now
@@ -217,11 +212,20 @@ async def _last_change(ctx: Context) -> datetime | None:
     return found
 
 
-async def refresh_stats(uow: UnitOfWork, runtime: Runtime, segment: Segment) -> Stats:
-    """Count the segment fully now, and remember the count and how long it took."""
+async def refresh_stats(
+    uow: UnitOfWork,
+    runtime: Runtime,
+    segment: Segment,
+    segments: WorkspaceSegments | None = None,
+) -> Stats:
+    """Count the segment fully now, and remember the count and how long it took.
+
+    `segments`: definitions already loaded that hold it (else they are loaded in `uow`).
+    """
     assert segment.pk is not None
     now = runtime.clock()
-    condition = (await workspace_segments(uow, {segment.id})).condition(segment, now)
+    segments = segments or await workspace_segments(uow, {segment.id})
+    condition = segments.condition(segment, now)
     started = time.perf_counter()
     async with evaluation_guard(runtime.settings.statement_timeout_ms):
         count = await uow.segments.count_where(condition)

@@ -17,7 +17,7 @@ from api.context import Context
 from api.services.membership import record_baseline, resync
 from api.services.predicates import select_customers, workspace_segments
 from domain.customer import check_id
-from domain.errors import DomainError, ErrorCode, ValidationFailed
+from domain.errors import DomainError, ErrorCode, ValidationFailed, segment_not_found
 from domain.predicate import referenced_segments, to_json
 from domain.predicate_text import render
 from domain.segment import (
@@ -125,11 +125,7 @@ async def _store_static_members(
     if request.from_segment_id is not None:
         source = await uow.segments.get(request.from_segment_id)
         if source is None:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"There is no segment {request.from_segment_id!r}.",
-                ("input", "fromSegmentId"),
-            )
+            raise segment_not_found(request.from_segment_id, "input", "fromSegmentId")
         condition = (await workspace_segments(uow, {source.id})).condition(source, now)
         path: tuple[str, ...] = ("input", "fromSegmentId")
     else:
@@ -174,7 +170,7 @@ def _checked_ids(raw: Sequence[str]) -> list[str]:
 async def _locked(uow: UnitOfWork, segment_id: str, path: str = "id") -> Segment:
     segment = await uow.segments.get(segment_id, lock=True)
     if segment is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", (path,))
+        raise segment_not_found(segment_id, path)
     return segment
 
 
@@ -221,8 +217,7 @@ async def update_segment(ctx: Context, segment_id: str, request: UpdateRequest) 
             for dependent_id in segments.dependents(segment.id, kind=None):
                 # A reference can make a segment time-relative (or stop doing so).
                 dependent = segments.by_id[dependent_id]
-                referenced = segments.predicate(dependent_id)
-                relative = referenced is not None and segments.time_relative(referenced)
+                relative = segments.reaches_time(dependent_id)
                 if dependent.pk is not None and relative != dependent.time_relative:
                     await uow.segments.set_time_relative(dependent.pk, relative)
             dependents = segments.dependents(segment.id)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from api.context import Context
 from api.runtime import Runtime
 from api.services.predicates import workspace_segments
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, ErrorCode, segment_not_found
 from domain.records import CustomerView
 from domain.segment import Segment, SegmentBy, SnapshotSchedule
 from domain.snapshot import Instance, InstanceRow, first_due, instance_id, next_due
@@ -27,9 +27,7 @@ log = logging.getLogger("segmentql.snapshots")
 async def _segment(uow: UnitOfWork, segment_id: str, lock: bool = False) -> Segment:
     segment = await uow.segments.get(segment_id, lock=lock)
     if segment is None:
-        raise DomainError(
-            ErrorCode.NOT_FOUND, f"There is no segment {segment_id!r}.", ("segmentId",)
-        )
+        raise segment_not_found(segment_id, "segmentId")
     return segment
 
 

@@ -80,7 +80,7 @@ async def _refresh_workspace(runtime: Runtime, workspace_pk: int, ids: list[str]
     for segment in alone:
         try:
             async with UnitOfWork(runtime.engine, workspace_pk) as uow:
-                await refresh_stats(uow, runtime, segment)
+                await refresh_stats(uow, runtime, segment, segments)
             recounted += 1
         except Exception:
             log.exception("counting segment %s failed; the next pass retries it", segment.id)

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 from domain.fields import FieldCatalog
 from domain.segment import Segment, SegmentKind
-from persistence.definitions import definitions_version
 from persistence.evaluation import WorkspaceSegments
 from persistence.membership import Tracked, active_definitions_version
 from persistence.unit_of_work import UnitOfWork
@@ -48,7 +47,7 @@ class TrackedSegments:
         fixed = {
             s.pk: Tracked(s.pk, s.id, segments.condition(s, now))
             for s in active
-            if s.pk and not _reaches_time(segments, s)
+            if s.pk and not segments.reaches_time(s.id)
         }
         return cls(segments, active, fixed)
 
@@ -71,12 +70,6 @@ class TrackedSegments:
     def _timed(self, segment: Segment, now: datetime) -> Tracked:
         assert segment.pk is not None
         return Tracked(segment.pk, segment.id, self.segments.condition(segment, now))
-
-
-def _reaches_time(segments: WorkspaceSegments, segment: Segment) -> bool:
-    """Relative times in its predicate or in any segment it references."""
-    node = segments.predicate(segment.id)
-    return node is not None and segments.time_relative(node)
 
 
 class _Cache:
@@ -116,14 +109,13 @@ async def tracked_segments(uow: UnitOfWork) -> TrackedSegments | None:
         return None
     found = _cache.get((uow.workspace_pk, version))
     if found is None:
-        found = await _compile(uow)
+        found = await _compile(uow, version)
     return found if found.active else None
 
 
-async def _compile(uow: UnitOfWork) -> TrackedSegments:
+async def _compile(uow: UnitOfWork, version: int) -> TrackedSegments:
     from api.services.predicates import workspace_segments
 
-    version = await definitions_version(uow.conn, uow.workspace_pk)
     properties = (await uow.properties.all()).values()
     segments = await workspace_segments(uow, catalog=FieldCatalog.for_workspace(properties))
     compiled = TrackedSegments.compile(segments)
