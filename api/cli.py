@@ -1,22 +1,47 @@
-"""The `segmentql` command: serve, migrate, keys, schema export, demo data, CSV export."""
+"""The `segmentql` command: serve, migrate, keys, schema export, demo data, imports, CSV export.
+
+Typer declares the commands and their flags (help, completion, exit codes:
+0 done, 1 refused with a message, 2 a usage error). Each command body is a few
+lines that call one service; the longer ones live in api/commands/.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Annotated
 
+import typer
+
+from api.progress import CommandProgress
 from api.runtime import Runtime
 from domain.access import Role
 
+app = typer.Typer(
+    name="segmentql",
+    help="Customer segments as a GraphQL API over PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+segments_app = typer.Typer(help="Segments.", no_args_is_help=True)
+snapshots_app = typer.Typer(help="Segment snapshots.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk loads.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(segments_app, name="segments")
+app.add_typer(snapshots_app, name="snapshots")
+app.add_typer(import_app, name="import")
 
-def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
+Workspace = Annotated[str, typer.Option(help="Workspace name.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar (for cron).")]
+
+
+def with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
+    """Start the runtime on the configured database, migrate, run `work`, close."""
+
     async def run() -> None:
         runtime = Runtime.start()
         try:
@@ -30,111 +55,159 @@ def _with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
     asyncio.run(run())
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+) -> None:
+    """Run the API (migrates first)."""
+    from dataclasses import replace
+
     import uvicorn
 
     from api.app import create_app
     from persistence.settings import Settings
 
     settings = Settings.from_env()
-    host = args.host or settings.host
-    port = args.port or settings.port
-    from dataclasses import replace
-
-    settings = replace(settings, host=host, port=port)
+    settings = replace(settings, host=host or settings.host, port=port or settings.port)
     uvicorn.run(
         create_app(settings),
-        host=host,
-        port=port,
-        log_level=args.log_level,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
         timeout_graceful_shutdown=30,
         ws="websockets-sansio",
     )
 
 
-def cmd_migrate(args: argparse.Namespace) -> None:
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+
     async def work(runtime: Runtime) -> None:
         print("migrations applied")
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_keys_create(args: argparse.Namespace) -> None:
+@keys_app.command("create")
+def keys_create(
+    workspace: Annotated[str, typer.Option(help="Workspace name (created if new).")],
+    role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.WRITE,
+    label: Annotated[str | None, typer.Option(help="A note to tell keys apart.")] = None,
+) -> None:
+    """Print a new API key (shown once)."""
     from api.services.bootstrap import create_key
 
     async def work(runtime: Runtime) -> None:
-        key = await create_key(runtime, args.workspace, Role(args.role), args.label)
-        print(key)
+        print(await create_key(runtime, workspace, role, label))
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_export_schema(args: argparse.Namespace) -> None:
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write.")] = None,
+) -> None:
+    """Print the GraphQL SDL."""
     from api.schema import schema
 
     sdl = schema.as_str() + "\n"
-    if args.output:
-        Path(args.output).write_text(sdl)
+    if output:
+        output.write_text(sdl)
     else:
         sys.stdout.write(sdl)
 
 
-def cmd_seed(args: argparse.Namespace) -> None:
+@app.command()
+def seed(
+    customers: Annotated[int, typer.Option(help="How many customers to add.")] = 10_000,
+    workspace: Workspace = "default",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same data.")] = 42,
+    jobs: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core; none below 20k).")
+    ] = None,
+    rebuild_indexes: Annotated[
+        bool | None,
+        typer.Option(
+            "--rebuild-indexes/--no-rebuild-indexes",
+            help="Drop secondary indexes during the load and rebuild them after (default: for "
+            "200k customers or more, and no fewer than the table holds).",
+        ),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Load deterministic demo customers (COPY)."""
     from persistence.seed import SeedError, seed_customers
 
     async def work(runtime: Runtime) -> None:
-        try:
-            report = await seed_customers(
-                runtime,
-                workspace=args.workspace,
-                count=args.customers,
-                seed=args.seed,
-                jobs=args.jobs,
-                rebuild_indexes=args.rebuild_indexes,
-                progress=not args.quiet,
-            )
-        except SeedError as exc:
-            raise SystemExit(f"segmentql seed: {exc}") from exc
+        with CommandProgress("seed", customers, quiet=quiet, unit="customers") as bar:
+            try:
+                report = await seed_customers(
+                    runtime,
+                    workspace=workspace,
+                    count=customers,
+                    seed=seed,
+                    jobs=jobs,
+                    rebuild_indexes=rebuild_indexes,
+                    progress=bar,
+                )
+            except SeedError as exc:
+                raise SystemExit(f"segmentql seed: {exc}") from exc
         print(report.summary())
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_sweep(args: argparse.Namespace) -> None:
-    from api.services.membership import sweep
+@app.command()
+def sweep() -> None:
+    """Re-evaluate time-relative ACTIVE segments once (for cron)."""
+    from api.services.membership import sweep as sweep_all
 
     async def work(runtime: Runtime) -> None:
-        print(f"{await sweep(runtime)} transitions recorded")
+        print(f"{await sweep_all(runtime)} transitions recorded")
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_segments_list(args: argparse.Namespace) -> None:
+@segments_app.command("list")
+def segments_list(workspace: Workspace = "default") -> None:
+    """A table of segments: kind, count, share, cost."""
     from api.services.segment_listing import segment_table
 
     async def work(runtime: Runtime) -> None:
-        print(await segment_table(runtime, args.workspace))
+        print(await segment_table(runtime, workspace))
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_snapshots_run_due(args: argparse.Namespace) -> None:
+@snapshots_app.command("run-due")
+def snapshots_run_due() -> None:
+    """Take every due scheduled snapshot (for cron)."""
     from api.services.snapshots import run_due
 
     async def work(runtime: Runtime) -> None:
         print(f"{await run_due(runtime)} snapshots taken")
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-def cmd_import_events(args: argparse.Namespace) -> None:
+@import_app.command("events")
+def import_events(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file of tracked events.")],
+    workspace: Workspace = "default",
+    quiet: Quiet = False,
+) -> None:
+    """Load tracked events from a JSON Lines file."""
     import time
 
-    from api.services.event_import import import_events
+    from api.services.event_import import import_events as load
 
     async def work(runtime: Runtime) -> None:
         started = time.perf_counter()
-        report = await import_events(runtime, args.workspace, Path(args.file), not args.quiet)
+        with CommandProgress("import", quiet=quiet, unit="lines") as bar:
+            report = await load(runtime, workspace, file, bar)
         elapsed = time.perf_counter() - started
         for line_no, reason in sorted(report.bad):
             print(f"line {line_no}: {reason}", file=sys.stderr)
@@ -146,225 +219,38 @@ def cmd_import_events(args: argparse.Namespace) -> None:
             f"({report.loaded / max(elapsed, 1e-9):,.0f} events/s)"
         )
 
-    _with_runtime(work)
+    with_runtime(work)
 
 
-class RowProgress:
-    """Rows written so far on stderr: one redrawn line on a terminal; otherwise a line
-    per 10% (or every few seconds when the total is unknown) and a last one at the end."""
-
-    def __init__(self, stream: TextIO | None, total: int | None = None) -> None:
-        self.stream, self.total = stream, total
-        self.done = self.shown_done = 0
-        self.shown_share = 0.0
-        self.started = self.shown_at = time.perf_counter()
-        self.tty = stream is not None and stream.isatty()
-
-    def advance(self, rows: int) -> None:
-        self.done += rows
-        if self.stream is None:
-            return
-        if self.tty:
-            self._show()
-        elif self.total:
-            if self._share() - self.shown_share >= 0.1:
-                self._show()
-        elif time.perf_counter() - self.shown_at >= 5:
-            self._show()
-
-    def close(self) -> None:
-        if self.stream is None:
-            return
-        if self.tty:
-            self._show()
-            self.stream.write("\n")
-        elif self.shown_done != self.done or self.done == 0:
-            self._show()
-        self.stream.flush()
-
-    def _share(self) -> float:
-        return self.done / max(self.total or 0, self.done, 1)
-
-    def _show(self) -> None:
-        assert self.stream is not None
-        now = time.perf_counter()
-        rate = self.done / max(now - self.started, 1e-9)
-        if self.total:
-            share = self._share()
-            total = max(self.total, self.done)
-            bar = "#" * int(share * 30)
-            line = f"export [{bar:<30}] {share:4.0%} {self.done:,}/{total:,} rows"
-            self.shown_share = share
-        else:
-            line = f"export {self.done:,} rows"
-        line += f", {rate:,.0f} rows/s"
-        self.shown_done, self.shown_at = self.done, now
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        self.stream.flush()
-
-
-async def export_csv(
-    runtime: Runtime,
-    workspace: str,
-    segment_id: str,
-    fields: str | None,
-    out: BinaryIO,
-    progress: TextIO | None,
-    instance_id: str | None = None,
-) -> int:
-    """Stream a segment's (or an instance's) CSV to `out`, as the HTTP export does; rows written."""
-    from api.context import Context
-    from api.services.exports import export_total, segment_export
-    from domain.errors import DomainError
-    from persistence.unit_of_work import UnitOfWork
-    from persistence.workspaces import Caller, WorkspaceRepository
-
-    async with UnitOfWork(runtime.engine, 0) as uow:
-        found = await WorkspaceRepository(uow.conn).find(workspace)
-    if found is None:
-        raise SystemExit(f"segmentql export: no workspace named {workspace!r}")
-    ctx = Context(runtime, Caller(found, workspace, Role.READ))
-    bar = RowProgress(progress)
-    try:
-        export = await segment_export(ctx, segment_id, fields, instance_id, on_rows=bar.advance)
-        bar.total = await export_total(ctx, segment_id, instance_id)
-    except DomainError as exc:
-        raise SystemExit(f"segmentql export: {exc.message}") from exc
-    async with contextlib.aclosing(export.rows) as rows:  # frees the connection on failure
-        async for chunk in rows:
-            out.write(chunk)
-    out.flush()
-    bar.close()
-    return bar.done
-
-
-def cmd_export(args: argparse.Namespace) -> None:
-    progress = None if args.quiet else sys.stderr
+@app.command("export")
+def export(
+    segment_id: Annotated[str, typer.Argument(metavar="SEGMENT_ID", help="The segment.")],
+    workspace: Workspace = "default",
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated field paths (default: id,email,name,country,createdAt)."
+        ),
+    ] = None,
+    instance: Annotated[
+        str | None, typer.Option(metavar="INSTANCE_ID", help="Export this snapshot instead.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write a segment's members (or a snapshot's) as CSV, as the HTTP export does."""
+    from api.commands.export import export_to
 
     async def work(runtime: Runtime) -> None:
-        if args.output is None:
-            try:
-                await export_csv(
-                    runtime,
-                    args.workspace,
-                    args.segment_id,
-                    args.fields,
-                    sys.stdout.buffer,
-                    progress,
-                    args.instance,
-                )
-            except BrokenPipeError:  # the reader went away (`| head`): stop quietly
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return
-        target = Path(args.output)
-        partial = target.with_name(target.name + ".partial")
-        try:
-            with partial.open("wb") as out:
-                await export_csv(
-                    runtime,
-                    args.workspace,
-                    args.segment_id,
-                    args.fields,
-                    out,
-                    progress,
-                    args.instance,
-                )
-            partial.replace(target)  # a failed export never leaves a truncated file behind
-        finally:
-            partial.unlink(missing_ok=True)
+        await export_to(runtime, workspace, segment_id, fields, output, instance, quiet)
 
-    _with_runtime(work)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segmentql", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="run the API (migrates first)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--log-level", default="info")
-    serve.set_defaults(func=cmd_serve)
-
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(
-        dest="keys_command", required=True
-    )
-    create = keys.add_parser("create", help="print a new API key (shown once)")
-    create.add_argument("--workspace", required=True)
-    create.add_argument("--role", choices=[r.value for r in Role], default="WRITE")
-    create.add_argument("--label")
-    create.set_defaults(func=cmd_keys_create)
-
-    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
-    export.add_argument("-o", "--output")
-    export.set_defaults(func=cmd_export_schema)
-
-    sub.add_parser(
-        "sweep", help="re-evaluate time-relative ACTIVE segments once (for cron)"
-    ).set_defaults(func=cmd_sweep)
-
-    segments = sub.add_parser("segments", help="segments").add_subparsers(
-        dest="segments_command", required=True
-    )
-    listing = segments.add_parser("list", help="a table of segments: kind, count, share, cost")
-    listing.add_argument("--workspace", default="default")
-    listing.set_defaults(func=cmd_segments_list)
-
-    snapshots = sub.add_parser("snapshots", help="segment snapshots").add_subparsers(
-        dest="snapshots_command", required=True
-    )
-    snapshots.add_parser(
-        "run-due", help="take every due scheduled snapshot (for cron)"
-    ).set_defaults(func=cmd_snapshots_run_due)
-
-    imports = sub.add_parser("import", help="bulk loads").add_subparsers(
-        dest="import_command", required=True
-    )
-    events = imports.add_parser("events", help="load tracked events from a JSON Lines file")
-    events.add_argument("file")
-    events.add_argument("--workspace", default="default")
-    events.add_argument("--quiet", action="store_true")
-    events.set_defaults(func=cmd_import_events)
-
-    csv_export = sub.add_parser(
-        "export", help="write a segment's members (or a snapshot's) as CSV, as the HTTP export does"
-    )
-    csv_export.add_argument("segment_id", metavar="SEGMENT_ID")
-    csv_export.add_argument("--workspace", default="default")
-    csv_export.add_argument(
-        "--fields",
-        help="comma-separated customer field paths (default: id,email,name,country,createdAt)",
-    )
-    csv_export.add_argument(
-        "--instance", metavar="INSTANCE_ID", help="export this snapshot instead"
-    )
-    csv_export.add_argument("-o", "--output", help="file to write (default: stdout)")
-    csv_export.add_argument("--quiet", action="store_true", help="no progress bar")
-    csv_export.set_defaults(func=cmd_export)
-
-    seed = sub.add_parser("seed", help="load deterministic demo customers")
-    seed.add_argument("--customers", type=int, default=10_000)
-    seed.add_argument("--workspace", default="default")
-    seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument(
-        "--jobs", type=int, help="worker processes (default: one per core; none below 20k)"
-    )
-    seed.add_argument(
-        "--rebuild-indexes",
-        action=argparse.BooleanOptionalAction,
-        help="drop secondary indexes during the load and rebuild them after "
-        "(default: for 200k customers or more, and no fewer than the table holds)",
-    )
-    seed.add_argument("--quiet", action="store_true", help="no progress bar")
-    seed.set_defaults(func=cmd_seed)
-    return parser
+    with_runtime(work)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.func(args)
+    app(args=argv, prog_name="segmentql")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Helpers for loading many rows at once: pk reservation, index drop and rebuild, progress.
+"""Helpers for loading many rows at once: pk reservation, index drop and rebuild, the
+progress sink they report to.
 
 Used by persistence/seed.py; kept apart because they know nothing of what is
 loaded, only of the tables it goes to.
@@ -7,9 +8,8 @@ loaded, only of the tables it goes to.
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
 from collections.abc import Sequence
+from typing import Protocol
 
 import asyncpg
 from sqlalchemy import Index
@@ -91,31 +91,19 @@ async def run_parallel(dsn: str, statements: Sequence[str], connections: int) ->
     await asyncio.gather(*(worker() for _ in range(max(1, min(connections, len(statements))))))
 
 
-class Progress:
-    """A progress bar on stderr: redrawn on a terminal, a line per 10% elsewhere."""
+class ProgressSink(Protocol):
+    """What a loader tells the command line's progress display (api/progress.py)."""
 
-    def __init__(self, total: int, enabled: bool = True, label: str = "seed") -> None:
-        self.total, self.enabled, self.label = total, enabled, label
-        self.tty = sys.stderr.isatty()
-        self.done = self.rows = 0
-        self.shown = -1.0
-        self.started = time.perf_counter()
+    def advance(self, items: int, rows: int = 0) -> None: ...
 
-    def advance(self, items: int, rows: int) -> None:
-        self.done, self.rows = self.done + items, self.rows + rows
-        share = self.done / self.total
-        if self.enabled and (self.tty or share - self.shown >= 0.1 or share == 1):
-            self.shown = share
-            rate = self.done / max(time.perf_counter() - self.started, 1e-9)
-            line = (
-                f"{self.label} [{'#' * int(share * 30):<30}] {share:4.0%} "
-                f"{self.done:,}/{self.total:,}, {self.rows:,} rows, {rate:,.0f}/s"
-            )
-            sys.stderr.write(f"\r{line}" if self.tty else f"{line}\n")
-            sys.stderr.flush()
+    def note(self, text: str) -> None: ...
+
+
+class NoProgress:
+    """A sink that shows nothing (library callers and tests)."""
+
+    def advance(self, items: int, rows: int = 0) -> None:
+        pass
 
     def note(self, text: str) -> None:
-        if self.enabled:
-            newline = "\n" if self.tty and self.done else ""
-            sys.stderr.write(f"{newline}{self.label}: {text}\n")
-            sys.stderr.flush()
+        pass

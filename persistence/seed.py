@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.custom_property import CustomPropertyDef, PropertyType
 from domain.customer import EXCLUDED_ORDER_STATUSES
 from persistence import bulk_load
-from persistence.bulk_load import Progress
+from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.database import Database, libpq_dsn
 from persistence.workspaces import WorkspaceRepository
@@ -455,7 +455,7 @@ async def seed_customers(
     jobs: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     rebuild_indexes: bool | None = None,
-    progress: bool = True,
+    progress: ProgressSink | None = None,
     now: datetime | None = None,
 ) -> SeedReport:
     """Append `count` generated customers to `workspace` (created if needed); see the module doc.
@@ -485,7 +485,7 @@ async def seed_customers(
               min(chunk_size, count - offset), first_pk + offset, skip_triggers)
         for offset in range(0, count, chunk_size)
     ]
-    bar = Progress(count, enabled=progress)
+    bar = progress or NoProgress()
     rows: dict[str, int] = {}
     try:
         rows = await _load(chunks, context, jobs, bar)
@@ -574,7 +574,7 @@ def _worker_context() -> BaseContext:
 
 
 async def _load(
-    chunks: list[Chunk], context: BaseContext | None, jobs: int, bar: Progress
+    chunks: list[Chunk], context: BaseContext | None, jobs: int, bar: ProgressSink
 ) -> dict[str, int]:
     totals = dict.fromkeys(COLUMNS, 0)
 

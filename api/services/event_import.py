@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from api.runtime import Runtime
 from api.services import membership
+from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.event_import import ImportReport, chunks, copy_chunk
 from persistence.unit_of_work import UnitOfWork
 from persistence.workspaces import WorkspaceRepository
 
 
 async def import_events(
-    runtime: Runtime, workspace: str, path: Path, progress: bool = True
+    runtime: Runtime, workspace: str, path: Path, progress: ProgressSink | None = None
 ) -> ImportReport:
+    """`progress` hears lines read per chunk."""
     report = ImportReport()
+    bar = progress or NoProgress()
     async with runtime.engine.connect() as conn:
         workspace_pk = await WorkspaceRepository(conn).find(workspace)
     if workspace_pk is None:
@@ -23,6 +25,7 @@ async def import_events(
     # utf-8-sig: a byte order mark is not part of line 1. surrogateescape: bytes that
     # are not UTF-8 spoil only their own line (refused as invalid Unicode), not the file.
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as stream:
+        lines_shown = 0
         for batch in chunks(stream, runtime.clock(), report):
             async with UnitOfWork(runtime.engine, workspace_pk) as uow:
                 pks = await uow.customers.pk_map({e.customer_id for _, e in batch})
@@ -41,12 +44,6 @@ async def import_events(
                         uow, sorted({pks[e.customer_id] for _, e in known}), runtime.clock
                     )
                 await uow.commit()
-            if progress:
-                sys.stderr.write(
-                    f"\rimport: {report.lines:,} lines, {report.loaded:,} loaded, "
-                    f"{report.bad_count:,} bad"
-                )
-                sys.stderr.flush()
-    if progress:
-        sys.stderr.write("\n")
+            bar.advance(report.lines - lines_shown)
+            lines_shown = report.lines
     return report

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from api.cli import export_csv
+from api.commands.export import export_csv
+from api.progress import CommandProgress
 from api.runtime import Runtime
 from domain.access import Role
 from tests.api.documents import DEFINE_PROPERTY, DELETE
@@ -343,11 +344,12 @@ async def test_the_export_command_writes_the_same_csv_with_a_progress_bar(
     over_http = await export(workspace, f"/segments/{segment_id}/export.csv", ALL_FIELDS)
     out, progress = io.BytesIO(), io.StringIO()
 
-    rows = await export_csv(runtime, workspace.name, segment_id, ALL_FIELDS, out, progress)
+    bar = CommandProgress("export", stream=progress)
+    rows = await export_csv(runtime, workspace.name, segment_id, ALL_FIELDS, out, bar)
 
     assert rows == 2
     assert out.getvalue() == over_http.content
-    assert progress.getvalue().startswith("export [")
+    assert progress.getvalue().startswith("export: ")  # not a terminal: plain lines
     assert progress.getvalue().count("2/2 rows") == 1
 
 
@@ -362,7 +364,9 @@ async def test_the_export_command_refuses_unknown_workspaces_segments_and_fields
         (workspace.name, segment_id, "id,nope"),
     ):
         try:
-            await export_csv(runtime, ws, seg, fields, io.BytesIO(), io.StringIO())
+            await export_csv(
+                runtime, ws, seg, fields, io.BytesIO(), CommandProgress("export", quiet=True)
+            )
         except SystemExit as exc:
             errors.append(str(exc))
 

@@ -99,7 +99,7 @@ async def test_bad_lines_are_reported_and_the_rest_loaded(
 
     # when it is imported
     with clock_at(runtime, NOW):
-        report = await import_events(runtime, workspace.name, jsonl, progress=False)
+        report = await import_events(runtime, workspace.name, jsonl)
 
     # then the report counts and names the bad lines, with a reason each
     assert (report.lines, report.loaded, report.duplicates) == (14, 4, 2)
@@ -121,10 +121,10 @@ async def test_importing_the_same_file_again_loads_nothing_new(
 ) -> None:
     await given_customers(workspace)
     with clock_at(runtime, NOW):
-        await import_events(runtime, workspace.name, jsonl, progress=False)
+        await import_events(runtime, workspace.name, jsonl)
 
     # when the same file is imported again (later)
-    again = await import_events(runtime, workspace.name, jsonl, progress=False)
+    again = await import_events(runtime, workspace.name, jsonl)
 
     # then nothing new is loaded, every good line counts as already stored
     assert (again.loaded, again.duplicates, again.bad_count) == (0, 6, len(BAD_LINES))
@@ -143,7 +143,7 @@ async def test_chunks_load_one_after_another(
     path.write_text("\n".join(rows), encoding="utf-8")  # no final newline
 
     # when it is imported
-    report = await import_events(runtime, workspace.name, path, progress=False)
+    report = await import_events(runtime, workspace.name, path)
 
     # then every chunk is loaded, the repeat once
     assert (report.lines, report.loaded, report.duplicates, report.bad_count) == (10, 9, 1, 0)
@@ -160,7 +160,7 @@ async def test_events_without_id_load_on_every_import(
     path = tmp_path / "anonymous.jsonl"
     path.write_text(line(customerId="ada", name="view", occurredAt="2026-01-01"), encoding="utf-8")
     for _ in range(2):
-        report = await import_events(runtime, workspace.name, path, progress=False)
+        report = await import_events(runtime, workspace.name, path)
         assert report.loaded == 1
     assert len(await timeline(workspace, "ada")) == 2
 
@@ -173,7 +173,7 @@ async def test_the_report_keeps_the_first_bad_lines_and_counts_all(
     path = tmp_path / "bad.jsonl"
     path.write_text("x\ny\nz\n" + line(customerId="ada", name="ok") + "\n", encoding="utf-8")
 
-    report = await import_events(runtime, workspace.name, path, progress=False)
+    report = await import_events(runtime, workspace.name, path)
 
     assert report.bad == [(1, report.bad[0][1]), (2, report.bad[1][1])]
     assert (report.bad_count, report.loaded) == (3, 1)
@@ -191,7 +191,7 @@ async def test_a_byte_order_mark_and_broken_utf8_spoil_no_good_line(
         + line(customerId="ada", name="third", id="u3").encode() + b"\r\n"
     )  # fmt: skip
 
-    report = await import_events(runtime, workspace.name, path, progress=False)
+    report = await import_events(runtime, workspace.name, path)
 
     # then the first and third lines load and the second is reported
     assert (report.loaded, report.bad_count) == (2, 1)
@@ -201,7 +201,7 @@ async def test_a_byte_order_mark_and_broken_utf8_spoil_no_good_line(
 
 async def test_an_unknown_workspace_stops_the_import(runtime: Runtime, jsonl: Path) -> None:
     with pytest.raises(SystemExit, match="no workspace"):
-        await import_events(runtime, "no-such-workspace", jsonl, progress=False)
+        await import_events(runtime, "no-such-workspace", jsonl)
 
 
 async def test_imported_events_move_active_segments_and_name_suggestions(
@@ -216,7 +216,7 @@ async def test_imported_events_move_active_segments_and_name_suggestions(
     # when a file with that event for ada is imported
     path = tmp_path / "signal.jsonl"
     path.write_text(line(customerId="ada", name="imported_signal", id="s1"), encoding="utf-8")
-    await import_events(runtime, workspace.name, path, progress=False)
+    await import_events(runtime, workspace.name, path)
 
     # then ada entered the segment, and the name is suggested to predicate editors
     assert [(e["kind"], e["customerId"]) for e in await logged_events(workspace, segment_id)] == [

@@ -62,7 +62,7 @@ async def test_derived_columns_equal_what_refresh_activity_computes(runtime: Run
     # given 2000 customers loaded by two worker processes, in chunks of 1000
     name = _name()
     report = await seed_customers(
-        runtime, name, 2000, seed=7, jobs=2, chunk_size=1000, progress=False, now=NOW
+        runtime, name, 2000, seed=7, jobs=2, chunk_size=1000, now=NOW
     )
     ws = await _workspace_pk(runtime, name)
     stored = await _rows(runtime, DERIVED, ws)
@@ -82,7 +82,7 @@ async def test_derived_columns_equal_what_refresh_activity_computes(runtime: Run
 async def test_excluded_and_unstatused_orders_occur(runtime: Runtime) -> None:
     # given a seeded workspace
     name = _name()
-    await seed_customers(runtime, name, 1500, progress=False, now=NOW)
+    await seed_customers(runtime, name, 1500, now=NOW)
     ws = await _workspace_pk(runtime, name)
     # when counting its orders by status
     statuses = dict(
@@ -102,7 +102,7 @@ async def test_excluded_and_unstatused_orders_occur(runtime: Runtime) -> None:
 async def test_values_are_what_the_api_would_accept(runtime: Runtime) -> None:
     # given a seeded workspace and its declared properties
     name = _name()
-    await seed_customers(runtime, name, 1000, progress=False, now=NOW)
+    await seed_customers(runtime, name, 1000, now=NOW)
     ws = await _workspace_pk(runtime, name)
     async with runtime.engine.connect() as conn:
         declared = await CustomPropertyRepository(conn, ws).all()
@@ -130,9 +130,9 @@ async def test_values_are_what_the_api_would_accept(runtime: Runtime) -> None:
 async def test_same_seed_same_data_whatever_the_chunking(runtime: Runtime) -> None:
     # given the same seed loaded in one process and in two, with other chunk sizes
     first, second = _name(), _name()
-    await seed_customers(runtime, first, 2500, seed=3, jobs=1, progress=False, now=NOW)
+    await seed_customers(runtime, first, 2500, seed=3, jobs=1, now=NOW)
     await seed_customers(
-        runtime, second, 2500, seed=3, jobs=2, chunk_size=2000, progress=False, now=NOW
+        runtime, second, 2500, seed=3, jobs=2, chunk_size=2000, now=NOW
     )
     # then both workspaces hold the same customers
     a = await _rows(runtime, CUSTOMERS, await _workspace_pk(runtime, first))
@@ -143,9 +143,9 @@ async def test_same_seed_same_data_whatever_the_chunking(runtime: Runtime) -> No
 async def test_a_second_seed_appends_after_the_first(runtime: Runtime) -> None:
     # given a workspace seeded once
     name = _name()
-    await seed_customers(runtime, name, 1200, progress=False, now=NOW)
+    await seed_customers(runtime, name, 1200, now=NOW)
     # when seeding it again
-    report = await seed_customers(runtime, name, 300, progress=False, now=NOW)
+    report = await seed_customers(runtime, name, 300, now=NOW)
     # then the new customers come after the existing ones
     assert (report.first_id, report.last_id) == ("cus_0001201", "cus_0001500")
     rows = await _rows(runtime, CUSTOMERS, await _workspace_pk(runtime, name))
@@ -162,7 +162,7 @@ async def test_indexes_are_rebuilt_as_they_were(runtime: Runtime) -> None:
         before = [tuple(row) for row in await conn.execute(query)]
     # when a seed drops and rebuilds them
     report = await seed_customers(
-        runtime, _name(), 1000, rebuild_indexes=True, progress=False, now=NOW
+        runtime, _name(), 1000, rebuild_indexes=True, now=NOW
     )
     async with runtime.engine.connect() as conn:
         after = [tuple(row) for row in await conn.execute(query)]
@@ -185,4 +185,4 @@ async def test_a_conflicting_property_declaration_is_refused(runtime: Runtime) -
         )
     # when seeding it, then the seed says why it cannot
     with pytest.raises(SeedError, match=r"properties\.plan"):
-        await seed_customers(runtime, name, 10, progress=False, now=NOW)
+        await seed_customers(runtime, name, 10, now=NOW)

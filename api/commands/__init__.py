@@ -1,0 +1,1 @@
+"""Bodies of the longer `segmentql` subcommands; api/cli.py declares them and their flags."""
