@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -220,6 +221,74 @@ def import_events(
         )
 
     with_runtime(work)
+
+
+class ModeName(StrEnum):
+    upsert = "upsert"
+    replace = "replace"
+
+
+class FormatName(StrEnum):
+    auto = "auto"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@import_app.command("customers")
+def import_customers(
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="JSON Lines or CSV, .gz read as well; - is stdin.")
+    ],
+    workspace: Annotated[
+        str | None, typer.Option(help="Workspace name (required when more than one exists).")
+    ] = None,
+    mode: Annotated[
+        ModeName,
+        typer.Option(
+            help="upsert: create or replace the file's customers; replace: the file "
+            "is the whole truth, the others are deleted."
+        ),
+    ] = ModeName.upsert,
+    file_format: Annotated[
+        FormatName, typer.Option("--format", help="auto: CSV for .csv(.gz) names, else JSONL.")
+    ] = FormatName.auto,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="All or nothing: one bad line and nothing is written.")
+    ] = False,
+    max_delete: Annotated[
+        float, typer.Option(help="replace: refuse to delete more than this percent of customers.")
+    ] = 10.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace: delete beyond --max-delete.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Load customers from a file, validated as customersUpsert validates them.
+
+    Exit code 0: every line went in; 3: done, but some lines were rejected (printed with
+    their numbers); 1: refused or failed (with --strict, nothing was written).
+    """
+    from api.commands.import_customers import run_import
+    from api.services.customer_import import FileFormat, ImportMode, ImportOptions
+
+    chosen = (
+        FileFormat.of(file) if file_format is FormatName.auto else FileFormat(file_format.value)
+    )
+    options = ImportOptions(
+        mode=ImportMode(mode.value),
+        format=chosen,
+        strict=strict,
+        max_delete_percent=max_delete,
+        force=force,
+    )
+    code = 0
+
+    async def work(runtime: Runtime) -> None:
+        nonlocal code
+        code = await run_import(runtime, file, workspace, options, quiet)
+
+    with_runtime(work)
+    raise typer.Exit(code)
 
 
 @app.command("export")

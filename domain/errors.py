@@ -54,6 +54,13 @@ class ErrorCode(enum.Enum):
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     # access
     FORBIDDEN = "FORBIDDEN"
+    # bulk import files
+    INVALID_JSON = "INVALID_JSON"
+    INVALID_UTF8 = "INVALID_UTF8"
+    LINE_TOO_LONG = "LINE_TOO_LONG"
+    NOT_AN_OBJECT = "NOT_AN_OBJECT"
+    TRUNCATED_INPUT = "TRUNCATED_INPUT"
+    TOO_MANY_DELETIONS = "TOO_MANY_DELETIONS"
 
 
 class DomainError(Exception):

@@ -98,6 +98,8 @@ class ProgressSink(Protocol):
 
     def note(self, text: str) -> None: ...
 
+    def describe(self, extra: str) -> None: ...
+
 
 class NoProgress:
     """A sink that shows nothing (library callers and tests)."""
@@ -106,4 +108,7 @@ class NoProgress:
         pass
 
     def note(self, text: str) -> None:
+        pass
+
+    def describe(self, extra: str) -> None:
         pass

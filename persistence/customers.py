@@ -301,36 +301,62 @@ class CustomerRepository:
 
     # ---- writes --------------------------------------------------------
 
-    async def upsert(self, changes: Sequence[CustomerChange], now: datetime) -> UpsertOutcome:
-        """Apply a validated batch; says what was written and whose hasChild may have moved."""
+    async def upsert(
+        self, changes: Sequence[CustomerChange], now: datetime, *, skip_unchanged: bool = False
+    ) -> UpsertOutcome:
+        """Apply a validated batch; says what was written and whose hasChild may have moved.
+
+        `skip_unchanged` leaves alone every customer (and related record) whose stored
+        values already equal what the batch says: no write, no updatedAt bump, and the
+        customer is not in the outcome's pks (so nothing re-evaluates it). Imports use
+        it so that loading the same file twice changes nothing.
+        """
         ordered = sorted(changes, key=lambda ch: ch.id)
         existing = await self._lock([ch.id for ch in ordered])
         rows = [self._merged_row(ch, existing.get(ch.id), now) for ch in ordered]
-        stmt = insert(c)
-        result = await self.conn.execute(
-            stmt.on_conflict_do_update(
-                constraint="customer_workspace_id_key",
-                set_={
-                    col: stmt.excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")
-                },
-            ).returning(c.c.pk, c.c.id),
-            rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
-        )
-        pks = {row.id: row.pk for row in result}
-        touched_orders: list[int] = []
+        if skip_unchanged:
+            rows = [row for row in rows if _differs(row, existing.get(row["id"]))]
+        pks = {id_: int(old["pk"]) for id_, old in existing.items()}
+        written: set[int] = set()
+        if rows:
+            stmt = insert(c)
+            result = await self.conn.execute(
+                stmt.on_conflict_do_update(
+                    constraint="customer_workspace_id_key",
+                    set_={
+                        col: stmt.excluded[col]
+                        for col in rows[0]
+                        if col not in ("workspace_pk", "id")
+                    },
+                ).returning(c.c.pk, c.c.id),
+                rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
+            )
+            for row in result:
+                pks[row.id] = row.pk
+                written.add(row.pk)
+        touched_orders: set[int] = set()
+        related_changed: set[int] = set()
         for scope in SCOPE_TABLES:
             batch = [(pks[ch.id], rec) for ch in ordered for rec in ch.related.get(scope, ())]
             if batch:
-                await self._upsert_records(scope, batch)
+                changed = await self._upsert_records(scope, batch, skip_unchanged)
+                related_changed |= changed
                 if scope == "orders":
-                    touched_orders.extend(pk for pk, _ in batch)
+                    touched_orders |= changed
+        if related_changed - written:  # only their records changed: they changed too
+            await self.conn.execute(
+                update(c)
+                .where(c.c.pk.in_(sorted(related_changed - written)))
+                .values(updated_at=now)
+            )
         if touched_orders:
-            await self.refresh_activity(sorted(set(touched_orders)))
+            await self.refresh_activity(sorted(touched_orders))
+        rewritten = {row["id"] for row in rows}
         parents = {row["parent_id"] for row in rows} | {
-            old["parent_id"] for old in existing.values()
+            old["parent_id"] for old in existing.values() if old["id"] in rewritten
         }
         parents.discard(None)
-        return UpsertOutcome([ch.id for ch in changes], list(pks.values()), parents)
+        return UpsertOutcome([ch.id for ch in changes], sorted(written | related_changed), parents)
 
     async def pk_map(self, ids: set[str]) -> dict[str, int]:
         if not ids:
@@ -389,7 +415,10 @@ class CustomerRepository:
             row["created_at"] = now
         return row
 
-    async def _upsert_records(self, scope: str, batch: list[tuple[int, RecordChange]]) -> None:
+    async def _upsert_records(
+        self, scope: str, batch: list[tuple[int, RecordChange]], skip_unchanged: bool
+    ) -> set[int]:
+        """Upsert the records; the customers whose records changed (all, unless skipping)."""
         table = SCOPE_TABLES[scope]
         # The stored versions, matched on (customer_pk, id) pairs passed as two arrays:
         # two bind parameters however large the batch (asyncpg allows 32767).
@@ -414,7 +443,10 @@ class CustomerRepository:
             row.update({k: v for k, v in old.get((pk, rec.id), {}).items() if k != "pk"})
             row.update({snake(k): v for k, v in rec.values.items()})
             row.update(customer_pk=pk, id=rec.id)
-            rows.append(row)
+            if not skip_unchanged or _differs(row, old.get((pk, rec.id))):
+                rows.append(row)
+        if not rows:
+            return set()
         stmt = insert(table)
         await self.conn.execute(
             stmt.on_conflict_do_update(
@@ -425,6 +457,7 @@ class CustomerRepository:
             ),
             rows,
         )
+        return {row["customer_pk"] for row in rows}
 
     async def refresh_activity(self, customer_pks: list[int]) -> None:
         """Recompute ordersCount, totalSpent, first/lastOrderAt from the orders themselves."""
@@ -473,6 +506,13 @@ class CustomerRepository:
                 .values(customers_deleted_at=now)
             )
         return deleted
+
+
+def _differs(row: dict[str, Any], stored: dict[str, Any] | None) -> bool:
+    """Whether writing `row` would change the stored version (updatedAt aside)."""
+    if stored is None:
+        return True
+    return any(stored.get(name) != value for name, value in row.items() if name != "updated_at")
 
 
 def utcnow() -> datetime:

@@ -75,6 +75,13 @@ class WorkspaceRepository:
         pk = found.scalar_one_or_none()
         return int(pk) if pk is not None else None
 
+    async def names(self, limit: int = 2) -> list[str]:
+        """Some workspace names, in name order (to tell "just one" from "several")."""
+        found = await self.conn.execute(
+            select(workspace_table.c.name).order_by(workspace_table.c.name).limit(limit)
+        )
+        return [row.name for row in found]
+
     async def create_key(self, workspace_pk: int, role: Role, label: str | None = None) -> str:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         await self.conn.execute(

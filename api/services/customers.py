@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -11,10 +12,11 @@ from api.context import Context
 from api.pagination import bad_cursor
 from api.services import membership
 from domain.custom_property import CustomPropertyDef, PropertyType, validate_definition
-from domain.customer import check_id, validate_batch
+from domain.customer import CustomerChange, check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.records import CustomerView, Page, RecordView
-from persistence.customers import decode_cursor
+from persistence.customers import UpsertOutcome, decode_cursor
+from persistence.unit_of_work import UnitOfWork
 
 MAX_DELETE = 1000
 
@@ -24,14 +26,26 @@ async def upsert_customers(ctx: Context, items: Sequence[Mapping[str, Any]]) -> 
     async with ctx.uow() as uow:
         declared = await uow.properties.all()
         changes = validate_batch(items, declared)
-        await membership.begin_write(uow)  # before any customer row is locked
-        outcome = await uow.customers.upsert(changes, ctx.runtime.clock())
-        parents = await uow.customers.pks_of(outcome.parent_ids)
-        await membership.after_customer_write(uow, outcome.pks + parents, ctx.runtime.clock)
+        outcome = await write_changes(uow, changes, ctx.runtime.clock)
         views = {v.id: v for v in await uow.customers.get_many(outcome.ids)}
         await uow.commit()
     forget_total(ctx)
     return [views[i] for i in outcome.ids]
+
+
+async def write_changes(
+    uow: UnitOfWork,
+    changes: Sequence[CustomerChange],
+    clock: Callable[[], datetime],
+    *,
+    skip_unchanged: bool = False,
+) -> UpsertOutcome:
+    """Store validated changes and keep ACTIVE segments live, inside the caller's transaction."""
+    await membership.begin_write(uow)  # before any customer row is locked
+    outcome = await uow.customers.upsert(changes, clock(), skip_unchanged=skip_unchanged)
+    parents = await uow.customers.pks_of(outcome.parent_ids)
+    await membership.after_customer_write(uow, outcome.pks + parents, clock)
+    return outcome
 
 
 async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
@@ -50,15 +64,23 @@ async def delete_customers(ctx: Context, ids: Sequence[str]) -> list[str]:
     if errors:
         raise ValidationFailed(errors)
     async with ctx.uow() as uow:
-        locked = await membership.lock_for_delete(uow, ids)  # only these are deleted
-        doomed = list(locked.values())
-        parents = await uow.customers.parents_of(doomed)
-        await membership.before_customer_delete(uow, doomed, ctx.runtime.clock)
-        deleted = await uow.customers.delete(sorted(locked), ctx.runtime.clock())
-        remaining_parents = await uow.customers.pks_of(parents)
-        await membership.after_customer_write(uow, remaining_parents, ctx.runtime.clock)
+        deleted = await delete_ids(uow, ids, ctx.runtime.clock)
         await uow.commit()
     forget_total(ctx)
+    return deleted
+
+
+async def delete_ids(
+    uow: UnitOfWork, ids: Sequence[str], clock: Callable[[], datetime]
+) -> list[str]:
+    """Delete these customers with their LEFT events, inside the caller's transaction."""
+    locked = await membership.lock_for_delete(uow, ids)  # only these are deleted
+    doomed = list(locked.values())
+    parents = await uow.customers.parents_of(doomed)
+    await membership.before_customer_delete(uow, doomed, clock)
+    deleted = await uow.customers.delete(sorted(locked), clock())
+    remaining_parents = await uow.customers.pks_of(parents)
+    await membership.after_customer_write(uow, remaining_parents, clock)
     return deleted
 
 

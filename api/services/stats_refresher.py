@@ -50,6 +50,14 @@ async def refresh_stale_stats(runtime: Runtime, batch: int = 100) -> int:
     return recounted
 
 
+async def recount_workspace(runtime: Runtime, workspace_pk: int) -> int:
+    """Recount now every PASSIVE count of the workspace that writes may have moved (bulk loads)."""
+    async with runtime.engine.connect() as conn:
+        due = await stale_passive_segments(conn, runtime.clock(), 100_000)
+    ids = [segment_id for pk, segment_id in due if pk == workspace_pk]
+    return await _refresh_workspace(runtime, workspace_pk, ids) if ids else 0
+
+
 async def _refresh_workspace(runtime: Runtime, workspace_pk: int, ids: list[str]) -> int:
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         segments = await workspace_segments(uow, set(ids))

@@ -6,10 +6,7 @@ and straight through api.services.event_import.import_events.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from tests.api.tracked_event_documents import (
     timeline,
     track_ok,
 )
+from tests.cli import run_cli
 from tests.conftest import Workspace
 from tests.integration.dataset import clock_at
 
@@ -228,26 +226,6 @@ async def test_imported_events_move_active_segments_and_name_suggestions(
 
 
 # ---- through the command ---------------------------------------------------------------
-
-
-def segmentql() -> list[str]:
-    script = Path(sys.executable).parent / "segmentql"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
-
-
-async def run_cli(database_url: str, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    env.pop("TEST_DATABASE_URL", None)
-    process = await asyncio.create_subprocess_exec(
-        *segmentql(),
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_the_command_imports_and_reports(

@@ -1,0 +1,296 @@
+"""Bulk customer import: a file of `CustomerInput`s written batch by batch, live segments kept.
+
+Each line is validated exactly as `customersUpsert` validates one customer
+(domain.customer.validate_customer); a bad line is reported with its number
+and changes nothing, and the good lines go in, `BATCH` customers a
+transaction, through the same write path as the API (`write_changes`), so
+ACTIVE memberships and their ENTERED/LEFT events are recorded in the batch's
+own transaction, exactly once. Customers whose stored values already equal
+the line are left alone: importing the same file again writes nothing and
+records no event.
+
+`strict` makes the file all-or-nothing: one transaction, rolled back if any
+line is refused. `replace` makes the file the whole truth: a first pass
+collects its ids, the import is refused before any change if it would
+delete more than `max_delete_percent` of the workspace (unless `force`),
+and after the writes the customers absent from the file, and not written
+since the import began, are deleted with their LEFT events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from api.runtime import Runtime
+from api.services.customers import delete_ids, write_changes
+from api.services.stats_refresher import recount_workspace
+from domain.custom_property import CustomPropertyDef
+from domain.customer import CustomerChange, validate_customer
+from domain.customer_file import CsvHeader, FileBroken, Line, customer_from_json, line_text
+from domain.errors import DomainError, ErrorCode, ValidationFailed
+from persistence.bulk_load import NoProgress, ProgressSink
+from persistence.customer_import import SeenIds
+from persistence.unit_of_work import UnitOfWork
+
+BATCH = 1000
+REJECTIONS_KEPT = 100
+
+Lines = Callable[[], AsyncIterator[Line]]
+"""Opens the file from its start (replace mode reads it twice)."""
+
+
+class ImportMode(Enum):
+    UPSERT = "upsert"
+    REPLACE = "replace"
+
+
+class FileFormat(Enum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+    @staticmethod
+    def of(name: str | None) -> FileFormat:
+        """By the file's name: `.csv` and `.csv.gz` are CSV, everything else JSON Lines."""
+        plain = (name or "").lower().removesuffix(".gz")
+        return FileFormat.CSV if plain.endswith(".csv") else FileFormat.JSONL
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    mode: ImportMode = ImportMode.UPSERT
+    format: FileFormat = FileFormat.JSONL
+    strict: bool = False
+    max_delete_percent: float = 10.0
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    field: tuple[str, ...]
+    code: ErrorCode
+    message: str
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    written: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    failure: str | None = None
+    """Why nothing (strict) or nothing more was written; None when the import completed."""
+    seconds: float = 0.0
+
+    def reject(self, line: int, error: DomainError) -> None:
+        self.rejected += 1
+        if len(self.rejections) < REJECTIONS_KEPT:
+            self.rejections.append(Rejection(line, error.field, error.code, error.message))
+
+    def summary(self) -> str:
+        rate = (self.written + self.unchanged) / max(self.seconds, 1e-9)
+        return (
+            f"{self.lines:,} lines: {self.written:,} customers written, {self.unchanged:,} "
+            f"unchanged, {self.deleted:,} deleted, {self.rejected:,} lines rejected, in "
+            f"{self.seconds:.1f} s ({rate:,.0f} customers/s)"
+        )
+
+
+class ImportRefused(Exception):
+    """The import as asked would do harm (too many deletions): nothing was changed."""
+
+
+async def import_customers(
+    runtime: Runtime,
+    workspace_pk: int,
+    open_lines: Lines,
+    options: ImportOptions,
+    progress: ProgressSink | None = None,
+) -> ImportReport:
+    started = time.perf_counter()
+    bar = progress or NoProgress()
+    report = ImportReport()
+    import_began = runtime.clock()
+    async with runtime.engine.connect() as conn, SeenIds(conn, workspace_pk) as seen:
+        if options.mode is ImportMode.REPLACE:
+            await _collect_ids(runtime, workspace_pk, open_lines, options, seen)
+            held, absent = await seen.counts(import_began)
+            share = 100.0 * absent / held if held else 0.0
+            if share > options.max_delete_percent and not options.force:
+                raise ImportRefused(
+                    f"the file would delete {absent:,} of {held:,} customers ({share:.1f}%), "
+                    f"more than --max-delete {options.max_delete_percent:g}%; nothing was "
+                    "changed (use --force to delete them)"
+                )
+        writer = _Writer(runtime, workspace_pk, options.strict, report)
+        async with writer:
+            try:
+                await _write_file(runtime, workspace_pk, open_lines, options, writer, bar)
+            except FileBroken as broken:
+                report.reject(broken.line, DomainError(ErrorCode.TRUNCATED_INPUT, broken.message))
+                report.failure = f"line {broken.line}: {broken.message}"
+            if options.strict and report.rejected:
+                report.failure = report.failure or (
+                    f"{report.rejected:,} lines were rejected; nothing was written (--strict)"
+                )
+            elif options.mode is ImportMode.REPLACE and report.failure is None:
+                await writer.delete_absent(seen, import_began)
+            await writer.finish()
+    if report.written or report.deleted:
+        await recount_workspace(runtime, workspace_pk)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _collect_ids(
+    runtime: Runtime, workspace_pk: int, open_lines: Lines, options: ImportOptions, seen: SeenIds
+) -> None:
+    """Replace mode's first pass: every id the file names, even on lines refused later."""
+    declared = await _declared(runtime, workspace_pk)
+    header: CsvHeader | None = None
+    ids: list[str] = []
+    async for line in open_lines():
+        try:
+            values = _values(line, options.format, header, declared)
+        except DomainError:
+            continue
+        if isinstance(values, CsvHeader):
+            header = values
+            continue
+        if values is not None and isinstance(values.get("id"), str):
+            ids.append(values["id"])
+        if len(ids) >= 10 * BATCH:
+            await seen.add(ids)
+            ids = []
+    await seen.add(ids)
+
+
+async def _write_file(
+    runtime: Runtime,
+    workspace_pk: int,
+    open_lines: Lines,
+    options: ImportOptions,
+    writer: _Writer,
+    bar: ProgressSink,
+) -> None:
+    declared = await _declared(runtime, workspace_pk)
+    header: CsvHeader | None = None
+    report = writer.report
+    shown = 0
+    async for line in open_lines():
+        try:
+            values = _values(line, options.format, header, declared)
+            if isinstance(values, CsvHeader):
+                header = values
+                continue
+            if values is None:
+                continue
+            report.lines += 1
+            change = validate_customer(values, declared, ())
+        except DomainError as error:
+            report.lines += 1
+            report.reject(line.number, error)
+            continue
+        except ValidationFailed as failed:
+            report.reject(line.number, failed.errors[0])
+            continue
+        if await writer.add(change):
+            bar.advance(report.lines - shown)
+            shown = report.lines
+            bar.describe(f"{report.rejected:,} rejected")
+    await writer.flush()
+    bar.advance(report.lines - shown)
+
+
+def _values(
+    line: Line,
+    file_format: FileFormat,
+    header: CsvHeader | None,
+    declared: Mapping[str, CustomPropertyDef],
+) -> dict[str, Any] | CsvHeader | None:
+    """A line's `CustomerInput` values, the CSV header (line 1), or None for a blank line."""
+    text = line_text(line)
+    if not text.strip():
+        return None
+    if file_format is FileFormat.JSONL:
+        return customer_from_json(text)
+    if header is None:
+        return CsvHeader.parse(text, declared)
+    return header.customer(text, declared)
+
+
+async def _declared(runtime: Runtime, workspace_pk: int) -> dict[str, CustomPropertyDef]:
+    async with UnitOfWork(runtime.reader, workspace_pk) as uow:
+        return dict(await uow.properties.all())
+
+
+class _Writer:
+    """Batches of validated changes, each its own transaction (or one for a strict import)."""
+
+    def __init__(self, runtime: Runtime, workspace_pk: int, strict: bool, report: ImportReport):
+        self.runtime, self.workspace_pk, self.strict = runtime, workspace_pk, strict
+        self.report = report
+        self.batch: dict[str, CustomerChange] = {}
+        self._whole: UnitOfWork | None = None
+
+    async def __aenter__(self) -> _Writer:
+        if self.strict:
+            self._whole = await UnitOfWork(self.runtime.engine, self.workspace_pk).__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._whole is not None:
+            await self._whole.__aexit__(None, None, None)  # rolls back unless finished
+
+    async def add(self, change: CustomerChange) -> bool:
+        """Queue one change; True when a batch was written. A repeated id starts a new batch,
+        so the later line wins, as two upserts in a row would have it."""
+        flushed = False
+        if change.id in self.batch:
+            await self.flush()
+            flushed = True
+        self.batch[change.id] = change
+        if len(self.batch) >= BATCH:
+            await self.flush()
+            flushed = True
+        return flushed
+
+    async def flush(self) -> None:
+        if not self.batch or (self.strict and self.report.rejected):
+            self.batch.clear()
+            return
+        changes = list(self.batch.values())
+        self.batch.clear()
+        async with self._transaction() as uow:
+            outcome = await write_changes(uow, changes, self.runtime.clock, skip_unchanged=True)
+        self.report.written += len(outcome.pks)
+        self.report.unchanged += len(changes) - len(outcome.pks)
+
+    async def delete_absent(self, seen: SeenIds, began: datetime) -> None:
+        after = ""
+        while ids := await seen.absent(began, after, BATCH):
+            async with self._transaction() as uow:
+                self.report.deleted += len(await delete_ids(uow, ids, self.runtime.clock))
+            after = ids[-1]
+
+    async def finish(self) -> None:
+        if self._whole is not None and self.report.failure is None:
+            await self._whole.commit()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[UnitOfWork]:
+        """The strict import's one transaction (left open), or a batch's own, committed."""
+        if self._whole is not None:
+            yield self._whole
+            return
+        async with UnitOfWork(self.runtime.engine, self.workspace_pk) as uow:
+            yield uow
+            await uow.commit()
