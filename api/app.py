@@ -24,6 +24,7 @@ from api.auth import authenticate
 from api.background import default_jobs, running
 from api.context import Context
 from api.export import export_instance, export_members
+from api.imports import import_customers
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
@@ -70,6 +71,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
         return None
 
 
+STREAMED_PATHS = ("/import/",)
+
+
 class BodyLimit:
     """Refuse request bodies over the configured size with 413, before parsing them."""
 
@@ -78,8 +82,8 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith(STREAMED_PATHS):
+            await self.app(scope, receive, send)  # bodies streamed to disk have their own limit
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
@@ -156,6 +160,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             WebSocketRoute("/graphql", graphql),
             Route("/segments/{segment_id}/export.csv", export_members),
             Route("/segments/{segment_id}/instances/{instance_id}/export.csv", export_instance),
+            Route("/import/customers", import_customers, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -269,7 +269,7 @@ def import_customers(
     their numbers); 1: refused or failed (with --strict, nothing was written).
     """
     from api.commands.import_customers import run_import
-    from api.services.customer_import import FileFormat, ImportMode, ImportOptions
+    from domain.import_job import FileFormat, ImportMode, ImportOptions
 
     chosen = (
         FileFormat.of(file) if file_format is FormatName.auto else FileFormat(file_format.value)

@@ -23,6 +23,7 @@ from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
+from api.queries.import_job import ImportJobQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
@@ -62,7 +63,14 @@ class CachedDocuments(SchemaExtension):
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
-class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries, SnapshotQueries):
+class Query(
+    CustomerQueries,
+    PredicateQueries,
+    SegmentQueries,
+    EventQueries,
+    SnapshotQueries,
+    ImportJobQueries,
+):
     pass
 
 

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
+from api.progress import CommandProgress
 from api.runtime import Runtime
 from api.services.bootstrap import create_key
 from domain.access import Role
@@ -206,7 +207,7 @@ class Bench:
     async def scratch_workspace(self, prefix: str) -> AsyncIterator[tuple[str, str]]:
         """A throwaway workspace (seed properties declared) and a WRITE key; deleted after."""
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        await seed_customers(self.runtime, name, 0, progress=False)
+        await seed_customers(self.runtime, name, 0)
         key = await create_key(self.runtime, name, Role.WRITE, "bench")
         try:
             yield name, key
@@ -253,10 +254,11 @@ async def ensure_seeded(runtime: Runtime, customers: int) -> tuple[int, SeedRepo
     report = None
     if have < customers:
         print(f"# seeding {customers - have:,} customers into {WORKSPACE!r}", file=sys.stderr)
-        report = await seed_customers(runtime, WORKSPACE, customers - have)
+        with CommandProgress("seed", customers - have, unit="customers") as bar:
+            report = await seed_customers(runtime, WORKSPACE, customers - have, progress=bar)
         print(f"# {report.summary()}", file=sys.stderr)
     else:
-        await seed_customers(runtime, WORKSPACE, 0, progress=False)  # workspace, properties
+        await seed_customers(runtime, WORKSPACE, 0)  # workspace, properties
     async with runtime.engine.connect() as sa_conn:
         query = text("SELECT pk FROM workspace WHERE name = :name")
         pk = await sa_conn.scalar(query, {"name": WORKSPACE})

@@ -239,10 +239,15 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_segment_id(now_ms: int | None = None) -> str:
     """`seg_` + a ULID: 48 bits of milliseconds, 80 random bits, so ids sort by creation."""
+    return sortable_id("seg_", now_ms)
+
+
+def sortable_id(prefix: str, now_ms: int | None = None) -> str:
+    """`prefix` + a ULID (server-made ids of segments, import jobs...)."""
     millis = int(time.time() * 1000) if now_ms is None else now_ms
     value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
-    return "seg_" + "".join(reversed(chars))
+    return prefix + "".join(reversed(chars))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import Column, Table
 
 from persistence.tables import Customer, Invoice, Order, Subscription, Verification, Wallet
@@ -17,6 +19,7 @@ SCOPE_TABLES: dict[str, Table] = {
 }
 
 
+@functools.cache  # a few dozen distinct names, asked for on every field of every write
 def snake(name: str) -> str:
     """camelCase API name -> snake_case column name."""
     out = []

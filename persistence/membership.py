@@ -479,9 +479,7 @@ class MembershipLog:
         )
         return transitions
 
-    async def _names(
-        self, segment_pks: set[int], customer_pks: set[int]
-    ) -> Names:
+    async def _names(self, segment_pks: set[int], customer_pks: set[int]) -> Names:
         rows = await self.conn.execute(
             text(
                 "SELECT true AS segment, pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))"

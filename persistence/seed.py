@@ -75,12 +75,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 INDUSTRIES = ("saas", "retail", "fintech", "media", "health", "education", "logistics", "travel")
 SEED_PROPERTIES = (
-    CustomPropertyDef("plan", PropertyType.STRING, ("free", "pro", "enterprise"),
-                      description="Commercial plan (seed data)."),
+    CustomPropertyDef(
+        "plan",
+        PropertyType.STRING,
+        ("free", "pro", "enterprise"),
+        description="Commercial plan (seed data).",
+    ),
     CustomPropertyDef("seats", PropertyType.NUMBER, description="Licensed seats (seed data)."),
     CustomPropertyDef("beta", PropertyType.BOOLEAN, description="Beta programme (seed data)."),
-    CustomPropertyDef("renewal_at", PropertyType.DATETIME,
-                      description="Next contract renewal (seed data)."),
+    CustomPropertyDef(
+        "renewal_at", PropertyType.DATETIME, description="Next contract renewal (seed data)."
+    ),
     CustomPropertyDef("industry", PropertyType.STRING, description="Industry (seed data)."),
 )
 SEED_VALUES = {"plan": ("free", "pro", "enterprise"), "industry": INDUSTRIES}
@@ -104,7 +109,9 @@ ENTITIES = {"US": "Acme Inc.", "UK": "Acme UK", "EU": "Acme Europe B.V.", "AP": 
 # code, customers per mille, currency, languages, entity, fx, cities
 COUNTRIES = tuple(
     Country(c, int(w), cur, tuple(lang.split(",")), ENTITIES[e], float(fx), tuple(city.split(";")))
-    for c, w, cur, lang, e, fx, city in (line.split(" ", 6) for line in """\
+    for c, w, cur, lang, e, fx, city in (
+        line.split(" ", 6)
+        for line in """\
 US 220 USD en,en,en,es US 1.08 New York;San Francisco;Chicago;Austin;Seattle;Boston
 GB 80 GBP en UK 0.85 London;Manchester;Edinburgh;Bristol
 DE 90 EUR de,de,en EU 1 Berlin;Munich;Hamburg;Cologne
@@ -124,21 +131,73 @@ MX 20 MXN es US 19 Mexico City;Guadalajara;Monterrey
 IN 40 INR en,hi AP 90 Bangalore;Mumbai;Delhi;Pune
 JP 30 JPY ja AP 160 Tokyo;Osaka;Yokohama
 AU 30 AUD en AP 1.65 Sydney;Melbourne;Brisbane
-SG 10 SGD en,zh AP 1.45 Singapore""".splitlines())
+SG 10 SGD en,zh AP 1.45 Singapore""".splitlines()
+    )
 )
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 FIRST_NAMES = (
-    "Ada", "Alan", "Amara", "Anna", "Ben", "Carlos", "Chen", "Chloe", "David", "Elena", "Emma",
-    "Farah", "Felix", "Grace", "Hana", "Hugo", "Ines", "Ivan", "James", "Julia", "Kenji", "Lara",
-    "Leo", "Lucia", "Maria", "Mateo", "Mia", "Noah", "Olga", "Omar", "Priya", "Sara", "Zoe",
+    "Ada",
+    "Alan",
+    "Amara",
+    "Anna",
+    "Ben",
+    "Carlos",
+    "Chen",
+    "Chloe",
+    "David",
+    "Elena",
+    "Emma",
+    "Farah",
+    "Felix",
+    "Grace",
+    "Hana",
+    "Hugo",
+    "Ines",
+    "Ivan",
+    "James",
+    "Julia",
+    "Kenji",
+    "Lara",
+    "Leo",
+    "Lucia",
+    "Maria",
+    "Mateo",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Sara",
+    "Zoe",
 )
 LAST_NAMES = (
-    "Smith", "Garcia", "Muller", "Martin", "Rossi", "Silva", "Kowalski", "Tanaka", "Nguyen",
-    "Brown", "Dubois", "Schmidt", "Lopez", "Jansen", "Andersson", "Kumar", "Sato", "Wilson",
+    "Smith",
+    "Garcia",
+    "Muller",
+    "Martin",
+    "Rossi",
+    "Silva",
+    "Kowalski",
+    "Tanaka",
+    "Nguyen",
+    "Brown",
+    "Dubois",
+    "Schmidt",
+    "Lopez",
+    "Jansen",
+    "Andersson",
+    "Kumar",
+    "Sato",
+    "Wilson",
 )
 LOWER_FIRST, LOWER_LAST = (tuple(n.lower() for n in names) for names in (FIRST_NAMES, LAST_NAMES))
-SUB_PLANS = (("starter_monthly", 1900, 30), ("pro_monthly", 4900, 30), ("team_monthly", 9900, 30),
-             ("pro_yearly", 49000, 365), ("enterprise_yearly", 490000, 365))
+SUB_PLANS = (
+    ("starter_monthly", 1900, 30),
+    ("pro_monthly", 4900, 30),
+    ("team_monthly", 9900, 30),
+    ("pro_yearly", 49000, 365),
+    ("enterprise_yearly", 490000, 365),
+)
 VERIFICATION_KINDS = ("EMAIL", "PHONE", "IDENTITY", "TAX_ID")
 
 
@@ -156,10 +215,13 @@ def weighted(spec: str) -> tuple[str | None, ...]:
 
 COUNTRY_POOL: tuple[Country | None, ...] = pool([*((c, c.weight) for c in COUNTRIES), (None, 80)])
 NO_COUNTRY_CURRENCY = weighted("USD 5 EUR 3 null 2")
-EMAIL_DOMAINS = weighted("gmail.com 30 outlook.com 12 yahoo.com 8 icloud.com 6 proton.me 3 "
-                         "example.com 20 acme-client.io 11 corp.example 10")
-SOURCES = weighted("organic 30 paid_search 18 referral 14 partner 10 sales 12 social 8 import 5 "
-                   "null 3")
+EMAIL_DOMAINS = weighted(
+    "gmail.com 30 outlook.com 12 yahoo.com 8 icloud.com 6 proton.me 3 "
+    "example.com 20 acme-client.io 11 corp.example 10"
+)
+SOURCES = weighted(
+    "organic 30 paid_search 18 referral 14 partner 10 sales 12 social 8 import 5 null 3"
+)
 PAYMENT_METHODS = weighted("CARD 50 DIRECT_DEBIT 15 BANK_TRANSFER 12 WALLET 8 OTHER 3 null 12")
 PLANS = weighted("free 50 pro 35 enterprise 15")
 SUB_STATUSES = weighted("ACTIVE 55 CANCELED 20 TRIALING 10 PAST_DUE 8 PAUSED 7")
@@ -481,8 +543,16 @@ async def seed_customers(
         dsn, count, rebuild_indexes, runtime.engine.dialect
     )
     chunks = [
-        Chunk(dsn, workspace_pk, seed, anchor, first_number + offset,
-              min(chunk_size, count - offset), first_pk + offset, skip_triggers)
+        Chunk(
+            dsn,
+            workspace_pk,
+            seed,
+            anchor,
+            first_number + offset,
+            min(chunk_size, count - offset),
+            first_pk + offset,
+            skip_triggers,
+        )
         for offset in range(0, count, chunk_size)
     ]
     bar = progress or NoProgress()
@@ -500,8 +570,15 @@ async def seed_customers(
             await bulk_load.run_parallel(dsn, statements, jobs)
     seconds = time.perf_counter() - started
     return SeedReport(
-        workspace, count, f"cus_{first_number:07d}", f"cus_{first_number + count - 1:07d}", rows,
-        seconds, load_seconds, seconds - load_seconds, len(rebuild_ddl),
+        workspace,
+        count,
+        f"cus_{first_number:07d}",
+        f"cus_{first_number + count - 1:07d}",
+        rows,
+        seconds,
+        load_seconds,
+        seconds - load_seconds,
+        len(rebuild_ddl),
     )
 
 

@@ -41,6 +41,7 @@ class Settings:
     allowed_origins: list[str] = field(default_factory=list)
     max_query_depth: int = 12
     max_request_bytes: int = 5_000_000
+    max_import_bytes: int = 20_000_000_000
     stats_max_age_s: int = 60
     slow_evaluation_ms: int = 1_000
     background_jobs: bool = True
@@ -64,6 +65,7 @@ class Settings:
             allowed_origins=_list("SEGMENTQL_ALLOWED_ORIGINS", []),
             max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
+            max_import_bytes=_int("SEGMENTQL_MAX_IMPORT_BYTES", 20_000_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
             slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
             sweep_interval_s=_int("SEGMENTQL_SWEEP_INTERVAL_S", 60),

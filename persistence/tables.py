@@ -429,4 +429,38 @@ class EventName(SQLModel, table=True):
     first_seen_at: datetime | None = _ts(nullable=False)
 
 
+class ImportJob(SQLModel, table=True):
+    """A bulk import sent over HTTP: its state and figures, kept across restarts."""
+
+    __tablename__ = "import_job"
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    id: str = Field(sa_column=Column(String(40), primary_key=True))
+    state: str = Field(sa_column=Column(String(10), nullable=False))
+    options: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    lines_read: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    customers_written: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    customers_unchanged: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    customers_deleted: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    lines_rejected: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    rejections: list[Any] = Field(sa_column=Column(JSONB, nullable=False))
+    failure: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _ts(nullable=False)
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
 metadata = SQLModel.metadata

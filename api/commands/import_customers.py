@@ -5,34 +5,16 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from api.progress import CommandProgress
 from api.runtime import Runtime
-from api.services.customer_import import (
-    ImportOptions,
-    ImportRefused,
-    ImportReport,
-    Lines,
-    import_customers,
-)
-from domain.customer_file import Line, lines_of
+from api.services.customer_import import CHUNK, ImportRefused, file_lines, import_customers
+from domain.import_job import ImportOptions, ImportReport
 from persistence.unit_of_work import UnitOfWork
-
-CHUNK = 1 << 20
 
 EXIT_REJECTED = 3
 """The import completed, but some lines were rejected (each printed with its number)."""
-
-
-def file_lines(path: Path) -> Lines:
-    async def lines() -> AsyncIterator[Line]:
-        with path.open("rb") as stream:
-            for line in lines_of(iter(lambda: stream.read(CHUNK), b"")):
-                yield line
-
-    return lines
 
 
 async def resolve_workspace(runtime: Runtime, name: str | None) -> int:

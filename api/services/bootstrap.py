@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from api.runtime import Runtime
+from api.services.import_jobs import fail_abandoned_jobs
 from domain.access import Role
 from persistence.migrate import migrate
 from persistence.unit_of_work import UnitOfWork
@@ -16,6 +17,11 @@ DEFAULT_WORKSPACE = "default"
 
 async def prepare_database(runtime: Runtime) -> None:
     await migrate(runtime.engine)
+    failed = await fail_abandoned_jobs(runtime)
+    if failed:
+        log.warning(
+            "%d import jobs were left unfinished by a stopped server: marked FAILED", failed
+        )
     if runtime.database.embedded:
         key = await ensure_default_workspace(runtime)
         if key is not None:

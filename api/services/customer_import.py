@@ -22,9 +22,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from api.runtime import Runtime
@@ -32,76 +31,36 @@ from api.services.customers import delete_ids, write_changes
 from api.services.stats_refresher import recount_workspace
 from domain.custom_property import CustomPropertyDef
 from domain.customer import CustomerChange, validate_customer
-from domain.customer_file import CsvHeader, FileBroken, Line, customer_from_json, line_text
+from domain.customer_file import (
+    CsvHeader,
+    FileBroken,
+    Line,
+    customer_from_json,
+    line_text,
+    lines_of,
+)
 from domain.errors import DomainError, ErrorCode, ValidationFailed
+from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
 from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.customer_import import SeenIds
 from persistence.unit_of_work import UnitOfWork
 
 BATCH = 1000
-REJECTIONS_KEPT = 100
+CHUNK = 1 << 20
 
 Lines = Callable[[], AsyncIterator[Line]]
 """Opens the file from its start (replace mode reads it twice)."""
 
 
-class ImportMode(Enum):
-    UPSERT = "upsert"
-    REPLACE = "replace"
+def file_lines(path: Path) -> Lines:
+    """A file's lines, read in 1 MiB chunks, each time the import asks from the start."""
 
+    async def lines() -> AsyncIterator[Line]:
+        with path.open("rb") as stream:
+            for line in lines_of(iter(lambda: stream.read(CHUNK), b"")):
+                yield line
 
-class FileFormat(Enum):
-    JSONL = "jsonl"
-    CSV = "csv"
-
-    @staticmethod
-    def of(name: str | None) -> FileFormat:
-        """By the file's name: `.csv` and `.csv.gz` are CSV, everything else JSON Lines."""
-        plain = (name or "").lower().removesuffix(".gz")
-        return FileFormat.CSV if plain.endswith(".csv") else FileFormat.JSONL
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    mode: ImportMode = ImportMode.UPSERT
-    format: FileFormat = FileFormat.JSONL
-    strict: bool = False
-    max_delete_percent: float = 10.0
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class Rejection:
-    line: int
-    field: tuple[str, ...]
-    code: ErrorCode
-    message: str
-
-
-@dataclass
-class ImportReport:
-    lines: int = 0
-    written: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    rejected: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-    failure: str | None = None
-    """Why nothing (strict) or nothing more was written; None when the import completed."""
-    seconds: float = 0.0
-
-    def reject(self, line: int, error: DomainError) -> None:
-        self.rejected += 1
-        if len(self.rejections) < REJECTIONS_KEPT:
-            self.rejections.append(Rejection(line, error.field, error.code, error.message))
-
-    def summary(self) -> str:
-        rate = (self.written + self.unchanged) / max(self.seconds, 1e-9)
-        return (
-            f"{self.lines:,} lines: {self.written:,} customers written, {self.unchanged:,} "
-            f"unchanged, {self.deleted:,} deleted, {self.rejected:,} lines rejected, in "
-            f"{self.seconds:.1f} s ({rate:,.0f} customers/s)"
-        )
+    return lines
 
 
 class ImportRefused(Exception):
@@ -114,10 +73,12 @@ async def import_customers(
     open_lines: Lines,
     options: ImportOptions,
     progress: ProgressSink | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
+    """Import the file; `report` (new if not given) is filled as the import goes."""
     started = time.perf_counter()
     bar = progress or NoProgress()
-    report = ImportReport()
+    report = report if report is not None else ImportReport()
     import_began = runtime.clock()
     async with runtime.engine.connect() as conn, SeenIds(conn, workspace_pk) as seen:
         if options.mode is ImportMode.REPLACE:

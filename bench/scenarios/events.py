@@ -94,12 +94,12 @@ async def run(bench: Bench) -> None:
 async def import_rate(bench: Bench, lines: int) -> None:
     """Import a generated JSONL file of `lines` events into a throwaway workspace."""
     async with bench.scratch_workspace("bench-events") as (name, _key):
-        await seed_customers(bench.runtime, name, IMPORT_CUSTOMERS, progress=False)
+        await seed_customers(bench.runtime, name, IMPORT_CUSTOMERS)
         with tempfile.TemporaryDirectory(prefix="segmentql-bench-") as folder:
             path = Path(folder) / "events.jsonl"
             write_jsonl(path, lines, bench.runtime.clock())
             started = time.perf_counter()
-            report = await import_events(bench.runtime, name, path, progress=False)
+            report = await import_events(bench.runtime, name, path)
             seconds = time.perf_counter() - started
         print(f"# deleting the import workspace {name}", file=sys.stderr, flush=True)
     if report.loaded != lines:

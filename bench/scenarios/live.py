@@ -178,7 +178,7 @@ async def small_workspace(bench: Bench) -> tuple[int, str]:
             "SELECT count(*) FROM customer WHERE workspace_pk = $1", pk
         )
     if have < SMALL_CUSTOMERS:
-        await seed_customers(bench.runtime, SMALL_WORKSPACE, SMALL_CUSTOMERS - have, progress=False)
+        await seed_customers(bench.runtime, SMALL_WORKSPACE, SMALL_CUSTOMERS - have)
     key = await create_key(bench.runtime, SMALL_WORKSPACE, Role.WRITE, "bench")
     pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", SMALL_WORKSPACE)
     return int(pk), key

@@ -28,5 +28,5 @@ async def run(bench: Bench) -> None:
             bench.report("seed.full.index_rebuild_seconds", bench.seed_report.index_seconds, "s")
         return
     async with bench.scratch_workspace("bench-seed") as (name, _key):
-        report = await seed_customers(bench.runtime, name, SAMPLE, progress=False)
+        report = await seed_customers(bench.runtime, name, SAMPLE)
     report_seed(bench, "seed.sample", report)

@@ -7,14 +7,8 @@ the other through Postgres LISTEN/NOTIFY.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
@@ -29,34 +23,8 @@ from tests.api.event_documents import (
     subscribed,
     transport,
 )
-from tests.conftest import ROOT, Workspace
-
-STARTUP_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def _wait_ready(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_TIMEOUT_S
-    async with httpx.AsyncClient(timeout=2) as client:
-        while True:
-            if process.returncode is not None:
-                raise AssertionError(f"second server exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if (await client.get(f"{base_url}/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if loop.time() > deadline:
-                tail = log.read_text()[-3000:]
-                raise AssertionError(f"second server never became ready:\n{tail}")
-            await asyncio.sleep(0.1)
+from tests.cli import serve_process
+from tests.conftest import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +32,9 @@ async def second_server(
     database_url: str, server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """`segmentql serve` in its own process, on its own port, on the test database."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("second-server") / "serve.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SEGMENTQL_BACKGROUND_JOBS": "0",
-    }
-    env.pop("TEST_DATABASE_URL", None)
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning",
-            cwd=ROOT, env=env, stdout=out, stderr=out,
-        )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_ready(base_url, process, log)
+    async with serve_process(database_url, log) as (base_url, _):
         yield base_url
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 def through(ws: Workspace, base_url: str) -> Workspace:

@@ -10,17 +10,11 @@ from typing import Any
 
 import pytest
 
-from api.commands.import_customers import EXIT_REJECTED, file_lines
+from api.commands.import_customers import EXIT_REJECTED
 from api.runtime import Runtime
-from api.services.customer_import import (
-    FileFormat,
-    ImportMode,
-    ImportOptions,
-    ImportRefused,
-    ImportReport,
-    import_customers,
-)
+from api.services.customer_import import ImportRefused, file_lines, import_customers
 from domain.errors import ErrorCode
+from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
 from persistence.unit_of_work import UnitOfWork
 from tests.api.documents import CUSTOMER, DEFINE_PROPERTY
 from tests.api.event_documents import active_segment, in_germany, logged_events

@@ -1,0 +1,63 @@
+"""Bulk customer import: a generated JSON Lines file of customers with 8 related records each,
+loaded into a throwaway workspace, then loaded again unchanged (0 writes, 0 events expected).
+
+BENCH_IMPORT_CUSTOMERS sets the size (default 20,000; the issue's figures are at 1M and 10M).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from api.services.customer_import import file_lines, import_customers
+from bench.harness import Bench, BenchError, scenario
+from bench.scenarios.ingest import RECORDS, customer_input
+from domain.import_job import ImportOptions
+
+DEFAULT_CUSTOMERS = 20_000
+
+
+def write_file(path: Path, customers: int) -> None:
+    rng = random.Random(11)
+    with path.open("w") as out:
+        for i in range(customers):
+            out.write(json.dumps(customer_input(rng, f"imp_{i:08d}")) + "\n")
+
+
+@scenario("import", order=25, description="import customers from JSONL, then re-import unchanged")
+async def run(bench: Bench) -> None:
+    customers = int(os.environ.get("BENCH_IMPORT_CUSTOMERS", DEFAULT_CUSTOMERS))
+    async with bench.scratch_workspace("bench-import") as (name, _key):
+        workspace_pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", name)
+        with tempfile.TemporaryDirectory(prefix="segmentql-bench-") as folder:
+            path = Path(folder) / "customers.jsonl"
+            write_file(path, customers)
+            for label in ("first", "again"):
+                events_before = await bench.conn.fetchval("SELECT count(*) FROM segment_event")
+                started = time.perf_counter()
+                report = await import_customers(
+                    bench.runtime, workspace_pk, file_lines(path), ImportOptions()
+                )
+                seconds = time.perf_counter() - started
+                events = await bench.conn.fetchval("SELECT count(*) FROM segment_event")
+                if report.rejected or report.written + report.unchanged != customers:
+                    raise BenchError(f"import {label}: {report.summary()}")
+                if label == "again" and (report.written or events != events_before):
+                    raise BenchError(f"the unchanged re-import wrote: {report.summary()}")
+                bench.report(f"import.{label}.seconds", seconds, "s")
+                bench.report(
+                    f"import.{label}.customers_per_second", customers / seconds, "customers/s"
+                )
+                if label == "first":
+                    bench.report(
+                        "import.first.rows_per_second", RECORDS * customers / seconds, "rows/s"
+                    )
+        print(f"# deleting the import workspace {name}", file=sys.stderr, flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    bench.report("import.bench_process_peak_rss", peak_mb, "MB")
