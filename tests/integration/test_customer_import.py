@@ -3,6 +3,7 @@ live segments kept exact; through the service and through the command."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -328,3 +329,56 @@ async def test_the_command_reads_standard_input_and_refuses_an_unknown_workspace
     )
     assert code == 1 and "no workspace named 'nope'" in err
     assert "Traceback" not in err
+
+
+async def test_api_writes_during_an_import_are_neither_lost_nor_counted_twice(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path
+) -> None:
+    # given an ACTIVE segment and a file of 3000 customers, half of them in Germany
+    segment_id = await active_segment(workspace, "germans", in_germany())
+    rows = [{"id": f"r{i:04d}", "country": "DE" if i % 2 else "FR"} for i in range(3000)]
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(jsonl(*rows))
+
+    # when API writes move some of the same customers while the import runs
+    async def api_writes() -> None:
+        for round_ in range(15):
+            moved = [
+                {"id": f"r{i:04d}", "country": "DE" if (i + round_) % 3 else "FR"}
+                for i in range(round_ * 7, 3000, 97)
+            ]
+            await upsert_ok(workspace, *moved)
+
+    await asyncio.gather(
+        import_customers(
+            runtime, await pk_of(runtime, workspace), file_lines(path), ImportOptions()
+        ),
+        api_writes(),
+    )
+
+    # then every customer's events alternate from ENTERED, and the last one says where the
+    # customer stands now, which is where its stored country puts it
+    by_customer: dict[str, list[str]] = {}
+    for event in await logged_events(workspace, segment_id):
+        by_customer.setdefault(event["customerId"], []).append(event["kind"])
+    members = set(await member_ids(workspace, segment_id, page=1000))
+    germans, after = set(), None
+    while True:
+        page = (await workspace.gql(GERMANS_NOW, {"after": after})).data["customers"]
+        germans |= {edge["node"]["id"] for edge in page["edges"]}
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert members == germans
+    for customer_id, kinds in by_customer.items():
+        assert kinds == ["ENTERED", "LEFT"] * (len(kinds) // 2) + ["ENTERED"] * (len(kinds) % 2)
+        assert (kinds[-1] == "ENTERED") == (customer_id in members), customer_id
+    assert set(by_customer) >= members
+
+
+GERMANS_NOW = """
+query Germans($after: String) {
+  customers(first: 1000, after: $after,
+            where: {condition: {field: "country", operator: "EQ", value: "DE"}}) {
+    edges { node { id } } pageInfo { hasNextPage endCursor } } }
+"""
