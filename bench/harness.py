@@ -289,12 +289,23 @@ class Server:
 async def serve(database_url: str) -> AsyncIterator[Server]:
     """`segmentql serve` in a subprocess on a free loopback port."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SEGMENTQL_HOST": "127.0.0.1",
-           "SEGMENTQL_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEGMENTQL_HOST": "127.0.0.1",
+        "SEGMENTQL_PORT": str(port),
+    }
     with tempfile.NamedTemporaryFile("w+", prefix="segmentql-bench-", suffix=".log") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", "--log-level", "warning",
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--log-level",
+            "warning",
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
@@ -339,8 +350,11 @@ def _write_results(bench: Bench, started: datetime, failed: list[str]) -> None:
             {
                 "started_at": started.isoformat(),
                 "customers": bench.customers,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                            "load_average": list(os.getloadavg())},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load_average": list(os.getloadavg()),
+                },
                 "failed": failed,
                 "figures": [asdict(f) for f in bench.figures],
             },
@@ -375,8 +389,18 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
         conn = await asyncpg.connect(libpq_dsn(runtime.database), server_settings={"jit": "off"})
         try:
             async with serve(database_url) as server, _client(key) as http:
-                bench = Bench(runtime, server.base_url, http, conn, workspace_pk, customers, runs,
-                              max(runs // 10, 3), seed_report, server)
+                bench = Bench(
+                    runtime,
+                    server.base_url,
+                    http,
+                    conn,
+                    workspace_pk,
+                    customers,
+                    runs,
+                    max(runs // 10, 3),
+                    seed_report,
+                    server,
+                )
                 await stats_caught_up(bench)
                 for spec in scenarios:
                     if only and spec.name not in only:
@@ -386,9 +410,12 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
                         await spec.run(bench)
                     except Exception as exc:  # report it, run the others
                         failed.append(spec.name)
-                        print(f"# {spec.name} FAILED: {type(exc).__name__}: {exc}\n"
-                              f"# the server log ends with:\n{server.log_tail()}",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"# {spec.name} FAILED: {type(exc).__name__}: {exc}\n"
+                            f"# the server log ends with:\n{server.log_tail()}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 _write_results(bench, started, failed)
         finally:
             await conn.close()

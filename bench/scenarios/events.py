@@ -44,7 +44,8 @@ SPREAD = timedelta(days=90)  # the filled events' span, ending now
 FILL_BATCH = 2_000_000
 REBUILD_FROM = 1_000_000  # a fill this big, and no smaller than the table, drops the indexes
 CHECKOUT_TWICE_IN_7D = related(
-    "EVENTS", "COUNT",
+    "EVENTS",
+    "COUNT",
     {"and": [cond("name", "EQ", "checkout_started"), cond("occurredAt", "GTE", "now-7d")]},
     count={"operator": "GTE", "value": 2},
 )
@@ -53,8 +54,14 @@ NEVER_TRACKED_TWICE = related(
     "EVENTS", "COUNT", cond("name", "EQ", "refund_requested"), count={"operator": "GTE", "value": 2}
 )
 # Event names by share of the traffic (percent).
-NAMES = (("checkout_started", 15), ("page_viewed", 40), ("product_viewed", 20),
-         ("cart_updated", 10), ("email_opened", 10), ("signed_in", 5))
+NAMES = (
+    ("checkout_started", 15),
+    ("page_viewed", 40),
+    ("product_viewed", 20),
+    ("cart_updated", 10),
+    ("email_opened", 10),
+    ("signed_in", 5),
+)
 
 
 def _size(n: int) -> str:
@@ -82,13 +89,31 @@ async def run(bench: Bench) -> None:
     ws = bench.workspace_pk
     condition = await condition_of(bench, CHECKOUT_TWICE_IN_7D, now)
     counts = max(bench.runs // 10, 5)
-    await compare(bench, "events.checkout_2_in_7d.total_count", TOTAL_COUNT, CHECKOUT_TWICE_IN_7D,
-                  count_statement(ws, condition), counts)
-    await compare(bench, "events.checkout_2_in_7d.first_page_50", FIRST_PAGE,
-                  CHECKOUT_TWICE_IN_7D, page_statement(ws, condition, 50), max(bench.runs // 4, 5))
+    await compare(
+        bench,
+        "events.checkout_2_in_7d.total_count",
+        TOTAL_COUNT,
+        CHECKOUT_TWICE_IN_7D,
+        count_statement(ws, condition),
+        counts,
+    )
+    await compare(
+        bench,
+        "events.checkout_2_in_7d.first_page_50",
+        FIRST_PAGE,
+        CHECKOUT_TWICE_IN_7D,
+        page_statement(ws, condition, 50),
+        max(bench.runs // 4, 5),
+    )
     never = await condition_of(bench, NEVER_TRACKED_TWICE, now)
-    await compare(bench, "events.never_tracked_2.first_page_50", FIRST_PAGE, NEVER_TRACKED_TWICE,
-                  page_statement(ws, never, 50), max(bench.runs // 4, 5))
+    await compare(
+        bench,
+        "events.never_tracked_2.first_page_50",
+        FIRST_PAGE,
+        NEVER_TRACKED_TWICE,
+        page_statement(ws, never, 50),
+        max(bench.runs // 4, 5),
+    )
 
 
 async def import_rate(bench: Bench, lines: int) -> None:
@@ -135,8 +160,9 @@ async def fill(bench: Bench, target: int) -> None:
     """
     conn = await asyncpg.connect(libpq_dsn(bench.runtime.database))
     try:
-        have = await conn.fetchval("SELECT count(*) FROM event WHERE workspace_pk = $1",
-                                   bench.workspace_pk)
+        have = await conn.fetchval(
+            "SELECT count(*) FROM event WHERE workspace_pk = $1", bench.workspace_pk
+        )
         missing = target - have
         if missing <= 0:
             bench.report("events.count", have, "events")
@@ -170,7 +196,8 @@ async def insert_events(conn: asyncpg.Connection, bench: Bench, first: int, targ
     """Events number `first` .. `target - 1` of the workspace, FILL_BATCH per statement."""
     await conn.execute(
         "CREATE TEMP TABLE bench_customer AS SELECT (row_number() OVER (ORDER BY pk) - 1)::int "
-        "AS rn, pk FROM customer WHERE workspace_pk = $1", bench.workspace_pk,
+        "AS rn, pk FROM customer WHERE workspace_pk = $1",
+        bench.workspace_pk,
     )
     await conn.execute("ALTER TABLE bench_customer ADD PRIMARY KEY (rn); ANALYZE bench_customer")
     customers = await conn.fetchval("SELECT count(*) FROM bench_customer")
@@ -206,6 +233,9 @@ async def insert_events(conn: asyncpg.Connection, bench: Bench, first: int, targ
     names = [n for n, _ in NAMES]
     await conn.execute(
         "INSERT INTO event_name (workspace_pk, name, first_seen_at) "
-        "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING", bench.workspace_pk, names, now,
+        "SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING",
+        bench.workspace_pk,
+        names,
+        now,
     )
     await conn.execute("DROP TABLE bench_customer")

@@ -95,7 +95,8 @@ async def run(bench: Bench) -> None:
             raise BenchError(f"segmentSnapshotTake: {payload['userErrors']}")
         await bench.conn.execute(  # 1M member rows a snapshot: do not keep them
             "DELETE FROM segment_instance WHERE workspace_pk = $1 AND id = $2",
-            bench.workspace_pk, payload["instance"]["id"],
+            bench.workspace_pk,
+            payload["instance"]["id"],
         )
         return elapsed
 

@@ -2,6 +2,9 @@
 loaded into a throwaway workspace, then loaded again unchanged (0 writes, 0 events expected).
 
 BENCH_IMPORT_CUSTOMERS sets the size (default 20,000; the issue's figures are at 1M and 10M).
+The same file is then imported into a second workspace holding the live scenario's ACTIVE
+segments (BENCH_IMPORT_ACTIVE=0 skips it), and the ENTERED events it records are checked
+against the memberships it leaves (every customer is new, so each membership is one ENTERED).
 """
 
 from __future__ import annotations
@@ -28,6 +31,37 @@ def write_file(path: Path, customers: int) -> None:
     with path.open("w") as out:
         for i in range(customers):
             out.write(json.dumps(customer_input(rng, f"imp_{i:08d}")) + "\n")
+
+
+MEMBERS = """
+SELECT count(*) FROM segment_member m JOIN segment s ON s.pk = m.segment_pk
+WHERE s.workspace_pk = $1
+"""
+ENTERED = "SELECT count(*) FROM segment_event WHERE workspace_pk = $1 AND kind = 'ENTERED'"
+
+
+async def with_active_segments(bench: Bench, path: Path, customers: int) -> None:
+    from bench.scenarios.live import active_predicates, ensure_active
+
+    async with bench.scratch_workspace("bench-import-live") as (name, key):
+        workspace_pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", name)
+        segments = await ensure_active(
+            bench, "imp-", active_predicates(bench), ".import", key, workspace_pk
+        )
+        started = time.perf_counter()
+        report = await import_customers(
+            bench.runtime, workspace_pk, file_lines(path), ImportOptions()
+        )
+        seconds = time.perf_counter() - started
+        members = await bench.conn.fetchval(MEMBERS, workspace_pk)
+        entered = await bench.conn.fetchval(ENTERED, workspace_pk)
+        if report.written != customers or entered != members:
+            raise BenchError(f"{report.summary()}; {entered} ENTERED for {members} memberships")
+        label = f"import.active_{len(segments)}"
+        bench.report(f"{label}.seconds", seconds, "s")
+        bench.report(f"{label}.customers_per_second", customers / seconds, "customers/s")
+        bench.report(f"{label}.entered_events", entered, "events")
+        print(f"# deleting the import workspace {name}", file=sys.stderr, flush=True)
 
 
 @scenario("import", order=25, description="import customers from JSONL, then re-import unchanged")
@@ -58,6 +92,8 @@ async def run(bench: Bench) -> None:
                     bench.report(
                         "import.first.rows_per_second", RECORDS * customers / seconds, "rows/s"
                     )
+            if os.environ.get("BENCH_IMPORT_ACTIVE", "1") != "0":
+                await with_active_segments(bench, path, customers)
         print(f"# deleting the import workspace {name}", file=sys.stderr, flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     bench.report("import.bench_process_peak_rss", peak_mb, "MB")

@@ -48,19 +48,33 @@ def customer_input(rng: random.Random, customer_id: str) -> dict[str, Any]:
             "seats": rng.randrange(1, 200),
         },
         "subscriptions": [
-            {"id": "sub_1", "status": "ACTIVE", "planId": "pro_monthly", "amount": 49.0,
-             "currency": currency, "startedAt": _at(rng, 700)}
+            {
+                "id": "sub_1",
+                "status": "ACTIVE",
+                "planId": "pro_monthly",
+                "amount": 49.0,
+                "currency": currency,
+                "startedAt": _at(rng, 700),
+            }
         ],
         "invoices": [
-            {"id": f"inv_{k}", "status": rng.choice(["PAID", "OPEN"]),
-             "total": rng.randrange(1000, 90000) / 100, "currency": currency,
-             "issuedAt": _at(rng, 700)}
+            {
+                "id": f"inv_{k}",
+                "status": rng.choice(["PAID", "OPEN"]),
+                "total": rng.randrange(1000, 90000) / 100,
+                "currency": currency,
+                "issuedAt": _at(rng, 700),
+            }
             for k in (1, 2)
         ],
         "orders": [
-            {"id": f"ord_{k}", "status": rng.choice(["FULFILLED", "PLACED", "CANCELED"]),
-             "amount": rng.randrange(500, 30000) / 100, "currency": currency,
-             "placedAt": _at(rng, 700)}
+            {
+                "id": f"ord_{k}",
+                "status": rng.choice(["FULFILLED", "PLACED", "CANCELED"]),
+                "amount": rng.randrange(500, 30000) / 100,
+                "currency": currency,
+                "placedAt": _at(rng, 700),
+            }
             for k in (1, 2, 3)
         ],
         "wallets": [

@@ -108,8 +108,12 @@ async def activate(
 
 
 async def ensure_active(
-    bench: Bench, prefix: str, predicates: list[tuple[str, Predicate]], label: str,
-    key: str | None = None, workspace_pk: int | None = None,
+    bench: Bench,
+    prefix: str,
+    predicates: list[tuple[str, Predicate]],
+    label: str,
+    key: str | None = None,
+    workspace_pk: int | None = None,
 ) -> list[str]:
     segments = await ensure_segments(bench, prefix, predicates, key, workspace_pk)
     timings = await activate(bench, segments, key)
@@ -232,7 +236,8 @@ async def reevaluation(
     numbers = [rng.randrange(1, customers + 1) for _ in range(bench.warmup + bench.runs)]
     rows = await bench.conn.fetch(
         "SELECT pk FROM customer WHERE workspace_pk = $1 AND id = ANY($2::text[])",
-        workspace_pk, [f"cus_{n:07d}" for n in numbers],
+        workspace_pk,
+        [f"cus_{n:07d}" for n in numbers],
     )
     pks = [r["pk"] for r in rows]
     if not pks:
@@ -251,9 +256,7 @@ async def reevaluation(
             clock.start()
             started = time.perf_counter()
             try:
-                await membership.after_customer_write(
-                    uow, [pks[i % len(pks)]], bench.runtime.clock
-                )
+                await membership.after_customer_write(uow, [pks[i % len(pks)]], bench.runtime.clock)
             finally:
                 elapsed = (time.perf_counter() - started) * 1000
                 sql_ms.append(clock.stop())
@@ -282,8 +285,10 @@ async def batch_upserts(bench: Bench) -> None:
     rng = random.Random(1)
     base = [customer_input(rng, f"bench-live-{i:04d}") for i in range(BATCH)]
     versions = [
-        [dict(c, name=f"{c['name']} {v}", properties={**c["properties"], "seats": seats})
-         for c, seats in zip(base, (rng.randrange(1, 200) for _ in base), strict=True)]
+        [
+            dict(c, name=f"{c['name']} {v}", properties={**c["properties"], "seats": seats})
+            for c, seats in zip(base, (rng.randrange(1, 200) for _ in base), strict=True)
+        ]
         for v in ("A", "B")
     ]
 
@@ -319,8 +324,12 @@ class Subscriber:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        ws = await connect(self.url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-                           max_queue=None, open_timeout=60)
+        ws = await connect(
+            self.url,
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+            max_queue=None,
+            open_timeout=60,
+        )
         auth = {"Authorization": f"Bearer {self.key}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -378,8 +387,9 @@ async def subscribers(bench: Bench, count: int, segment_id: str) -> AsyncIterato
     after = await last_event(bench)
     url = bench.base_url.replace("http://", "ws://", 1) + "/graphql"
     key = bench.http.headers["Authorization"].removeprefix("Bearer ")
-    subs = [Subscriber(url, key, {"segmentId": segment_id, "after": str(after)})
-            for _ in range(count)]
+    subs = [
+        Subscriber(url, key, {"segmentId": segment_id, "after": str(after)}) for _ in range(count)
+    ]
     try:
         for start in range(0, count, 50):  # a handful of handshakes at a time
             await asyncio.gather(*(s.start() for s in subs[start : start + 50]))
@@ -389,10 +399,12 @@ async def subscribers(bench: Bench, count: int, segment_id: str) -> AsyncIterato
 
 
 async def last_event(bench: Bench) -> int:
-    return int(await bench.conn.fetchval(
-        "SELECT coalesce(max(seq), 0) FROM segment_event WHERE workspace_pk = $1",
-        bench.workspace_pk,
-    ))
+    return int(
+        await bench.conn.fetchval(
+            "SELECT coalesce(max(seq), 0) FROM segment_event WHERE workspace_pk = $1",
+            bench.workspace_pk,
+        )
+    )
 
 
 def toggler(bench: Bench, probe_id: str) -> Callable[[int], Awaitable[tuple[str, float]]]:
@@ -401,11 +413,16 @@ def toggler(bench: Bench, probe_id: str) -> Callable[[int], Awaitable[tuple[str,
 
     async def toggle(i: int) -> tuple[str, float]:
         if state["inside"] is None:
-            state["inside"] = await bench.conn.fetchval(
-                "SELECT properties->>'industry' = $3 FROM customer "
-                "WHERE workspace_pk = $1 AND id = $2", bench.workspace_pk, PROBE_CUSTOMER,
-                PROBE_INDUSTRY,
-            ) or False
+            state["inside"] = (
+                await bench.conn.fetchval(
+                    "SELECT properties->>'industry' = $3 FROM customer "
+                    "WHERE workspace_pk = $1 AND id = $2",
+                    bench.workspace_pk,
+                    PROBE_CUSTOMER,
+                    PROBE_INDUSTRY,
+                )
+                or False
+            )
         industry = "retail" if state["inside"] else PROBE_INDUSTRY
         variables = {"customers": [{"id": PROBE_CUSTOMER, "properties": {"industry": industry}}]}
         before = await last_event(bench)
@@ -417,7 +434,10 @@ def toggler(bench: Bench, probe_id: str) -> Callable[[int], Awaitable[tuple[str,
         event_id = await bench.conn.fetchval(
             "SELECT seq FROM segment_event WHERE workspace_pk = $1 AND seq > $2 "
             "AND customer_id = $3 AND segment_id = $4 ORDER BY seq LIMIT 1",
-            bench.workspace_pk, before, PROBE_CUSTOMER, probe_id,
+            bench.workspace_pk,
+            before,
+            PROBE_CUSTOMER,
+            probe_id,
         )
         if event_id is None:
             raise BenchError("the probe upsert recorded no event")
@@ -443,8 +463,9 @@ async def fan_out(bench: Bench, probe_id: str) -> None:
     toggle = toggler(bench, probe_id)
     started = time.perf_counter()
     async with subscribers(bench, SUBSCRIBERS, probe_id) as subs:
-        bench.report(f"live.fanout_{SUBSCRIBERS}.subscribe_seconds",
-                     time.perf_counter() - started, "s")
+        bench.report(
+            f"live.fanout_{SUBSCRIBERS}.subscribe_seconds", time.perf_counter() - started, "s"
+        )
         warm_id, _ = await toggle(-1)  # every subscription is live once all have this one
         await asyncio.gather(*(s.wait_for(warm_id) for s in subs))
         received, spans, firsts = 0, [], []
@@ -477,7 +498,9 @@ async def sweeper(bench: Bench) -> None:
     to be free.
     """
     await ensure_active(
-        bench, "bench-active-sweep-", [("last-order-30d", cond("lastOrderAt", "GTE", "now-30d"))],
+        bench,
+        "bench-active-sweep-",
+        [("last-order-30d", cond("lastOrderAt", "GTE", "now-30d"))],
         "_sweep",
     )
 
@@ -494,8 +517,10 @@ async def sweeper(bench: Bench) -> None:
         finally:
             logger.removeHandler(failures)
         if failures.records:  # sweep logs a workspace's failure and goes on: not a timing
-            raise BenchError(f"the sweep failed: {failures.records[0].getMessage()} "
-                             f"{failures.records[0].exc_info and failures.records[0].exc_info[1]}")
+            raise BenchError(
+                f"the sweep failed: {failures.records[0].getMessage()} "
+                f"{failures.records[0].exc_info and failures.records[0].exc_info[1]}"
+            )
         return elapsed
 
     await bench.latencies("live.sweep", once, runs=SWEEP_RUNS, warmup=1)
@@ -527,8 +552,13 @@ async def sweep_lock_free(bench: Bench) -> None:
 
 async def activation_probes(bench: Bench) -> None:
     """Create, activate (timed), detach and delete a segment of ~1 customer in 6 or so."""
-    predicate = {"related": {"scope": "INVOICES", "quantifier": "ANY", "where": {"and": [
-        cond("status", "EQ", "OPEN"), cond("total", "GTE", 50)]}}}
+    predicate = {
+        "related": {
+            "scope": "INVOICES",
+            "quantifier": "ANY",
+            "where": {"and": [cond("status", "EQ", "OPEN"), cond("total", "GTE", 50)]},
+        }
+    }
     seconds = []
     for i in range(ACTIVATION_PROBES):
         name = f"bench-activation-probe-{i}"

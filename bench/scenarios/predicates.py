@@ -28,8 +28,12 @@ query Count($predicate: JSON!) {
   segmentPreview(predicate: $predicate) { userErrors { field message code } totalCount }
 }
 """
-INDEXED = {"and": [cond("country", "IN", values=["FR", "DE", "ES", "IT"]),
-                   cond("paymentMethodType", "EQ", "CARD")]}
+INDEXED = {
+    "and": [
+        cond("country", "IN", values=["FR", "DE", "ES", "IT"]),
+        cond("paymentMethodType", "EQ", "CARD"),
+    ]
+}
 OPEN_INVOICE = related("INVOICES", "ANY", cond("status", "EQ", "OPEN"))
 
 
@@ -66,14 +70,38 @@ async def run(bench: Bench) -> None:
     # One instant for the whole scenario: these predicates hold no relative time anyway.
     now = bench.runtime.clock()
     indexed = await condition_of(bench, INDEXED, now)
-    await compare(bench, "predicates.indexed.first_page_50", FIRST_PAGE, INDEXED,
-                  page_statement(ws, indexed, 50), bench.runs)
+    await compare(
+        bench,
+        "predicates.indexed.first_page_50",
+        FIRST_PAGE,
+        INDEXED,
+        page_statement(ws, indexed, 50),
+        bench.runs,
+    )
     # totalCount alone still makes the service read the first page (50 by default) first.
-    await compare(bench, "predicates.indexed.total_count", TOTAL_COUNT, INDEXED,
-                  count_statement(ws, indexed), counts)
+    await compare(
+        bench,
+        "predicates.indexed.total_count",
+        TOTAL_COUNT,
+        INDEXED,
+        count_statement(ws, indexed),
+        counts,
+    )
 
     invoices = await condition_of(bench, OPEN_INVOICE, now)
-    await compare(bench, "predicates.open_invoice_exists.first_page_50", FIRST_PAGE, OPEN_INVOICE,
-                  page_statement(ws, invoices, 50), bench.runs)
-    await compare(bench, "predicates.open_invoice_exists.total_count", TOTAL_COUNT, OPEN_INVOICE,
-                  count_statement(ws, invoices), counts)
+    await compare(
+        bench,
+        "predicates.open_invoice_exists.first_page_50",
+        FIRST_PAGE,
+        OPEN_INVOICE,
+        page_statement(ws, invoices, 50),
+        bench.runs,
+    )
+    await compare(
+        bench,
+        "predicates.open_invoice_exists.total_count",
+        TOTAL_COUNT,
+        OPEN_INVOICE,
+        count_statement(ws, invoices),
+        counts,
+    )

@@ -70,10 +70,20 @@ COUNTRY_SETS = (["FR", "DE"], ["US"], ["GB", "IE"], ["ES", "IT", "PT"], ["JP", "
 PAYMENTS = ("CARD", "DIRECT_DEBIT", "BANK_TRANSFER", "WALLET", "CARD")
 PLANS = ("free", "pro", "enterprise", "pro", "enterprise")
 INDUSTRIES = (["saas", "fintech"], ["retail"], ["media", "travel"], ["health"], ["logistics"])
-SUB_PLANS = (["pro_monthly"], ["team_monthly", "pro_yearly"], ["enterprise_yearly"],
-             ["starter_monthly"], ["pro_monthly", "pro_yearly"])
-DOMAINS = (r".*@gmail\.com", r".*@(outlook|yahoo)\.com", r".*@proton\.me",
-           r".*@example\.com", r".*\.1[0-9]{3}@.*")
+SUB_PLANS = (
+    ["pro_monthly"],
+    ["team_monthly", "pro_yearly"],
+    ["enterprise_yearly"],
+    ["starter_monthly"],
+    ["pro_monthly", "pro_yearly"],
+)
+DOMAINS = (
+    r".*@gmail\.com",
+    r".*@(outlook|yahoo)\.com",
+    r".*@proton\.me",
+    r".*@example\.com",
+    r".*\.1[0-9]{3}@.*",
+)
 CITIES = (["Paris", "Lyon"], ["Berlin", "Munich"], ["London"], ["Tokyo", "Osaka"], ["Madrid"])
 LANGUAGES = ("fr", "de", "en", "ja", "es")
 
@@ -84,37 +94,111 @@ def _template(t: int, k: int, now: datetime, relative: bool) -> tuple[str, Predi
     since = f"now-{days}d" if relative else format_instant(now - timedelta(days=days))
     templates: list[tuple[str, Predicate]] = [
         ("country-in", cond("country", "IN", values=COUNTRY_SETS[k])),
-        ("country-payment", {"and": [cond("country", "IN", values=COUNTRY_SETS[k]),
-                                     cond("paymentMethodType", "EQ", PAYMENTS[k])]}),
+        (
+            "country-payment",
+            {
+                "and": [
+                    cond("country", "IN", values=COUNTRY_SETS[k]),
+                    cond("paymentMethodType", "EQ", PAYMENTS[k]),
+                ]
+            },
+        ),
         ("plan", cond("properties.plan", "EQ", PLANS[k])),
         ("seats", cond("properties.seats", "GTE", (5, 20, 50, 200, 1000)[k])),
         ("industry", cond("properties.industry", "IN", values=INDUSTRIES[k])),
-        ("beta-country", {"and": [cond("properties.beta", "EQ", True),
-                                  cond("country", "IN", values=COUNTRY_SETS[k])]}),
+        (
+            "beta-country",
+            {
+                "and": [
+                    cond("properties.beta", "EQ", True),
+                    cond("country", "IN", values=COUNTRY_SETS[k]),
+                ]
+            },
+        ),
         ("total-spent", cond("totalSpent", "GTE", (50, 200, 500, 1000, 3000)[k])),
         ("orders-count", cond("ordersCount", "GTE", (2, 4, 6, 8, 10)[k])),
         ("last-order", cond("lastOrderAt", "GTE", since)),
         ("created", cond("createdAt", "GTE", format_instant(now - timedelta(days=4 * days)))),
-        ("open-invoice", related("INVOICES", "ANY", {"and": [
-            cond("status", "EQ", "OPEN"), cond("total", "GTE", (0, 50, 100, 500, 1000)[k])]})),
-        ("fulfilled-count", related("ORDERS", "COUNT", cond("status", "EQ", "FULFILLED"),
-                                    count={"operator": "GTE", "value": (2, 3, 4, 5, 6)[k]})),
-        ("active-subscription", related("SUBSCRIPTIONS", "ANY", {"and": [
-            cond("status", "EQ", "ACTIVE"), cond("planId", "IN", values=SUB_PLANS[k])]})),
-        ("all-verified", {"and": [related("VERIFICATIONS", "ALL", cond("status", "EQ", "VERIFIED")),
-                                  cond("country", "IN", values=COUNTRY_SETS[k])]}),
+        (
+            "open-invoice",
+            related(
+                "INVOICES",
+                "ANY",
+                {
+                    "and": [
+                        cond("status", "EQ", "OPEN"),
+                        cond("total", "GTE", (0, 50, 100, 500, 1000)[k]),
+                    ]
+                },
+            ),
+        ),
+        (
+            "fulfilled-count",
+            related(
+                "ORDERS",
+                "COUNT",
+                cond("status", "EQ", "FULFILLED"),
+                count={"operator": "GTE", "value": (2, 3, 4, 5, 6)[k]},
+            ),
+        ),
+        (
+            "active-subscription",
+            related(
+                "SUBSCRIPTIONS",
+                "ANY",
+                {
+                    "and": [
+                        cond("status", "EQ", "ACTIVE"),
+                        cond("planId", "IN", values=SUB_PLANS[k]),
+                    ]
+                },
+            ),
+        ),
+        (
+            "all-verified",
+            {
+                "and": [
+                    related("VERIFICATIONS", "ALL", cond("status", "EQ", "VERIFIED")),
+                    cond("country", "IN", values=COUNTRY_SETS[k]),
+                ]
+            },
+        ),
         ("email-domain", cond("email", "MATCHES", DOMAINS[k])),
-        ("no-tax-id", {"and": [{"not": cond("taxId", "EXISTS")},
-                               cond("country", "IN", values=COUNTRY_SETS[k])]}),
-        ("plan-or-spent", {"or": [cond("properties.plan", "EQ", "enterprise"),
-                                  cond("totalSpent", "GTE", (500, 1000, 2000, 4000, 8000)[k])]}),
-        ("last-invoices-paid", related("INVOICES", "ALL", cond("status", "EQ", "PAID"),
-                                       last=(1, 2, 3, 4, 5)[k])),
-        ("parent-child", {"and": [{"or": [cond("hasParent", "EQ", True),
-                                          cond("hasChild", "EQ", True)]},
-                                  cond("country", "IN", values=COUNTRY_SETS[k])]}),
-        ("city-language", {"and": [cond("city", "IN", values=CITIES[k]),
-                                   cond("language", "EQ", LANGUAGES[k])]}),
+        (
+            "no-tax-id",
+            {
+                "and": [
+                    {"not": cond("taxId", "EXISTS")},
+                    cond("country", "IN", values=COUNTRY_SETS[k]),
+                ]
+            },
+        ),
+        (
+            "plan-or-spent",
+            {
+                "or": [
+                    cond("properties.plan", "EQ", "enterprise"),
+                    cond("totalSpent", "GTE", (500, 1000, 2000, 4000, 8000)[k]),
+                ]
+            },
+        ),
+        (
+            "last-invoices-paid",
+            related("INVOICES", "ALL", cond("status", "EQ", "PAID"), last=(1, 2, 3, 4, 5)[k]),
+        ),
+        (
+            "parent-child",
+            {
+                "and": [
+                    {"or": [cond("hasParent", "EQ", True), cond("hasChild", "EQ", True)]},
+                    cond("country", "IN", values=COUNTRY_SETS[k]),
+                ]
+            },
+        ),
+        (
+            "city-language",
+            {"and": [cond("city", "IN", values=CITIES[k]), cond("language", "EQ", LANGUAGES[k])]},
+        ),
     ]
     return templates[t]
 
@@ -125,20 +209,22 @@ def mixed_predicates(now: datetime, relative: bool = True) -> list[tuple[str, Pr
     With `relative=False` no predicate is time-relative (absolute instants
     from `now` instead), so that ACTIVE ones are not swept.
     """
-    return [
-        _template(i % 20, i // 20, now, relative) for i in range(SEGMENTS)
-    ]
+    return [_template(i % 20, i // 20, now, relative) for i in range(SEGMENTS)]
 
 
 async def ensure_segments(
-    bench: Bench, prefix: str, predicates: list[tuple[str, Predicate]], key: str | None = None,
+    bench: Bench,
+    prefix: str,
+    predicates: list[tuple[str, Predicate]],
+    key: str | None = None,
     workspace_pk: int | None = None,
 ) -> list[tuple[str, str]]:
     """`prefix`NNN-slug segments, created over HTTP unless they exist: [(id, kind)] in order."""
     names = [f"{prefix}{i:03d}-{slug}" for i, (slug, _) in enumerate(predicates)]
     rows = await bench.conn.fetch(
         "SELECT name, id, kind FROM segment WHERE workspace_pk = $1 AND name = ANY($2)",
-        workspace_pk or bench.workspace_pk, names,
+        workspace_pk or bench.workspace_pk,
+        names,
     )
     found = {r["name"]: (r["id"], r["kind"]) for r in rows}
     created = 0
