@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from api.argument_checks import UnstorableUrls
 from api.auth import authenticate
 from api.background import default_jobs, running
 from api.context import Context
@@ -144,7 +145,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await rt.close()
 
     graphql = SegmentGraphQL(schema, allowed_origins=settings.allowed_origins or ())
-    middleware = [Middleware(BodyLimit, max_bytes=settings.max_request_bytes)]
+    middleware = [
+        Middleware(UnstorableUrls),
+        Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(

@@ -17,6 +17,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.argument_checks import UnstorableArguments
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
@@ -91,6 +92,7 @@ def build_schema() -> strawberry.Schema:
             # documents cannot grow them).
             CachedDocuments,
             lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+            UnstorableArguments,  # after ValidationCache, which sets the validation errors
             TopLevelErrors,
         ],
     )

@@ -17,6 +17,11 @@ from strawberry.extensions import MaskErrors
 BAD_REQUEST = "BAD_REQUEST"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
+REQUEST_CODES = ("BAD_REQUEST", "BAD_USER_INPUT", "FORBIDDEN", "INTERNAL_SERVER_ERROR")
+"""The codes of malformed or refused requests. A query's own refusals (an unknown id, a
+predicate that does not validate) carry an `ErrorCode`, as userErrors do; docs/api.md lists
+both, and a test checks that every code a top-level error carries is one of them."""
+
 
 def _is_fault(error: GraphQLError) -> bool:
     """An exception other than a GraphQLError escaped a resolver (errors with a path)."""

@@ -1,0 +1,1 @@
+"""Fuzzing the API with schemathesis: hooks (scalars, checks) and the routes' description."""
