@@ -1,106 +1,139 @@
-"""Arguments PostgreSQL cannot store are refused before any resolver runs: one place for all.
+"""Text PostgreSQL cannot store (NUL, lone surrogates) never becomes an internal error.
 
-PostgreSQL text cannot hold the NUL character (nor lone surrogates, which
-cannot be encoded as UTF-8). Any such string in a document's literal
-arguments or in its variables, at any depth (input objects, lists, JSON
-values and their keys), makes the whole request a BAD_USER_INPUT error that
-names the argument; nothing executes, so nothing changes. Without this, the
-string reached the database and came back as INTERNAL_SERVER_ERROR.
+One place for every field: after the schema is built, each field that takes
+arguments has its resolver wrapped. When the database (or the driver, for a
+lone surrogate) refuses a string of the arguments, the transaction has rolled
+back, nothing changed, and the answer names the argument: a mutation returns
+its payload with a `userError` (code INVALID, `field` the path into the
+arguments), any other field a BAD_USER_INPUT error. Fields that already check
+their text (customersUpsert's ids, eventsTrack, a search term that can match
+nothing) answer as they always did; this catches every other one.
+
+The plain-HTTP routes get the same rule from `UnstorableUrls`: a path or
+query parameter holding NUL or invalid UTF-8 is a 400 before any route runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from graphql import (
-    ArgumentNode,
-    FieldNode,
-    GraphQLError,
-    ListValueNode,
-    ObjectValueNode,
-    OperationDefinitionNode,
-    StringValueNode,
-    ValueNode,
-    visit,
-)
-from graphql.language import Visitor
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
+from strawberry.utils.str_converters import to_camel_case
 
+from api.errors import UserError
 from domain.custom_property import storable_text
+from domain.errors import ErrorCode
+from persistence.evaluation import refused_as_unstorable
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
+MESSAGE = "holds a NUL character or invalid Unicode, which cannot be stored; remove it."
+
+Resolve = Callable[..., Any]
 
 
-class UnstorableArguments(SchemaExtension):
-    """Runs at validation: a refusal here is a pre-execution error, like a validation error."""
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            where = _first_unstorable(document, context.variables or {})
-            if where is not None:
-                error = GraphQLError(
-                    f"Argument {where} holds a NUL character or invalid Unicode, which "
-                    "cannot be stored; remove it.",
-                    extensions={"code": BAD_USER_INPUT, "argument": where},
-                )
-                context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
-        yield
+def guard_arguments(schema: GraphQLSchema) -> None:
+    """Wrap the resolver of every field with arguments (call once, on the built schema)."""
+    for type_ in schema.type_map.values():
+        if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
+            for field in type_.fields.values():
+                if field.args and field.resolve is not None:
+                    field.resolve = _guarded(field.resolve)
+                if field.args and field.subscribe is not None:
+                    field.subscribe = _guarded(field.subscribe)
 
 
-def _first_unstorable(document: Any, variables: dict[str, Any]) -> str | None:
-    for name, value in variables.items():
-        if not _storable(value):
-            return f"${name}"
-    finder = _LiteralFinder()
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            visit(definition, finder)
-            if finder.found is not None:
-                return finder.found
+def _guarded(resolve: Resolve) -> Resolve:
+    def guarded(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        try:
+            result = resolve(source, info, **args)
+        except Exception as exc:
+            return _refusal(exc, info, args)
+        if inspect.isawaitable(result):
+            return _awaited(result, info, args)
+        return result
+
+    return guarded
+
+
+async def _awaited(result: Awaitable[Any], info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+    try:
+        return await result
+    except Exception as exc:
+        return _refusal(exc, info, args)
+
+
+def _refusal(exc: Exception, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+    if not refused_as_unstorable(exc):
+        raise exc
+    path = _unstorable_path(args) or []
+    where = ".".join(path) or "an argument"
+    payload = _payload_class(info)
+    if payload is not None:
+        error = UserError(field=path or None, message=f"{where} {MESSAGE}", code=ErrorCode.INVALID)
+        return payload(**{**_empty_fields(payload), "user_errors": [error]})
+    raise GraphQLError(
+        f"Argument {where} {MESSAGE}",
+        extensions={"code": BAD_USER_INPUT, "argument": where},
+    ) from exc
+
+
+def _payload_class(info: GraphQLResolveInfo) -> Any:
+    """The strawberry class of a mutation payload (a type with userErrors), else None."""
+    if info.operation.operation.value != "mutation" or info.path.prev is not None:
+        return None
+    named = info.return_type
+    while hasattr(named, "of_type"):
+        named = named.of_type
+    definition = getattr(named, "extensions", {}).get("strawberry-definition")
+    if definition is None or "user_errors" not in {f.python_name for f in definition.fields}:
+        return None
+    return definition.origin
+
+
+def _empty_fields(payload: Any) -> dict[str, Any]:
+    """Every field of a payload as it reads when nothing was done: [] for lists, else None."""
+    empty: dict[str, Any] = {}
+    for field in payload.__strawberry_definition__.fields:
+        is_list = "list" in str(field.type).lower()
+        empty[field.python_name] = [] if is_list else None
+    return empty
+
+
+def _unstorable_path(value: Any, path: tuple[str, ...] = ()) -> list[str] | None:
+    """The GraphQL path to the first string that cannot be stored, through inputs, lists, JSON."""
+    if isinstance(value, str):
+        return None if storable_text(value) else list(path)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not storable_text(key):
+                return [*path, repr(key)]
+            found = _unstorable_path(item, (*path, str(key)))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _unstorable_path(item, (*path, str(index)))
+            if found is not None:
+                return found
+        return None
+    definition = getattr(value, "__strawberry_definition__", None)
+    if definition is not None:  # an input object
+        fields = {
+            f.graphql_name or to_camel_case(f.python_name): getattr(value, f.python_name, None)
+            for f in definition.fields
+        }
+        return _unstorable_path(fields, path)
     return None
 
 
-def _storable(value: object) -> bool:
-    if isinstance(value, str):
-        return storable_text(value)
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
-    return True
-
-
-class _LiteralFinder(Visitor):
-    found: str | None = None
-    field: str = ""
-
-    def enter_field(self, node: FieldNode, *_: Any) -> None:
-        self.field = node.name.value
-
-    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        if self.found is None and not _literal_storable(node.value):
-            self.found = f"{self.field}({node.name.value}:)"
-
-
-def _literal_storable(node: ValueNode) -> bool:
-    if isinstance(node, StringValueNode):
-        return storable_text(node.value)
-    if isinstance(node, ListValueNode):
-        return all(_literal_storable(v) for v in node.values)
-    if isinstance(node, ObjectValueNode):
-        return all(_literal_storable(f.value) for f in node.fields)
-    return True
-
-
 class UnstorableUrls:
-    """The same rule for the plain-HTTP routes: a path or query parameter holding NUL or
-    invalid Unicode is a 400 before any route sees it (GraphQL bodies are checked above)."""
+    """A path or query parameter holding NUL or invalid Unicode is a 400 on every route."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

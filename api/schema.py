@@ -17,7 +17,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from api.argument_checks import UnstorableArguments
+from api.argument_checks import guard_arguments
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
@@ -81,7 +81,7 @@ class Mutation(CustomerMutations, SegmentMutations, SnapshotMutations, TrackedEv
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -92,10 +92,11 @@ def build_schema() -> strawberry.Schema:
             # documents cannot grow them).
             CachedDocuments,
             lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
-            UnstorableArguments,  # after ValidationCache, which sets the validation errors
             TopLevelErrors,
         ],
     )
+    guard_arguments(built._schema)  # text PostgreSQL cannot store: a coded refusal
+    return built
 
 
 schema = build_schema()

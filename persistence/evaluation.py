@@ -65,6 +65,22 @@ def _sqlstate(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+UNSTORABLE_TEXT = ("22021", "22P05")  # character_not_in_repertoire, untranslatable_character
+
+
+def refused_as_unstorable(exc: BaseException) -> bool:
+    """Whether a statement failed on a parameter PostgreSQL text cannot hold: NUL (refused by
+    the server) or a lone surrogate (refused by the driver before sending)."""
+    if _sqlstate(exc) in UNSTORABLE_TEXT:
+        return True
+    chain: BaseException | None = exc
+    while chain is not None:
+        if isinstance(chain, UnicodeEncodeError):
+            return True
+        chain = chain.__cause__ or getattr(chain, "orig", None)
+    return False
+
+
 def reads_other_rows(condition: ColumnElement[bool]) -> bool:
     """Whether `condition` holds a subquery (related records, events, stored lists), as
     opposed to reading only the customer's own row."""

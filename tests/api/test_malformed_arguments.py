@@ -38,69 +38,83 @@ DOCUMENTED = {*REQUEST_CODES, *(code.value for code in ErrorCode)}
 # ---- the findings ----------------------------------------------------------------------------
 
 
+FRENCH = '{condition: {field: "country", operator: "EQ", value: "FR"}}'
+
+
 @pytest.mark.parametrize(
     ("document", "argument"),
     [
-        ('{ segment(id: "s\\u0000") { id } }', "segment(id:)"),
-        (
-            '{ segmentationTable(instanceId: "\\u0019W\\u0000M") { totalCount } }',
-            "segmentationTable(instanceId:)",
-        ),
-        (
-            'mutation { segmentCreate(input: {name: "n\\u0000", predicate: {}}) '
-            "{ userErrors { code } } }",
-            "segmentCreate(input:)",
-        ),
-        ('mutation { segmentDelete(id: "\\u0000") { userErrors { code } } }', "segmentDelete(id:)"),
-        (
-            'mutation { segmentSnapshotTake(segmentId: "\\u0000") { userErrors { code } } }',
-            "segmentSnapshotTake(segmentId:)",
-        ),
-        (
-            'mutation { segmentUsageAttach(segmentId: "\\u0000", kind: ANALYTICS, reference: "r") '
-            "{ userErrors { code } } }",
-            "segmentUsageAttach(segmentId:)",
-        ),
-        (
-            'mutation { segmentUsageDetach(segmentId: "s", kind: ANALYTICS, reference: "\\u0000") '
-            "{ userErrors { code } } }",
-            "segmentUsageDetach(reference:)",
-        ),
-        (
-            '{ segmentPreview(predicate: {condition: {field: "email", operator: "EQ", '
-            'value: "\\u0000"}}) { totalCount } }',
-            "segmentPreview(predicate:)",
-        ),
+        ('{ segment(id: "s\\u0000") { id } }', "id"),
+        ('{ segmentationTable(instanceId: "\\u0019W\\u0000M") { totalCount } }', "instanceId"),
+        ('{ segmentInstances(segmentId: "\\u0000") { totalCount } }', "segmentId"),
     ],
 )
-async def test_a_nul_in_a_literal_argument_is_a_bad_user_input_naming_it(
+async def test_a_nul_in_a_query_argument_is_a_bad_user_input_naming_it(
     workspace: Workspace, document: str, argument: str
 ) -> None:
     result = await workspace.gql(document)
 
     assert result.status == 200
     [error] = result.errors
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert error["extensions"]["argument"] == argument
-    assert "data" not in result.body or result.body["data"] is None
 
 
-async def test_a_nul_in_a_variable_at_any_depth_is_refused_and_changes_nothing(
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (
+            f'mutation {{ segmentCreate(input: {{name: "n\\u0000", predicate: {FRENCH}}}) '
+            "{ segment { id } userErrors { field code } } }",
+            ["input", "name"],
+        ),
+        (
+            'mutation { segmentDelete(id: "\\u0000") { userErrors { field code } } }',
+            ["id"],
+        ),
+        (
+            'mutation { segmentSnapshotTake(segmentId: "\\u0000") '
+            "{ instance { id } userErrors { field code } } }",
+            ["segmentId"],
+        ),
+        (
+            'mutation { segmentUsageAttach(segmentId: "\\u0000", kind: ANALYTICS, reference: "r") '
+            "{ segment { id } userErrors { field code } } }",
+            ["segmentId"],
+        ),
+        (
+            'mutation { segmentUsageDetach(segmentId: "\\u0000", kind: ANALYTICS, reference: "r") '
+            "{ segment { id } userErrors { field code } } }",
+            ["segmentId"],
+        ),
+    ],
+)
+async def test_a_nul_in_a_mutation_argument_is_a_user_error_naming_it(
+    workspace: Workspace, document: str, field: list[str]
+) -> None:
+    result = await workspace.gql(document)
+
+    [payload] = result.data.values()
+    assert payload["userErrors"] == [{"field": field, "code": "INVALID"}]
+    assert await segment_names(workspace) == []
+
+
+async def test_a_nul_deep_in_a_variable_is_named_by_its_path_and_changes_nothing(
     workspace: Workspace,
 ) -> None:
     create = """
     mutation Create($input: SegmentCreateInput!) {
-      segmentCreate(input: $input) { segment { id } userErrors { code } }
+      segmentCreate(input: $input) { segment { id } userErrors { field code } }
     }
     """
-    nested = {"name": "fine", "predicate": {"and": [{"condition": {
-        "field": "country", "operator": "IN", "values": ["FR", NUL]}}]}}  # fmt: skip
-    in_a_key = {"name": "fine", "predicate": {NUL: 1}}
+    nested = {"name": "fine", "predicate": {"or": [{"condition": {
+        "field": "email", "operator": "IN", "values": ["a@b.c", NUL]}}]}}  # fmt: skip
 
-    for variables in ({"input": nested}, {"input": in_a_key}, {"input": {"name": NUL}}):
-        result = await workspace.gql(create, variables)
-        assert [e["extensions"]["code"] for e in result.errors] == ["BAD_USER_INPUT"]
-        assert result.errors[0]["extensions"]["argument"] == "$input"
+    payload = (await workspace.gql(create, {"input": nested})).data["segmentCreate"]
+
+    assert payload["segment"] is None
+    [error] = payload["userErrors"]
+    assert error["code"] == "INVALID" and error["field"][:2] == ["input", "predicate"]
     assert await segment_names(workspace) == []
 
 
