@@ -1,6 +1,6 @@
 """import jobs
 
-Revision ID: 0012
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-03 12:00:00.000000
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0012'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
