@@ -17,6 +17,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.cost import QueryCost
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
@@ -83,6 +84,8 @@ def build_schema() -> strawberry.Schema:
             # documents cannot grow them).
             CachedDocuments,
             lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+            # After validation, before any resolver: refuse what would cost too much.
+            QueryCost,
             TopLevelErrors,
         ],
     )

@@ -40,6 +40,7 @@ class Settings:
     port: int = 8000
     allowed_origins: list[str] = field(default_factory=list)
     max_query_depth: int = 12
+    max_query_cost: int = 100_000
     max_request_bytes: int = 5_000_000
     stats_max_age_s: int = 60
     slow_evaluation_ms: int = 1_000
@@ -63,6 +64,7 @@ class Settings:
             port=_int("SEGMENTQL_PORT", 8000),
             allowed_origins=_list("SEGMENTQL_ALLOWED_ORIGINS", []),
             max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
+            max_query_cost=_int("SEGMENTQL_MAX_QUERY_COST", 100_000),
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
             slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
