@@ -27,6 +27,7 @@ from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
+from api.request_budget import RequestDeadline
 from api.subscriptions import Subscription
 from api.top_level_errors import TopLevelErrors
 
@@ -86,6 +87,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
             # After validation, before any resolver: refuse what would cost too much.
             QueryCost,
+            RequestDeadline,
             TopLevelErrors,
         ],
     )

@@ -41,6 +41,8 @@ class Settings:
     allowed_origins: list[str] = field(default_factory=list)
     max_query_depth: int = 12
     max_query_cost: int = 100_000
+    request_connections: int = 3
+    request_timeout_ms: int = 30_000
     max_request_bytes: int = 5_000_000
     stats_max_age_s: int = 60
     slow_evaluation_ms: int = 1_000
@@ -65,6 +67,8 @@ class Settings:
             allowed_origins=_list("SEGMENTQL_ALLOWED_ORIGINS", []),
             max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
             max_query_cost=_int("SEGMENTQL_MAX_QUERY_COST", 100_000),
+            request_connections=max(1, _int("SEGMENTQL_REQUEST_CONNECTIONS", 3)),
+            request_timeout_ms=_int("SEGMENTQL_REQUEST_TIMEOUT_MS", 30_000),
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
             slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
