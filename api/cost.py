@@ -21,7 +21,8 @@ counted (an upper bound). `@skip`/`@include` are ignored (also an upper bound).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +52,11 @@ from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
 from strawberry.extensions import SchemaExtension
 
 from api.pagination import DEFAULT_PAGE, MAX_PAGE
+from persistence.cost_buckets import Charge, charge
 from persistence.settings import Settings
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+THROTTLED = "THROTTLED"
 DEFAULT_MAX_COST = Settings.max_query_cost
 LIST_SIZE = 5
 MUTATION_COST = 10
@@ -122,15 +125,16 @@ def document_cost(
 
 
 class QueryCost(SchemaExtension):
-    """Refuse, before anything runs, an operation costing more than the maximum, and
-    report every operation's cost in the response's `extensions.cost`."""
+    """Refuse, before anything runs, an operation costing more than the maximum or more
+    than its key's bucket holds; report the cost and the bucket in `extensions.cost`."""
 
     requested: int | None = None
     maximum: int = DEFAULT_MAX_COST
+    bucket: Charge | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        runtime = getattr(context.context, "runtime", None)
+        runtime: Any = getattr(context.context, "runtime", None)
         if runtime is not None:
             self.maximum = runtime.settings.max_query_cost
         assert context.graphql_document is not None
@@ -143,12 +147,57 @@ class QueryCost(SchemaExtension):
         )
         if self.requested > self.maximum:
             raise too_costly(self.requested, self.maximum)
+        caller = getattr(context.context, "caller", None)
+        if runtime is not None and caller is not None and caller.key_pk is not None:
+            await self._charge(runtime, caller.workspace_pk, caller.key_pk)
         yield
+
+    async def _charge(self, runtime: Any, workspace_pk: int, key_pk: int) -> None:
+        settings = runtime.settings
+        if not self.requested or settings.cost_bucket_size <= 0:
+            return  # nothing to charge, or rate limiting is off
+        async with runtime.reader.connect() as conn:
+            self.bucket = await charge(
+                conn,
+                workspace_pk,
+                key_pk,
+                self.requested,
+                settings.cost_bucket_size,
+                settings.cost_restore_rate,
+            )
+        if not self.bucket.granted:
+            raise throttled(self.requested, self.bucket.available, settings.cost_restore_rate)
 
     def get_results(self) -> dict[str, Any]:
         if self.requested is None:
             return {}
-        return {"cost": {"requestedQueryCost": self.requested, "maximumQueryCost": self.maximum}}
+        cost: dict[str, Any] = {
+            "requestedQueryCost": self.requested,
+            "maximumQueryCost": self.maximum,
+        }
+        runtime: Any = getattr(self.execution_context.context, "runtime", None)
+        if self.bucket is not None and runtime is not None:
+            cost["throttleStatus"] = {
+                "maximumAvailable": runtime.settings.cost_bucket_size,
+                "currentlyAvailable": int(self.bucket.available),
+                "restoreRate": runtime.settings.cost_restore_rate,
+            }
+        return {"cost": cost}
+
+
+def throttled(requested: int, available: float, rate: int) -> GraphQLError:
+    wait_ms = math.ceil((requested - available) / rate * 1000) if rate > 0 else None
+    retry = f"; retry in {wait_ms} ms" if wait_ms is not None else ""
+    return GraphQLError(
+        f"This API key has {int(available)} query cost points left and this query costs "
+        f"{requested}{retry}.",
+        extensions={
+            "code": THROTTLED,
+            "requestedQueryCost": requested,
+            "currentlyAvailable": int(available),
+            "retryAfterMs": wait_ms,
+        },
+    )
 
 
 def cost_of(

@@ -42,6 +42,8 @@ class Settings:
     max_query_depth: int = 12
     max_query_cost: int = 100_000
     request_connections: int = 3
+    cost_bucket_size: int = 200_000
+    cost_restore_rate: int = 20_000
     request_timeout_ms: int = 30_000
     max_request_bytes: int = 5_000_000
     stats_max_age_s: int = 60
@@ -68,6 +70,8 @@ class Settings:
             max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
             max_query_cost=_int("SEGMENTQL_MAX_QUERY_COST", 100_000),
             request_connections=max(1, _int("SEGMENTQL_REQUEST_CONNECTIONS", 3)),
+            cost_bucket_size=_int("SEGMENTQL_COST_BUCKET_SIZE", 200_000),
+            cost_restore_rate=_int("SEGMENTQL_COST_RESTORE_RATE", 20_000),
             request_timeout_ms=_int("SEGMENTQL_REQUEST_TIMEOUT_MS", 30_000),
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),

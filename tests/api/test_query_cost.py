@@ -85,10 +85,9 @@ async def test_the_same_shape_with_small_pages_runs_and_reports_its_cost(
     edges = result.data["customers"]["edges"]
     assert len(edges) == 5
     assert edges[0]["node"]["segments"][0]["members"]["edges"][0]["node"]["segments"]
-    assert result.body["extensions"]["cost"] == {
-        "requestedQueryCost": NESTED_SMALL_COST,
-        "maximumQueryCost": DEFAULT_MAX_COST,
-    }
+    reported = result.body["extensions"]["cost"]
+    assert reported["requestedQueryCost"] == NESTED_SMALL_COST
+    assert reported["maximumQueryCost"] == DEFAULT_MAX_COST
 
 
 async def test_every_response_carries_its_cost(workspace: Workspace) -> None:
