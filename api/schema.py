@@ -22,6 +22,7 @@ from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
+from api.persisted_documents import PersistedDocuments
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
@@ -79,6 +80,8 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            # First: a persisted document's hash becomes its text before anything else.
+            PersistedDocuments,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: AddValidationRules(LIMIT_RULES),
             # Parse and validate each distinct document once (bounded caches, so unique
