@@ -52,6 +52,7 @@ from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
 from strawberry.extensions import SchemaExtension
 
 from api.pagination import DEFAULT_PAGE, MAX_PAGE
+from api.request_budget import heavy_gate
 from persistence.cost_buckets import Charge, charge
 from persistence.settings import Settings
 
@@ -150,7 +151,11 @@ class QueryCost(SchemaExtension):
         caller = getattr(context.context, "caller", None)
         if runtime is not None and caller is not None and caller.key_pk is not None:
             await self._charge(runtime, caller.workspace_pk, caller.key_pk)
-        yield
+        if runtime is None:
+            yield
+            return
+        async with heavy_gate(runtime, self.requested):
+            yield
 
     async def _charge(self, runtime: Any, workspace_pk: int, key_pk: int) -> None:
         settings = runtime.settings

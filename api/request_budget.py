@@ -1,4 +1,5 @@
-"""A request's time budget: past it, the operation stops with a coded TIMEOUT error.
+"""A request's time budget: past it, the operation stops with a coded TIMEOUT error;
+and the gate that lets few heavy operations run at once in a process.
 
 Its connection budget is persistence.connection_budget's, held by the Context.
 """
@@ -6,6 +7,7 @@ Its connection budget is persistence.connection_budget's, held by the Context.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,3 +48,27 @@ class RequestDeadline(SchemaExtension):
                 yield
         except TimeoutError as exc:
             raise timed_out(budget_ms) from exc
+
+
+@contextlib.asynccontextmanager
+async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
+    """Operations costing SEGMENTQL_HEAVY_QUERY_COST or more run at most
+    SEGMENTQL_HEAVY_QUERIES_AT_ONCE at a time in this process: building their large
+    results takes the event loop's CPU, and they queue behind each other rather than
+    in front of every light request. The wait counts against the request's time."""
+    settings = runtime.settings
+    if cost < settings.heavy_query_cost:
+        yield
+        return
+    slots = runtime.extras.get("heavy")
+    if slots is None:
+        slots = runtime.extras["heavy"] = asyncio.Semaphore(settings.heavy_queries_at_once)
+    try:
+        async with asyncio.timeout(settings.request_timeout_ms / 1000):
+            await slots.acquire()
+    except TimeoutError as exc:
+        raise timed_out(settings.request_timeout_ms) from exc
+    try:
+        yield
+    finally:
+        slots.release()

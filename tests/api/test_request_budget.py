@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -106,3 +108,49 @@ async def test_a_request_over_its_time_budget_gets_timeout(runtime: Runtime, ws:
     assert (await ws.gql(CUSTOMERS, role=Role.READ)).data["customers"]["edges"] == [
         {"node": {"id": "c1"}}
     ]
+
+
+@pytest.fixture
+async def gated_server(runtime: Runtime) -> AsyncIterator[str]:
+    gated = budgeted(
+        runtime, heavy_query_cost=20, heavy_queries_at_once=1, request_timeout_ms=DEADLINE_MS
+    )
+    async with serving(gated) as url:
+        yield url
+
+
+async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_ones(
+    runtime: Runtime, gated_server: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, gated_server, http)
+    heavy_customers = "{ customers(first: 30) { edges { node { id } } } }"  # 31 points
+    heavy_segments = "{ segments(first: 30) { edges { node { id } } } }"  # 31 points
+    light_segments = "{ segments(first: 5) { edges { node { id } } } }"  # 6 points
+    locker = await asyncpg.connect(libpq_dsn(runtime.database))
+    try:
+        # given a heavy operation holding the process's one heavy slot (stuck on a lock)
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
+        done: dict[str, float] = {}
+
+        async def call(name: str, document: str) -> Any:
+            result = await ws.gql(document, role=Role.READ)
+            done[name] = time.monotonic()
+            return result
+
+        stuck = asyncio.create_task(call("stuck", heavy_customers))
+        await asyncio.sleep(0.05)
+
+        # when another heavy one and a light one arrive
+        waiting, light, _ = await asyncio.gather(
+            call("waiting", heavy_segments), call("light", light_segments), stuck
+        )
+        await transaction.rollback()
+    finally:
+        await locker.close()
+
+    # then the light one ran at once, and the heavy one only once the slot was free
+    assert light.data == {"segments": {"edges": []}}
+    assert waiting.data == {"segments": {"edges": []}}
+    assert done["light"] < done["stuck"] <= done["waiting"]
