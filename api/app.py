@@ -26,6 +26,7 @@ from api.background import default_jobs, running
 from api.context import Context
 from api.export import export_instance, export_members
 from api.imports import import_customers
+from api.persisted_documents import registry
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = runtime or Runtime.start(settings)
         app.state.runtime = rt
+        registry(rt)  # the trusted documents' manifest, if any: a bad one stops the start
         if runtime is None:
             await prepare_database(rt)
         jobs = default_jobs(rt) if rt.settings.background_jobs else []

@@ -18,16 +18,19 @@ from strawberry.extensions import (
 )
 
 from api.argument_checks import guard_arguments
+from api.cost import QueryCost
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
+from api.persisted_documents import PersistedDocuments
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.import_job import ImportJobQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
+from api.request_budget import RequestDeadline
 from api.subscriptions import Subscription
 from api.top_level_errors import TopLevelErrors
 
@@ -86,12 +89,17 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            # First: a persisted document's hash becomes its text before anything else.
+            PersistedDocuments,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: AddValidationRules(LIMIT_RULES),
             # Parse and validate each distinct document once (bounded caches, so unique
             # documents cannot grow them).
             CachedDocuments,
             lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+            # After validation, before any resolver: refuse what would cost too much.
+            QueryCost,
+            RequestDeadline,
             TopLevelErrors,
         ],
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from api.request_budget import is_timeout, timed_out
+
 BAD_REQUEST = "BAD_REQUEST"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -36,6 +38,16 @@ class TopLevelErrors(MaskErrors):
         super().__init__(should_mask_error=lambda error: "code" not in (error.extensions or {}))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if is_timeout(error.original_error):  # no pool connection came in time
+            refusal = timed_out()
+            return GraphQLError(
+                refusal.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=refusal.extensions,
+            )
         if _is_fault(error):
             return GraphQLError(
                 "Internal server error.",

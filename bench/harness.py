@@ -294,6 +294,9 @@ async def serve(database_url: str) -> AsyncIterator[Server]:
         "DATABASE_URL": database_url,
         "SEGMENTQL_HOST": "127.0.0.1",
         "SEGMENTQL_PORT": str(port),
+        # One key stands in for many clients here: its rate limit would be what is
+        # measured. Set the variable to bench with the limit on.
+        "SEGMENTQL_COST_BUCKET_SIZE": os.environ.get("SEGMENTQL_COST_BUCKET_SIZE", "0"),
     }
     with tempfile.NamedTemporaryFile("w+", prefix="segmentql-bench-", suffix=".log") as log:
         proc = await asyncio.create_subprocess_exec(

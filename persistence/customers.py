@@ -20,7 +20,9 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -189,12 +191,51 @@ class CustomerRepository:
         query = select(func.count()).select_from(c).where(and_(*self.filtered(search, where)))
         return int((await self.conn.execute(query)).scalar_one())
 
-    async def count_each(self, conditions: Sequence[ColumnElement[bool]]) -> tuple[list[int], int]:
-        """How many customers meet each condition, and how many there are: one scan."""
+    async def pages_each(
+        self,
+        first: int,
+        after: str | None,
+        search: str | None,
+        wheres: Sequence[ColumnElement[bool]],
+    ) -> list[Page[CustomerView]]:
+        """`page` for each condition, in one statement: the pages' UNION ALL, tagged."""
+        if not wheres:
+            return []
+        parts = []
+        for tag, where in enumerate(wheres):
+            conditions = self.filtered(search, for_few_customers(where))
+            if after is not None:
+                conditions.append(c.c.id > after)
+            page = (
+                select(
+                    literal(tag).label("page_tag"),
+                    *CUSTOMER_COLUMNS,
+                    has_child_expr().label("has_child"),
+                )
+                .where(and_(*conditions))
+                .order_by(c.c.id)
+                .limit(first + 1)
+            )
+            parts.append(select(page.subquery()))  # each page keeps its ORDER BY and LIMIT
+        query = union_all(*parts).order_by(literal_column("page_tag"), literal_column("id"))
+        rows: list[list[Any]] = [[] for _ in wheres]
+        for row in await self.conn.execute(query):
+            rows[row.page_tag].append(row)
+        pages = []
+        for found in rows:
+            views = [view_from_row(r) for r in found[:first]]
+            pages.append(Page(views, len(found) > first, [encode_cursor(v.id) for v in views]))
+        return pages
+
+    async def count_each(
+        self, conditions: Sequence[ColumnElement[bool]], search: str | None = None
+    ) -> tuple[list[int], int]:
+        """How many customers (matching `search`) meet each condition, and how many
+        there are: one scan."""
         query = (
             select(func.count(), *(func.count().filter(cond) for cond in conditions))
             .select_from(c)
-            .where(c.c.workspace_pk == self.workspace_pk)
+            .where(and_(*self.filtered(search, None)))
         )
         row = (await self.conn.execute(query)).one()
         return [int(n) for n in row[1:]], int(row[0])
@@ -216,6 +257,19 @@ class CustomerRepository:
         labelled = [for_few_customers(cond).label(f"s{i}") for i, cond in enumerate(conditions)]
         row = (await self.conn.execute(select(*labelled).where(c.c.pk == customer_pk))).first()
         return [bool(v) for v in row] if row is not None else [False] * len(conditions)
+
+    async def evaluate_each(
+        self, customer_pks: Sequence[int], conditions: Sequence[ColumnElement[bool]]
+    ) -> dict[int, list[bool]]:
+        """Each condition for each customer, in one statement; by customer pk."""
+        if not conditions or not customer_pks:
+            return {pk: [False] * len(conditions) for pk in customer_pks}
+        labelled = [for_few_customers(cond).label(f"s{i}") for i, cond in enumerate(conditions)]
+        query = select(c.c.pk, *labelled).where(
+            c.c.workspace_pk == self.workspace_pk, c.c.pk.in_(sorted(set(customer_pks)))
+        )
+        found = {row[0]: [bool(v) for v in row[1:]] for row in await self.conn.execute(query)}
+        return {pk: found.get(pk, [False] * len(conditions)) for pk in customer_pks}
 
     async def explain_count(self, condition: ColumnElement[bool]) -> PlanSummary:
         """The planner's view of counting the matching customers (EXPLAIN, not run)."""

@@ -7,10 +7,13 @@ With DATABASE_URL unset, the process starts its own PostgreSQL (pgserver) in
 from __future__ import annotations
 
 import atexit
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -102,3 +105,21 @@ def libpq_dsn(db: Database) -> str:
     if host.startswith("/"):
         return f"postgresql://{user}{password}@/{url.database}?host={host}"
     return f"postgresql://{user}{password}@{host}{port}/{url.database}"
+
+
+@contextlib.contextmanager
+def counting_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement sent through `engine` (and its autocommit reader) meanwhile.
+
+    For tests and benchmarks that bound how many statements a request runs.
+    """
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])  # (connection, cursor, statement, parameters, context, many)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

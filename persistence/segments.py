@@ -447,6 +447,16 @@ class SegmentRepository:
         )
         return int(result.scalar_one())
 
+    async def stored_counts(self, segment_pks: Sequence[int]) -> dict[int, int]:
+        """`stored_count` of each segment, in one statement."""
+        rows = await self.conn.execute(
+            select(member_table.c.segment_pk, func.count())
+            .where(member_table.c.segment_pk.in_(sorted(set(segment_pks))))
+            .group_by(member_table.c.segment_pk)
+        )
+        found = {int(pk): int(n) for pk, n in rows}
+        return {pk: found.get(pk, 0) for pk in segment_pks}
+
     async def stored_count(self, segment_pk: int) -> int:
         result = await self.conn.execute(
             select(func.count())

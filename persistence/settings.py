@@ -40,6 +40,14 @@ class Settings:
     port: int = 8000
     allowed_origins: list[str] = field(default_factory=list)
     max_query_depth: int = 12
+    max_query_cost: int = 100_000
+    request_connections: int = 3
+    cost_bucket_size: int = 200_000
+    cost_restore_rate: int = 20_000
+    request_timeout_ms: int = 30_000
+    heavy_query_cost: int = 10_000
+    heavy_queries_at_once: int = 1
+    trusted_documents: str | None = None
     max_request_bytes: int = 5_000_000
     max_import_bytes: int = 20_000_000_000
     stats_max_age_s: int = 60
@@ -64,6 +72,14 @@ class Settings:
             port=_int("SEGMENTQL_PORT", 8000),
             allowed_origins=_list("SEGMENTQL_ALLOWED_ORIGINS", []),
             max_query_depth=_int("SEGMENTQL_MAX_QUERY_DEPTH", 12),
+            max_query_cost=_int("SEGMENTQL_MAX_QUERY_COST", 100_000),
+            request_connections=max(1, _int("SEGMENTQL_REQUEST_CONNECTIONS", 3)),
+            cost_bucket_size=_int("SEGMENTQL_COST_BUCKET_SIZE", 200_000),
+            cost_restore_rate=_int("SEGMENTQL_COST_RESTORE_RATE", 20_000),
+            request_timeout_ms=_int("SEGMENTQL_REQUEST_TIMEOUT_MS", 30_000),
+            heavy_query_cost=_int("SEGMENTQL_HEAVY_QUERY_COST", 10_000),
+            heavy_queries_at_once=max(1, _int("SEGMENTQL_HEAVY_QUERIES_AT_ONCE", 1)),
+            trusted_documents=os.environ.get("SEGMENTQL_TRUSTED_DOCUMENTS") or None,
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             max_import_bytes=_int("SEGMENTQL_MAX_IMPORT_BYTES", 20_000_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),

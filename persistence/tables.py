@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -95,6 +96,26 @@ class ApiKey(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: datetime | None = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
+
+
+class CostBucket(SQLModel, table=True):
+    """Each API key's leaky bucket of query cost points, shared by every process.
+
+    `available` as of `updated_at`; it refills at the configured rate up to the
+    bucket's size (computed on each charge, from the database's clock)."""
+
+    __tablename__ = "cost_bucket"
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    key_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    available: float = Field(sa_column=Column(Float, nullable=False))
+    refused: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
+    )
+    updated_at: datetime | None = _ts(nullable=False)
 
 
 class CustomProperty(SQLModel, table=True):

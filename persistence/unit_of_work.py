@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from persistence.connection_budget import ConnectionBudget
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.customers import CustomerRepository
 from persistence.definitions import bump_definitions_version
@@ -24,16 +26,31 @@ class UnitOfWork:
     snapshots: SnapshotRepository
     events: TrackedEventRepository
 
-    def __init__(self, engine: AsyncEngine, workspace_pk: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, workspace_pk: int, budget: ConnectionBudget | None = None
+    ) -> None:
         self.engine = engine
         self.workspace_pk = workspace_pk
+        self.budget = budget
+        """The request's connection budget: a slot is held while the connection is."""
+        self._slot = contextlib.AsyncExitStack()
         self._committed = False
         self.write_gate_entered = False
         """Whether this transaction holds its workspace's write gate (api.services.membership)."""
 
     async def __aenter__(self) -> UnitOfWork:
-        self.conn = await self.engine.connect()
-        await self.conn.begin()
+        if self.budget is not None:
+            await self._slot.enter_async_context(self.budget.held())
+        try:
+            self.conn = await self.engine.connect()
+        except BaseException:
+            await self._slot.aclose()
+            raise
+        try:
+            await self.conn.begin()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         self.customers = CustomerRepository(self.conn, self.workspace_pk)
         self.properties = CustomPropertyRepository(self.conn, self.workspace_pk)
         self.workspaces = WorkspaceRepository(self.conn)
@@ -60,4 +77,7 @@ class UnitOfWork:
             if not self._committed:
                 await self.conn.rollback()
         finally:
-            await self.conn.close()
+            try:
+                await self.conn.close()
+            finally:
+                await self._slot.aclose()

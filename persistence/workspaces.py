@@ -34,6 +34,8 @@ class Caller:
     role: Role
     definitions_version: int | None = None
     """The workspace's definitions version when the key was checked (None: not read)."""
+    key_pk: int | None = None
+    """The API key's own id (its cost bucket); None for callers without a key (the CLI)."""
 
 
 _AUTHENTICATE = (  # built once: every request runs it
@@ -41,6 +43,7 @@ _AUTHENTICATE = (  # built once: every request runs it
         workspace_table.c.pk,
         workspace_table.c.name,
         key_table.c.role,
+        key_table.c.pk.label("key_pk"),
         version_of(workspace_table.c.pk).label("definitions_version"),
     )
     .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
@@ -99,4 +102,10 @@ class WorkspaceRepository:
         row = (await self.conn.execute(_AUTHENTICATE, {"key_hash": hash_key(key)})).first()
         if row is None:
             return None
-        return Caller(int(row.pk), row.name, Role(row.role), int(row.definitions_version))
+        return Caller(
+            int(row.pk),
+            row.name,
+            Role(row.role),
+            int(row.definitions_version),
+            int(row.key_pk),
+        )

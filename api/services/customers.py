@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-from strawberry.dataloader import DataLoader
 
 from api.context import Context
 from api.pagination import bad_cursor
 from api.services import membership
+from api.services.batching import request_loader
 from domain.custom_property import CustomPropertyDef, PropertyType, validate_definition
 from domain.customer import CustomerChange, check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
@@ -90,8 +89,15 @@ def forget_total(ctx: Context) -> None:
 
 
 async def get_customer(ctx: Context, customer_id: str) -> CustomerView | None:
-    async with ctx.reading() as uow:
-        return await uow.customers.get(customer_id)
+    """Batched: the lookups of one tick (the customers of a page of events) share a query."""
+
+    async def load(ids: Sequence[str]) -> list[CustomerView | None]:
+        async with ctx.reading() as uow:
+            found = {v.id: v for v in await uow.customers.get_many(sorted(set(ids)))}
+        return [found.get(i) for i in ids]
+
+    view: CustomerView | None = await request_loader(ctx, "customer", load).load(customer_id)
+    return view
 
 
 async def customer_page(
@@ -126,7 +132,8 @@ async def related_records(ctx: Context, scope: str, customer_pk: int) -> list[Re
             found = await uow.customers.related_many(scope, sorted(set(pks)))
         return [found.get(pk, []) for pk in pks]
 
-    records: list[RecordView] = await _loader(ctx, f"related:{scope}", load).load(customer_pk)
+    loader = request_loader(ctx, f"related:{scope}", load)
+    records: list[RecordView] = await loader.load(customer_pk)
     return records
 
 
@@ -150,16 +157,8 @@ async def order_page(
         return [pages[key] for key in keys]
 
     key: OrderPageKey = (customer_pk, first, decode_after(after))
-    page: tuple[Page[RecordView], int] = await _loader(ctx, "orders", load).load(key)
+    page: tuple[Page[RecordView], int] = await request_loader(ctx, "orders", load).load(key)
     return page
-
-
-def _loader(ctx: Context, name: str, load: Callable[[Any], Awaitable[Any]]) -> DataLoader[Any, Any]:
-    """One loader per request and purpose; no cache, so a long WebSocket never serves stale rows."""
-    loader = ctx.cache.get(name)
-    if loader is None:
-        loader = ctx.cache[name] = DataLoader(load_fn=load, cache=False)
-    return loader  # type: ignore[no-any-return]
 
 
 async def define_property(

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api.context import Context
 from api.runtime import Runtime
+from api.services.batching import request_loader, shared
 from api.services.definitions import cached_segments, current_segments, known_segment
 from api.services.predicates import Loader, memo, workspace_segments
 from domain.errors import segment_not_found
@@ -60,23 +62,59 @@ class Members:
     columns: list[str]
 
 
+MembersKey = tuple[Segment, int, str | None, str | None]  # segment, first, after id, search
+
+
 async def members(
     ctx: Context, segment: Segment, first: int, after_id: str | None, search: str | None
 ) -> Members:
-    timeout = ctx.runtime.settings.statement_timeout_ms
+    """A page of the segment's members; the pages of one level (every segment of a
+    listing) are read in one statement, and so are their counts."""
     now = ctx.runtime.clock()
-    async with ctx.reading() as uow:
-        segments = await current_segments(ctx, uow)
-        condition = segments.condition(segment, now)
-        node = segments.predicate(segment.id)
-        async with evaluation_guard(timeout):
-            page = await uow.customers.page(first, after_id, search, condition)
+    timeout = ctx.runtime.settings.statement_timeout_ms
+
+    async def load_pages(keys: Sequence[MembersKey]) -> list[Page[CustomerView]]:
+        groups: dict[tuple[int, str | None, str | None], list[int]] = {}
+        for index, (_, size, after, term) in enumerate(keys):
+            groups.setdefault((size, after, term), []).append(index)
+        pages: dict[int, Page[CustomerView]] = {}
+        async with ctx.reading() as uow:
+            segments = await current_segments(ctx, uow)
+            for (size, after, term), indexes in groups.items():
+                wheres = [segments.condition(keys[i][0], now) for i in indexes]
+                async with evaluation_guard(timeout):
+                    found = await uow.customers.pages_each(size, after, term, wheres)
+                pages.update(zip(indexes, found, strict=True))
+        return [pages[i] for i in range(len(keys))]
+
+    async def load_counts(keys: Sequence[tuple[Segment, str | None]]) -> list[int]:
+        groups: dict[str | None, list[int]] = {}
+        for index, (_, term) in enumerate(keys):
+            groups.setdefault(term, []).append(index)
+        counts: dict[int, int] = {}
+        async with ctx.reading() as uow:
+            segments = await current_segments(ctx, uow)
+            for term, indexes in groups.items():
+                wheres = [segments.condition(keys[i][0], now) for i in indexes]
+                async with evaluation_guard(timeout):
+                    found, _ = await uow.customers.count_each(wheres, term)
+                counts.update(zip(indexes, found, strict=True))
+        return [counts[i] for i in range(len(keys))]
+
+    key: MembersKey = (segment, first, after_id, search)
+    page: Page[CustomerView] = await request_loader(ctx, "members", load_pages).load(key)
 
     async def count() -> int:
-        async with ctx.reading() as uow, evaluation_guard(timeout):
-            return await uow.customers.count(search, condition)
+        found: int = await request_loader(ctx, "member_counts", load_counts).load((segment, search))
+        return found
 
+    node = (cached_segments(ctx) or await _definitions(ctx)).predicate(segment.id)
     return Members(page, memo(count), field_paths(node) if node is not None else [])
+
+
+async def _definitions(ctx: Context) -> WorkspaceSegments:
+    async with ctx.reading() as uow:
+        return await current_segments(ctx, uow)
 
 
 async def customers_in_segment(
@@ -99,16 +137,26 @@ async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bo
 
 
 async def segments_of_customer(ctx: Context, view: CustomerView) -> list[Segment]:
-    """Every segment the customer is in now, in one query over all the workspace's segments."""
-    now = ctx.runtime.clock()
-    async with ctx.reading() as uow:
-        segments = await current_segments(ctx, uow)
-        listed = sorted(segments.by_id.values(), key=lambda s: s.id)
-        conditions = [segments.condition(s, now) for s in listed]
-        flags = await uow.customers.evaluate_many(view.pk, conditions)
-        inside = {s.id for s, flag in zip(listed, flags, strict=True) if flag}
-        # Loaded again: the cached definitions carry counts that may be old.
-        return await uow.segments.with_ids(inside) if inside else []
+    """Every segment the customer is in now. The customers of one level share two
+    statements: every segment evaluated for all of them, and the segments' rows."""
+
+    async def load(pks: Sequence[int]) -> list[list[Segment]]:
+        now = ctx.runtime.clock()
+        async with ctx.reading() as uow:
+            segments = await current_segments(ctx, uow)
+            listed = sorted(segments.by_id.values(), key=lambda s: s.id)
+            conditions = [segments.condition(s, now) for s in listed]
+            flags = await uow.customers.evaluate_each(pks, conditions)
+            inside = {
+                pk: [s.id for s, flag in zip(listed, flags[pk], strict=True) if flag] for pk in pks
+            }
+            wanted = {i for ids in inside.values() for i in ids}
+            # Loaded again: the cached definitions carry counts that may be old.
+            rows = {s.id: s for s in await uow.segments.with_ids(wanted)} if wanted else {}
+        return [[rows[i] for i in inside[pk] if i in rows] for pk in pks]
+
+    found: list[Segment] = await request_loader(ctx, "segments_of", load).load(view.pk)
+    return found
 
 
 @dataclass(frozen=True)
@@ -175,13 +223,26 @@ async def stats(ctx: Context, segment: Segment) -> Stats:
         # start 100 scans at once and push each past the statement timeout.
         async with recount_slots(ctx.runtime), ctx.reading() as uow:
             return await refresh_stats(uow, ctx.runtime, segment)
+    if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
+        count = counted.member_count  # kept exact by every recorded transition
+    else:
+        count = await request_loader(ctx, "stored_counts", _stored_counts(ctx)).load(segment.pk)
+    everyone: int = await shared(ctx, "workspace_total", lambda: _workspace_total(ctx))
+    return Stats(count, everyone, now)
+
+
+def _stored_counts(ctx: Context) -> Callable[[Sequence[int]], Awaitable[list[int]]]:
+    async def load(pks: Sequence[int]) -> list[int]:
+        async with ctx.reading() as uow:
+            counts = await uow.segments.stored_counts(pks)
+        return [counts[pk] for pk in pks]
+
+    return load
+
+
+async def _workspace_total(ctx: Context) -> int:
     async with ctx.reading() as uow:
-        if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
-            count = counted.member_count  # kept exact by every recorded transition
-        else:
-            count = await uow.segments.stored_count(segment.pk)
-        total = await workspace_total(ctx, uow)
-    return Stats(count, total, now)
+        return await workspace_total(ctx, uow)
 
 
 async def _still_exact(ctx: Context, segment: Segment, counted_at: datetime) -> bool:
@@ -200,15 +261,12 @@ async def _still_exact(ctx: Context, segment: Segment, counted_at: datetime) -> 
 
 async def _last_change(ctx: Context) -> datetime | None:
     """The workspace's last customer change, read once per request."""
-    pending = ctx.cache.get("last_change")
-    if pending is None:
 
-        async def read() -> datetime | None:
-            async with ctx.reading() as uow:
-                return await uow.customers.last_change()
+    async def read() -> datetime | None:
+        async with ctx.reading() as uow:
+            return await uow.customers.last_change()
 
-        pending = ctx.cache["last_change"] = asyncio.ensure_future(read())
-    found: datetime | None = await pending
+    found: datetime | None = await shared(ctx, "last_change", read)
     return found
 
 

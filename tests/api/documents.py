@@ -8,14 +8,21 @@ CUSTOMER_FIELDS = """
   ordersCount totalSpent firstOrderAt lastOrderAt createdAt updatedAt
 """
 
-RELATED_FIELDS = """
-  subscriptions { id status planId amount currency startedAt trialEndsAt
-                  currentPeriodEndsAt canceledAt }
-  invoices { id status total currency issuedAt dueAt paidAt }
-  orders(first: 1000) { totalCount edges { node { id status amount currency placedAt } } }
-  wallets { id currency balance }
-  verifications { id kind status verifiedAt }
+
+def related_fields(orders: int) -> str:
+    return f"""
+  subscriptions {{ id status planId amount currency startedAt trialEndsAt
+                  currentPeriodEndsAt canceledAt }}
+  invoices {{ id status total currency issuedAt dueAt paidAt }}
+  orders(first: {orders}) {{ totalCount edges {{ node {{ id status amount currency placedAt }} }} }}
+  wallets {{ id currency balance }}
+  verifications {{ id kind status verifiedAt }}
 """
+
+
+RELATED_FIELDS = related_fields(1000)
+# For lists of up to 1000 customers: 1000 orders each would be over the query cost limit.
+LISTED_RELATED_FIELDS = related_fields(20)
 
 UPSERT = f"""
 mutation Upsert($customers: [CustomerInput!]!) {{

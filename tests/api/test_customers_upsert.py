@@ -13,7 +13,7 @@ from tests.api.documents import (
     CUSTOMER,
     DEFINE_PROPERTY,
     DELETE,
-    RELATED_FIELDS,
+    LISTED_RELATED_FIELDS,
     UPSERT,
     UPSERT_WITH_RELATED,
 )
@@ -24,7 +24,8 @@ query All($first: Int, $after: String) {{
   customers(first: $first, after: $after) {{
     totalCount
     pageInfo {{ hasNextPage }}
-    edges {{ node {{ id email country properties ordersCount totalSpent {RELATED_FIELDS} }} }}
+    edges {{ node {{ id email country properties ordersCount totalSpent
+      {LISTED_RELATED_FIELDS} }} }}
   }}
 }}
 """

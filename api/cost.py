@@ -1,0 +1,338 @@
+"""What a GraphQL document may cost, computed from its AST and variables before it runs.
+
+The model is generic over the schema, so fields added later are priced without
+touching this module:
+
+- a scalar or enum field costs 0; a field returning an object costs 1 per object
+  (connection plumbing, `*Edge` and `PageInfo`, costs 0: it is built from its parent);
+- a field with `first` or `last` (or, failing those, a list argument such as `ids`
+  or `customers`) sets a page size, clamped to the pagination limits and defaulting
+  to the default page; the next list of objects below it has that many items;
+- any other list of objects is assumed to hold `LIST_SIZE` items;
+- what is selected under a list is multiplied by its number of items;
+- a root mutation field costs `MUTATION_COST` more, and `OVERRIDES` adds to the
+  cost of fields known to do more work than a row read (counts, live evaluations),
+  once per parent object (not per item of a list);
+- introspection (`__schema`, `__type`, `__typename`) is free.
+
+Fragments are counted where they are spread; every fragment of an abstract type is
+counted (an upper bound). `@skip`/`@include` are ignored (also an upper bound).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+)
+from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
+from strawberry.extensions import SchemaExtension
+
+from api.pagination import DEFAULT_PAGE, MAX_PAGE
+from api.request_budget import heavy_gate
+from persistence.cost_buckets import Charge, charge
+from persistence.settings import Settings
+
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+THROTTLED = "THROTTLED"
+DEFAULT_MAX_COST = Settings.max_query_cost
+LIST_SIZE = 5
+MUTATION_COST = 10
+PAGE_ARGUMENTS = ("first", "last")
+PLUMBING = ("PageInfo",)
+
+# Extra cost of fields that do more than read a row: `Type.field` -> points.
+OVERRIDES: Mapping[str, int] = {
+    "CustomerConnection.totalCount": 10,  # a COUNT over the (filtered) customers
+    "MembershipConnection.totalCount": 10,  # a COUNT of the predicate's matches
+    "SegmentPreview.totalCount": 10,
+    "SegmentPreview.percentage": 10,
+    "Segment.stats": 10,  # may recount the segment
+    "Segment.evaluationCost": 10,  # an EXPLAIN of the segment's count
+    "Customer.segments": 10,  # evaluates every segment of the workspace for the customer
+}
+
+ParentType = GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+Fragments = Mapping[str, FragmentDefinitionNode]
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The constants of the model, for the documentation and for tests."""
+
+    default_page: int = DEFAULT_PAGE
+    max_page: int = MAX_PAGE
+    list_size: int = LIST_SIZE
+    mutation_cost: int = MUTATION_COST
+
+
+PRICING = Pricing()
+
+
+def too_costly(requested: int, maximum: int) -> GraphQLError:
+    return GraphQLError(
+        f"This query would cost {requested} points, over the maximum of {maximum}: "
+        "ask for smaller pages (`first`) or fewer nested lists.",
+        extensions={
+            "code": QUERY_TOO_COSTLY,
+            "requestedQueryCost": requested,
+            "maximumQueryCost": maximum,
+        },
+    )
+
+
+def document_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:
+    """The cost of the operation of a validated document that would run."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    pricer = _Pricer(schema, fragments, variables or {})
+    extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
+    return pricer.selection(root, operation.selection_set, None, extra)
+
+
+class QueryCost(SchemaExtension):
+    """Refuse, before anything runs, an operation costing more than the maximum or more
+    than its key's bucket holds; report the cost and the bucket in `extensions.cost`."""
+
+    requested: int | None = None
+    maximum: int = DEFAULT_MAX_COST
+    bucket: Charge | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        runtime: Any = getattr(context.context, "runtime", None)
+        if runtime is not None:
+            self.maximum = runtime.settings.max_query_cost
+        assert context.graphql_document is not None
+        self.requested = cost_of(
+            context.schema._schema,
+            context.graphql_document,
+            context.query,
+            context.variables,
+            context.operation_name,
+        )
+        if self.requested > self.maximum:
+            raise too_costly(self.requested, self.maximum)
+        caller = getattr(context.context, "caller", None)
+        if runtime is not None and caller is not None and caller.key_pk is not None:
+            await self._charge(runtime, caller.workspace_pk, caller.key_pk)
+        if runtime is None:
+            yield
+            return
+        async with heavy_gate(runtime, self.requested):
+            yield
+
+    async def _charge(self, runtime: Any, workspace_pk: int, key_pk: int) -> None:
+        settings = runtime.settings
+        if not self.requested or settings.cost_bucket_size <= 0:
+            return  # nothing to charge, or rate limiting is off
+        async with runtime.reader.connect() as conn:
+            self.bucket = await charge(
+                conn,
+                workspace_pk,
+                key_pk,
+                self.requested,
+                settings.cost_bucket_size,
+                settings.cost_restore_rate,
+            )
+        if not self.bucket.granted:
+            raise throttled(self.requested, self.bucket.available, settings.cost_restore_rate)
+
+    def get_results(self) -> dict[str, Any]:
+        if self.requested is None:
+            return {}
+        cost: dict[str, Any] = {
+            "requestedQueryCost": self.requested,
+            "maximumQueryCost": self.maximum,
+        }
+        runtime: Any = getattr(self.execution_context.context, "runtime", None)
+        if self.bucket is not None and runtime is not None:
+            cost["throttleStatus"] = {
+                "maximumAvailable": runtime.settings.cost_bucket_size,
+                "currentlyAvailable": int(self.bucket.available),
+                "restoreRate": runtime.settings.cost_restore_rate,
+            }
+        return {"cost": cost}
+
+
+def throttled(requested: int, available: float, rate: int) -> GraphQLError:
+    wait_ms = math.ceil((requested - available) / rate * 1000) if rate > 0 else None
+    retry = f"; retry in {wait_ms} ms" if wait_ms is not None else ""
+    return GraphQLError(
+        f"This API key has {int(available)} query cost points left and this query costs "
+        f"{requested}{retry}.",
+        extensions={
+            "code": THROTTLED,
+            "requestedQueryCost": requested,
+            "currentlyAvailable": int(available),
+            "retryAfterMs": wait_ms,
+        },
+    )
+
+
+def cost_of(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str | None,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+) -> int:
+    """`document_cost`, remembered per (query text, operation, variables' shape)."""
+    if query is None:
+        return document_cost(schema, document, variables, operation_name)
+    key = (id(schema), query, operation_name, variables_shape(variables))
+    cost = _COSTS.get(key)
+    if cost is None:
+        if len(_COSTS) >= COSTS_REMEMBERED:
+            _COSTS.clear()  # bounded: unique documents cannot grow it
+        cost = _COSTS[key] = document_cost(schema, document, variables, operation_name)
+    return cost
+
+
+COSTS_REMEMBERED = 1024
+_COSTS: dict[tuple[int, str, str | None, tuple[tuple[str, Any], ...]], int] = {}
+
+
+def variables_shape(variables: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """What of the variables can change a cost: whole numbers and list lengths."""
+    if not variables:
+        return ()
+    shape = []
+    for name, value in variables.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            shape.append((name, value))
+        elif isinstance(value, list):
+            shape.append((name, ("len", len(value))))
+    return tuple(sorted(shape))
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLNamedType, bool]:
+    is_list = False
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        is_list = is_list or isinstance(type_, GraphQLList)
+        type_ = type_.of_type
+    return type_, is_list
+
+
+class _Pricer:
+    def __init__(
+        self, schema: GraphQLSchema, fragments: Fragments, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def selection(
+        self, parent: ParentType, selections: SelectionSetNode, page: int | None, extra: int = 0
+    ) -> int:
+        return sum(
+            self.field(on, node, page, extra) for on, node in self._fields(parent, selections)
+        )
+
+    def _fields(
+        self, parent: ParentType, selections: SelectionSetNode
+    ) -> Iterator[tuple[ParentType, FieldNode]]:
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                yield parent, node
+                continue
+            if isinstance(node, InlineFragmentNode):
+                condition, inner = node.type_condition, node.selection_set
+            else:
+                assert isinstance(node, FragmentSpreadNode)
+                fragment = self.fragments[node.name.value]
+                condition, inner = fragment.type_condition, fragment.selection_set
+            on = self.schema.get_type(condition.name.value) if condition else parent
+            assert isinstance(on, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
+            yield from self._fields(on, inner)
+
+    def field(self, parent: ParentType, node: FieldNode, page: int | None, extra: int) -> int:
+        name = node.name.value
+        if name.startswith("__") or isinstance(parent, GraphQLUnionType):
+            return 0
+        definition = parent.fields[name]
+        named, is_list = _unwrap(definition.type)
+        once = OVERRIDES.get(f"{parent.name}.{name}", 0) + extra
+        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
+            return once  # a scalar or an enum, or a list of them
+        each = 0 if named.name in PLUMBING or named.name.endswith("Edge") else 1
+        asked = self._page(node, definition.args)
+        if is_list:
+            items = asked or page or LIST_SIZE
+            below = None
+        else:
+            items, below = 1, asked or page
+        inner = self.selection(named, node.selection_set, below) if node.selection_set else 0
+        return once + items * (each + inner)
+
+    def _page(self, node: FieldNode, arguments: Mapping[str, Any]) -> int | None:
+        """The page size the field's arguments ask for: `first`/`last` (their default
+        page when the field has them but none is given), else a list argument's length."""
+        sizes: list[int] = []
+        lengths: list[int] = []
+        for argument in node.arguments or ():
+            value = self._value(argument.value)
+            if argument.name.value in PAGE_ARGUMENTS and isinstance(value, int):
+                sizes.append(min(max(value, 1), MAX_PAGE))
+            elif isinstance(value, list):
+                lengths.append(len(value))
+        if sizes:
+            return max(sizes)
+        if any(name in arguments for name in PAGE_ARGUMENTS):
+            return DEFAULT_PAGE
+        if lengths:
+            return max(lengths)
+        return None
+
+    def _value(self, node: ValueNode) -> Any:
+        if isinstance(node, VariableNode):
+            return self.variables.get(node.name.value)
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        if isinstance(node, ListValueNode):
+            return list(node.values)
+        if isinstance(node, BooleanValueNode):
+            return node.value
+        return ...

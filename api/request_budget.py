@@ -1,0 +1,74 @@
+"""A request's time budget: past it, the operation stops with a coded TIMEOUT error;
+and the gate that lets few heavy operations run at once in a process.
+
+Its connection budget is persistence.connection_budget's, held by the Context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import GraphQLError, OperationType
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from strawberry.extensions import SchemaExtension
+
+TIMEOUT = "TIMEOUT"
+
+
+def timed_out(budget_ms: int | None = None) -> GraphQLError:
+    within = f" within its budget of {budget_ms} ms" if budget_ms is not None else ""
+    return GraphQLError(
+        f"The request did not finish{within}; ask for less (smaller pages, fewer counts) "
+        "or try again later.",
+        extensions={"code": TIMEOUT},
+    )
+
+
+def is_timeout(error: BaseException | None) -> bool:
+    """A wait for a pool connection that ran out (the pool's own timeout)."""
+    return isinstance(error, PoolTimeout)
+
+
+class RequestDeadline(SchemaExtension):
+    """Queries and mutations run at most SEGMENTQL_REQUEST_TIMEOUT_MS; subscriptions,
+    which live long by design, are not timed (each event's work is small)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        runtime: Any = getattr(context.context, "runtime", None)
+        if runtime is None or context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        budget_ms: int = runtime.settings.request_timeout_ms
+        try:
+            async with asyncio.timeout(budget_ms / 1000):
+                yield
+        except TimeoutError as exc:
+            raise timed_out(budget_ms) from exc
+
+
+@contextlib.asynccontextmanager
+async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
+    """Operations costing SEGMENTQL_HEAVY_QUERY_COST or more run at most
+    SEGMENTQL_HEAVY_QUERIES_AT_ONCE at a time in this process: building their large
+    results takes the event loop's CPU, and they queue behind each other rather than
+    in front of every light request. The wait counts against the request's time."""
+    settings = runtime.settings
+    if cost < settings.heavy_query_cost:
+        yield
+        return
+    slots = runtime.extras.get("heavy")
+    if slots is None:
+        slots = runtime.extras["heavy"] = asyncio.Semaphore(settings.heavy_queries_at_once)
+    try:
+        async with asyncio.timeout(settings.request_timeout_ms / 1000):
+            await slots.acquire()
+    except TimeoutError as exc:
+        raise timed_out(settings.request_timeout_ms) from exc
+    try:
+        yield
+    finally:
+        slots.release()

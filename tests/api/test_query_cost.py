@@ -1,0 +1,152 @@
+"""Query cost: priced from the AST before anything runs, refused over the maximum."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import time
+
+import pytest
+from graphql import GraphQLError, OperationDefinitionNode, parse
+
+import bench.scenarios
+from api.cost import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, document_cost
+from api.runtime import Runtime
+from api.schema import schema
+from domain.access import Role
+from persistence.database import counting_statements
+from tests.api.segment_documents import country_is, create_ok, upsert_ok
+from tests.conftest import ROOT, Workspace
+
+# The issue's document: depth 11, no aliases, and pages that multiply.
+NESTED = """
+{ customers(first: 100, where: {condition: {field: "country", operator: "EQ", value: "DE"}}) {
+  edges { node { segments { members(first: 100) { edges { node { segments {
+    members(first: 100) { edges { node { id segments { name } } } } } } } } } } } } }
+"""
+NESTED_SMALL = NESTED.replace("first: 100", "first: 5")
+NESTED_SMALL_COST = 52_731  # as docs/api.md's example computes it
+TYPENAME = "{ __typename }"
+FIRST_PAGE = "query Page($n: Int) { customers(first: $n) { edges { node { id email } } } }"
+
+DOCUMENTED = [ROOT / "README.md", ROOT / "docs" / "api.md"]
+
+
+def graphql_blocks() -> list[str]:
+    blocks = []
+    for path in DOCUMENTED:
+        blocks += re.findall(r"```graphql\n(.*?)```", path.read_text(), re.S)
+    return blocks
+
+
+def executable(block: str) -> bool:
+    try:
+        document = parse(block)
+    except GraphQLError:
+        return False  # SDL excerpts with comments in place of syntax
+    return any(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
+def cost(document: str, variables: dict[str, object] | None = None) -> int:
+    return document_cost(schema._schema, parse(document), variables)
+
+
+async def test_the_nested_document_is_refused_before_any_statement(
+    runtime: Runtime, workspace: Workspace
+) -> None:
+    with counting_statements(runtime.engine) as baseline:
+        assert (await workspace.gql(TYPENAME, role=Role.READ)).data == {"__typename": "Query"}
+
+    with counting_statements(runtime.engine) as seen:
+        started = time.perf_counter()
+        result = await workspace.gql(NESTED, role=Role.READ)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+
+    assert result.status == 200
+    assert result.body.get("data") is None
+    [error] = result.errors
+    assert error["extensions"]["code"] == QUERY_TOO_COSTLY
+    assert error["extensions"]["requestedQueryCost"] == cost(NESTED)
+    assert error["extensions"]["maximumQueryCost"] == DEFAULT_MAX_COST
+    assert result.body["extensions"]["cost"]["requestedQueryCost"] == cost(NESTED)
+    assert len(seen) == len(baseline)  # only the key lookup: no resolver ran
+    print(f"refused in {elapsed_ms:.1f} ms")
+
+
+async def test_the_same_shape_with_small_pages_runs_and_reports_its_cost(
+    workspace: Workspace,
+) -> None:
+    await upsert_ok(workspace, *({"id": f"c{i}", "country": "DE"} for i in range(7)))
+    await create_ok(workspace, name="germany", predicate=country_is("DE"))
+
+    result = await workspace.gql(NESTED_SMALL, role=Role.READ)
+
+    edges = result.data["customers"]["edges"]
+    assert len(edges) == 5
+    assert edges[0]["node"]["segments"][0]["members"]["edges"][0]["node"]["segments"]
+    reported = result.body["extensions"]["cost"]
+    assert reported["requestedQueryCost"] == NESTED_SMALL_COST
+    assert reported["maximumQueryCost"] == DEFAULT_MAX_COST
+
+
+async def test_every_response_carries_its_cost(workspace: Workspace) -> None:
+    result = await workspace.gql(FIRST_PAGE, {"n": 20})
+
+    assert result.data["customers"]["edges"] == []
+    assert result.body["extensions"]["cost"]["requestedQueryCost"] == 21
+
+
+def test_page_sizes_come_from_arguments_variables_and_defaults() -> None:
+    assert cost(FIRST_PAGE, {"n": 20}) == 21
+    assert cost(FIRST_PAGE, {"n": 5000}) == 1001  # clamped to the largest page
+    assert cost(FIRST_PAGE) == 51  # the default page
+    assert cost("{ customers(first: 2) { totalCount pageInfo { hasNextPage } } }") == 11
+    assert cost('{ customer(id: "c") { id invoices { id } } }') == 6  # a list: 5 assumed
+    assert cost('{ customer(id: "c") { segments { id } } }') == 16  # plus its override
+    assert cost("{ __schema { types { fields { name args { name } } } } }") == 0
+
+
+def test_fragments_are_priced_where_they_are_spread() -> None:
+    inline = "{ customers(first: 3) { edges { node { id invoices { id } } } } }"
+    spread = (
+        "{ customers(first: 3) { edges { node { ...C } } } } "
+        "fragment C on Customer { id invoices { id } }"
+    )
+    typed = "{ customers(first: 3) { edges { node { ... on Customer { invoices { id } } } } } }"
+    assert cost(inline) == cost(spread) == cost(typed) == 1 + 3 * (1 + 5)
+
+
+def test_mutations_cost_more_and_lists_of_inputs_set_the_page() -> None:
+    upsert = (
+        "mutation($c: [CustomerInput!]!) { customersUpsert(customers: $c) { customers { id } } }"
+    )
+    assert cost(upsert, {"c": [{"id": "a"}, {"id": "b"}]}) == 10 + 1 + 2
+
+
+@pytest.mark.parametrize("block", [b for b in graphql_blocks() if executable(b)])
+def test_every_documented_query_is_under_the_default_maximum(block: str) -> None:
+    assert cost(block) <= DEFAULT_MAX_COST
+
+
+def test_the_documented_costs_are_the_computed_ones() -> None:
+    examples = [b for b in graphql_blocks() if b.startswith("# cost: ")]
+    assert len(examples) >= 4
+    for block in examples:
+        stated = int(block.split("\n", 1)[0].removeprefix("# cost: ").replace(",", ""))
+        assert cost(block) == stated, block
+
+
+def bench_documents() -> list[str]:
+    found = []
+    for module in pkgutil.iter_modules(bench.scenarios.__path__):
+        loaded = importlib.import_module(f"bench.scenarios.{module.name}")
+        found += [v for v in vars(loaded).values() if isinstance(v, str) and executable(v)]
+    return found
+
+
+def test_every_benchmark_document_is_under_the_default_maximum() -> None:
+    documents = bench_documents()
+    assert len(documents) >= 10
+    for document in documents:
+        assert cost(document) <= DEFAULT_MAX_COST, document

@@ -1,0 +1,156 @@
+"""A request's budgets: a few pool connections at once, and a time past which it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+
+from api.request_budget import TIMEOUT
+from api.runtime import Runtime
+from domain.access import Role
+from persistence.database import libpq_dsn
+from tests.api.segment_documents import country_is, create_ok, upsert_ok
+from tests.conftest import Workspace, new_workspace, serving
+
+BUDGET = 2
+DEADLINE_MS = 300
+
+# Six segments' members resolve side by side: one unit of work each.
+FAN_OUT = """
+{ segments(first: 10) { edges { node { id members(first: 2) { edges { node { id } } } } } } }
+"""
+CUSTOMERS = "{ customers(first: 5) { edges { node { id } } } }"
+
+
+def budgeted(runtime: Runtime, **settings: Any) -> Runtime:
+    return Runtime(replace(runtime.settings, **settings), runtime.database, runtime.engine)
+
+
+@contextlib.contextmanager
+def peak_connections(runtime: Runtime) -> Iterator[list[int]]:
+    """[most pool connections checked out at once] while inside."""
+    peak, now = [0], [0]
+
+    def checkout(*_: Any) -> None:
+        now[0] += 1
+        peak[0] = max(peak[0], now[0])
+
+    def checkin(*_: Any) -> None:
+        now[0] -= 1
+
+    pool = runtime.engine.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        yield peak
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+
+
+@pytest.fixture
+async def budgeted_server(runtime: Runtime) -> AsyncIterator[str]:
+    limited = budgeted(runtime, request_connections=BUDGET, request_timeout_ms=DEADLINE_MS)
+    async with serving(limited) as url:
+        yield url
+
+
+@pytest.fixture
+async def ws(runtime: Runtime, budgeted_server: str, http: httpx.AsyncClient) -> Workspace:
+    return await new_workspace(runtime, budgeted_server, http)
+
+
+async def test_one_request_holds_at_most_its_budget_of_connections(
+    runtime: Runtime, ws: Workspace
+) -> None:
+    await upsert_ok(ws, *({"id": f"c{i}", "country": "FR"} for i in range(4)))
+    for n in range(6):
+        await create_ok(ws, name=f"s{n}", predicate=country_is("FR"))
+
+    with peak_connections(runtime) as peak:
+        result = await ws.gql(FAN_OUT, role=Role.READ)
+
+    edges = result.data["segments"]["edges"]
+    assert len(edges) == 6
+    assert all(len(e["node"]["members"]["edges"]) == 2 for e in edges)
+    assert 1 <= peak[0] <= BUDGET
+
+
+async def test_a_request_over_its_time_budget_gets_timeout(runtime: Runtime, ws: Workspace) -> None:
+    await upsert_ok(ws, {"id": "c1"})
+    locker = await asyncpg.connect(libpq_dsn(runtime.database))
+    try:
+        # given every read of customers waiting behind a lock for longer than the budget
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
+
+        result = await ws.gql(CUSTOMERS, role=Role.READ)
+
+        await transaction.rollback()
+    finally:
+        await locker.close()
+
+    assert result.status == 200
+    assert result.body.get("data") is None
+    assert [e["extensions"]["code"] for e in result.errors] == [TIMEOUT]
+    assert f"{DEADLINE_MS} ms" in result.errors[0]["message"]
+    # and the service goes on answering
+    assert (await ws.gql(CUSTOMERS, role=Role.READ)).data["customers"]["edges"] == [
+        {"node": {"id": "c1"}}
+    ]
+
+
+@pytest.fixture
+async def gated_server(runtime: Runtime) -> AsyncIterator[str]:
+    gated = budgeted(
+        runtime, heavy_query_cost=20, heavy_queries_at_once=1, request_timeout_ms=DEADLINE_MS
+    )
+    async with serving(gated) as url:
+        yield url
+
+
+async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_ones(
+    runtime: Runtime, gated_server: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, gated_server, http)
+    heavy_customers = "{ customers(first: 30) { edges { node { id } } } }"  # 31 points
+    heavy_segments = "{ segments(first: 30) { edges { node { id } } } }"  # 31 points
+    light_segments = "{ segments(first: 5) { edges { node { id } } } }"  # 6 points
+    locker = await asyncpg.connect(libpq_dsn(runtime.database))
+    try:
+        # given a heavy operation holding the process's one heavy slot (stuck on a lock)
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
+        done: dict[str, float] = {}
+
+        async def call(name: str, document: str) -> Any:
+            result = await ws.gql(document, role=Role.READ)
+            done[name] = time.monotonic()
+            return result
+
+        stuck = asyncio.create_task(call("stuck", heavy_customers))
+        await asyncio.sleep(0.05)
+
+        # when another heavy one and a light one arrive
+        waiting, light, _ = await asyncio.gather(
+            call("waiting", heavy_segments), call("light", light_segments), stuck
+        )
+        await transaction.rollback()
+    finally:
+        await locker.close()
+
+    # then the light one ran at once, and the heavy one only once the slot was free
+    assert light.data == {"segments": {"edges": []}}
+    assert waiting.data == {"segments": {"edges": []}}
+    assert done["light"] < done["stuck"] <= done["waiting"]

@@ -1,0 +1,108 @@
+"""Each API key's bucket of cost points is shared by every process of the service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from api.cost import THROTTLED
+from api.runtime import Runtime
+from domain.access import Role
+from tests.conftest import ROOT, Workspace, new_workspace, serving
+
+SIZE = 1000
+RATE = 1  # a point a second: nothing refills noticeably during the test
+COSTS_600 = "{ customers(first: 599) { edges { node { id } } } }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def second_process(database_url: str) -> AsyncIterator[str]:
+    """`segmentql serve` in its own process, on the same database, with the same bucket."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEGMENTQL_BACKGROUND_JOBS": "0",
+        "SEGMENTQL_COST_BUCKET_SIZE": str(SIZE),
+        "SEGMENTQL_COST_RESTORE_RATE": str(RATE),
+    }
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the second process never came up")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+async def first_process(runtime: Runtime) -> AsyncIterator[str]:
+    bucketed = Runtime(
+        replace(runtime.settings, cost_bucket_size=SIZE, cost_restore_rate=RATE),
+        runtime.database,
+        runtime.engine,
+    )
+    async with serving(bucketed) as url:
+        yield url
+
+
+async def test_a_key_over_its_bucket_is_throttled_on_every_process_and_others_are_not(
+    runtime: Runtime, first_process: str, database_url: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, first_process, http)
+    async with second_process(database_url) as other:
+        on_other = Workspace(ws.name, ws.keys, other, http)
+
+        # given a READ key that spent 600 of its 1000 points on the first process
+        spent = await ws.gql(COSTS_600, role=Role.READ)
+        status = spent.body["extensions"]["cost"]["throttleStatus"]
+        assert spent.data["customers"]["edges"] == []
+        assert status["maximumAvailable"] == SIZE
+        assert status["restoreRate"] == RATE
+        assert 400 <= status["currentlyAvailable"] <= 410
+
+        # when it asks for 600 more on the second process
+        refused = await on_other.gql(COSTS_600, role=Role.READ)
+
+        # then it is throttled there, with the time to retry, and nothing ran
+        [error] = refused.errors
+        assert error["extensions"]["code"] == THROTTLED
+        assert error["extensions"]["requestedQueryCost"] == 600
+        assert 150_000 <= error["extensions"]["retryAfterMs"] <= 200_000
+        assert refused.body.get("data") is None
+        # and on the first too
+        again = await ws.gql(COSTS_600, role=Role.READ)
+        assert [e["extensions"]["code"] for e in again.errors] == [THROTTLED]
+        # while another key of the same workspace keeps working on both
+        assert (await on_other.gql(COSTS_600, role=Role.WRITE)).errors == []
+        assert (await ws.gql("{ customers(first: 10) { edges { node { id } } } }")).errors == []
