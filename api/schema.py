@@ -23,6 +23,7 @@ from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
+from api.queries.node import NodeQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
@@ -62,7 +63,9 @@ class CachedDocuments(SchemaExtension):
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
-class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries, SnapshotQueries):
+class Query(
+    CustomerQueries, PredicateQueries, SegmentQueries, EventQueries, SnapshotQueries, NodeQueries
+):
     pass
 
 

@@ -15,6 +15,7 @@ from api.pagination import PageInfo, page_info, page_size
 from api.services import segment_reads as reads
 from api.services.customers import decode_after
 from api.types.customer import Customer, CustomerEdge
+from api.types.node import Node
 from domain.errors import DomainError
 from domain.segment import Segment as SegmentModel
 from domain.segment import SegmentBy, SegmentKind, SnapshotSchedule, UsageKind
@@ -85,7 +86,7 @@ class MembershipConnection:
 
 
 @strawberry.type(description="A saved segment of customers.")
-class Segment:
+class Segment(Node):
     model: strawberry.Private[SegmentModel]
     id: strawberry.ID
     name: str
@@ -124,6 +125,9 @@ class Segment:
             schedule=model.schedule,
             segment_by=model.segment_by,
         )
+
+    def node_key(self) -> str:
+        return self.model.id
 
     @strawberry.field(description="Member counts (see computedAt for freshness).")
     async def stats(self, info: Info) -> SegmentStats:

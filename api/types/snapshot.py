@@ -11,6 +11,7 @@ from api.errors import request_error
 from api.pagination import PageInfo, bad_cursor, page_info, page_size
 from api.services import snapshots as service
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from api.types.node import Node
 from api.types.segment import ScheduleEnum, SegmentByEnum
 from domain.errors import DomainError
 from domain.snapshot import Instance, InstanceRow
@@ -49,7 +50,7 @@ class InstanceDiff:
 
 
 @strawberry.type(description="A snapshot of a segment's members at one run, with its measures.")
-class SegmentInstance:
+class SegmentInstance(Node):
     model: strawberry.Private[Instance]
     id: strawberry.ID
     segment_id: strawberry.ID
@@ -78,6 +79,9 @@ class SegmentInstance:
             num_of_orders=m.num_orders,
             total_revenue=float(m.total_revenue),
         )
+
+    def node_key(self) -> str:
+        return self.model.id
 
     @strawberry.field(description="Its members that still exist, as they are now, by id.")
     async def members(
