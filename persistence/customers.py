@@ -31,6 +31,7 @@ from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChang
 from domain.records import CustomerView, Page, RecordView
 from persistence import cursors
 from persistence.count_forms import for_few_customers
+from persistence.cursors import Slice
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 from persistence.tables import Event, Workspace
@@ -164,24 +165,21 @@ class CustomerRepository:
 
     async def page(
         self,
-        first: int,
-        after: str | None,
+        window: Slice[str],
         search: str | None = None,
         where: ColumnElement[bool] | None = None,
     ) -> Page[CustomerView]:
         few = for_few_customers(where) if where is not None else None  # a page reads few
-        conditions = self.filtered(search, few)
-        if after is not None:
-            conditions.append(c.c.id > after)
+        conditions = self.filtered(search, few) + window.conditions(c.c.id)
         query = (
             select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
             .where(and_(*conditions))
-            .order_by(c.c.id)
-            .limit(first + 1)
+            .order_by(window.order(c.c.id))
+            .limit(window.limit)
         )
-        rows = list(await self.conn.execute(query))
-        views = [view_from_row(r) for r in rows[:first]]
-        return Page(views, len(rows) > first, [encode_cursor(v.id) for v in views])
+        rows, has_next, has_previous = window.cut(list(await self.conn.execute(query)))
+        views = [view_from_row(r) for r in rows]
+        return Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous)
 
     async def count(
         self, search: str | None = None, where: ColumnElement[bool] | None = None

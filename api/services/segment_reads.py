@@ -21,6 +21,7 @@ from domain.evaluation_hints import PlanFacts, hints_for
 from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentKind
+from persistence.cursors import Slice
 from persistence.evaluation import WorkspaceSegments, evaluation_guard
 from persistence.segments import WRITES_SETTLE
 from persistence.unit_of_work import UnitOfWork
@@ -34,10 +35,10 @@ async def get_segment(ctx: Context, segment_id: str) -> Segment | None:
 
 
 async def segment_page(
-    ctx: Context, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
+    ctx: Context, window: Slice[str], search: str | None, kind: SegmentKind | None
 ) -> tuple[Page[Segment], Loader]:
     async with ctx.reading() as uow:
-        page = await uow.segments.page(first, after_id, search, kind)
+        page = await uow.segments.page(window, search, kind)
 
     async def count() -> int:
         async with ctx.reading() as uow:
@@ -61,7 +62,7 @@ class Members:
 
 
 async def members(
-    ctx: Context, segment: Segment, first: int, after_id: str | None, search: str | None
+    ctx: Context, segment: Segment, window: Slice[str], search: str | None
 ) -> Members:
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
@@ -70,7 +71,7 @@ async def members(
         condition = segments.condition(segment, now)
         node = segments.predicate(segment.id)
         async with evaluation_guard(timeout):
-            page = await uow.customers.page(first, after_id, search, condition)
+            page = await uow.customers.page(window, search, condition)
 
     async def count() -> int:
         async with ctx.reading() as uow, evaluation_guard(timeout):
@@ -80,11 +81,11 @@ async def members(
 
 
 async def customers_in_segment(
-    ctx: Context, segment_id: str, first: int, after_id: str | None, search: str | None
+    ctx: Context, segment_id: str, window: Slice[str], search: str | None
 ) -> Members:
     async with ctx.reading() as uow:
         segment = await require_segment(uow, segment_id)
-    return await members(ctx, segment, first, after_id, search)
+    return await members(ctx, segment, window, search)
 
 
 async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bool, datetime]:

@@ -11,14 +11,14 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info, page_size
+from api.pagination import PageInfo, page_info_of, window
 from api.services import segment_reads as reads
-from api.services.customers import decode_after
 from api.types.customer import Customer, CustomerEdge
 from api.types.node import Node
 from domain.errors import DomainError
 from domain.segment import Segment as SegmentModel
 from domain.segment import SegmentBy, SegmentKind, SnapshotSchedule, UsageKind
+from persistence.customers import decode_cursor
 
 if TYPE_CHECKING:
     from api.types.snapshot import SegmentInstanceConnection
@@ -142,18 +142,24 @@ class Segment(Node):
             computed_at=s.computed_at,
         )
 
-    @strawberry.field(description="Current members, keyset-paginated; `search` as in customers.")
+    @strawberry.field(
+        description=(
+            "Current members, keyset-paginated both ways (`last`/`before` backward); "
+            "`search` as in customers."
+        )
+    )
     async def members(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> MembershipConnection:
+        pages = window(decode_cursor, first, after, last, before)
         try:
-            result = await reads.members(
-                info.context, self.model, page_size(first), decode_after(after), search
-            )
+            result = await reads.members(info.context, self.model, pages, search)
         except DomainError as exc:
             raise request_error(exc) from exc
         page = result.page
@@ -162,7 +168,7 @@ class Segment(Node):
                 CustomerEdge(cursor=cur, node=Customer.from_domain(v))
                 for cur, v in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(page.cursors, page.has_next, after),
+            page_info=page_info_of(page),
             columns=result.columns,
             count_loader=result.count,
         )
