@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, UnaryExpression
@@ -37,24 +37,29 @@ class Slice(Generic[K]):
     `size` items after `after` and before `before` (either may be None), the first
     ones, or the last ones when `backward` (`last`). Both directions are one
     `WHERE key > / < cursor ORDER BY key [DESC] LIMIT size + 1`: an index scan
-    either way, never an offset.
+    either way, never an offset. A list ordered by its key `descending` (newest
+    first) flips the comparisons and the order.
     """
 
     size: int
     after: K | None = None
     before: K | None = None
     backward: bool = False
+    descending: bool = False
+
+    def listed_descending(self) -> Slice[K]:
+        return replace(self, descending=True)
 
     def conditions(self, key: ColumnElement[K]) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.after is not None:
-            found.append(key > self.after)
+            found.append(key < self.after if self.descending else key > self.after)
         if self.before is not None:
-            found.append(key < self.before)
+            found.append(key > self.before if self.descending else key < self.before)
         return found
 
     def order(self, key: ColumnElement[K]) -> UnaryExpression[K]:
-        return key.desc() if self.backward else key.asc()
+        return key.desc() if self.backward != self.descending else key.asc()
 
     @property
     def limit(self) -> int:

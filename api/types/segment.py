@@ -185,13 +185,18 @@ class Segment(Node):
             hints=cost.hints,
         )
 
-    @strawberry.field(description="Its snapshots, newest first.")
+    @strawberry.field(description="Its snapshots, newest first (`last`/`before` page backward).")
     async def instances(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Annotated[SegmentInstanceConnection, strawberry.lazy("api.types.snapshot")]:
         from api.types.snapshot import instance_connection
 
-        return await instance_connection(info, self.model.id, first, after)
+        return await instance_connection(info, self.model.id, first, after, last, before)
 
 
 @strawberry.type(description="A segment in a connection.")

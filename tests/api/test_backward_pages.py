@@ -54,7 +54,7 @@ async def seed_customers(ws: Workspace, n: int) -> None:
         assert result.data["customersUpsert"]["userErrors"] == []
 
 
-async def connection(ws: Workspace, document: str, path: list[str], **args: Any) -> Any:
+async def connection(ws: Workspace, document: str, path: list[Any], **args: Any) -> Any:
     result = await ws.gql(document, args)
     assert result.errors == [], result.errors
     data: Any = result.data
@@ -67,7 +67,7 @@ def ids(conn: dict[str, Any]) -> list[str]:
     return [e["node"]["id"] for e in conn["edges"]]
 
 
-async def read_forward(ws: Workspace, doc: str, path: list[str], size: int, **extra: Any) -> Any:
+async def read_forward(ws: Workspace, doc: str, path: list[Any], size: int, **extra: Any) -> Any:
     pages, after = [], None
     while True:
         page = await connection(ws, doc, path, first=size, after=after, **extra)
@@ -77,7 +77,7 @@ async def read_forward(ws: Workspace, doc: str, path: list[str], size: int, **ex
         after = page["pageInfo"]["endCursor"]
 
 
-async def read_backward(ws: Workspace, doc: str, path: list[str], size: int, **extra: Any) -> Any:
+async def read_backward(ws: Workspace, doc: str, path: list[Any], size: int, **extra: Any) -> Any:
     pages, before = [], None
     while True:
         page = await connection(ws, doc, path, last=size, before=before, **extra)
@@ -186,3 +186,67 @@ async def test_backward_arguments_have_the_forward_limits_and_codes(workspace: W
         assert [e["extensions"]["code"] for e in result.errors] == ["BAD_USER_INPUT"], args
     messages = [(await workspace.gql(CUSTOMERS, a)).errors[0]["message"] for a in cases]
     assert "`last`" in messages[0] and "`before`" in messages[2]
+
+
+INSTANCES = f"""
+query Instances($segmentId: ID!, $first: Int, $after: String, $last: Int, $before: String) {{
+  segmentInstances(
+    segmentId: $segmentId, first: $first, after: $after, last: $last, before: $before
+  ) {{
+    edges {{ cursor node {{ id }} }}
+    {PAGE_INFO}
+  }}
+}}
+"""
+
+INSTANCE_MEMBERS = f"""
+query InstanceMembers($segmentId: ID!, $first: Int, $after: String, $last: Int,
+                      $before: String) {{
+  segment(id: $segmentId) {{
+    instances(first: 1) {{
+      edges {{
+        node {{
+          members(first: $first, after: $after, last: $last, before: $before) {{
+            edges {{ cursor node {{ id }} }}
+            {PAGE_INFO}
+          }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+
+TAKE = """
+mutation Take($segmentId: ID!) {
+  segmentSnapshotTake(segmentId: $segmentId) { instance { id } userErrors { code } }
+}
+"""
+
+
+async def test_snapshot_lists_backward(workspace: Workspace) -> None:
+    # given a static segment of 12 customers and 5 snapshots of it
+    await seed_customers(workspace, 12)
+    made = await workspace.gql(
+        CREATE, {"input": {"name": "twelve", "customerIds": [f"c{i:05d}" for i in range(12)]}}
+    )
+    segment_id = made.data["segmentCreate"]["segment"]["id"]
+    for _ in range(5):
+        taken = await workspace.gql(TAKE, {"segmentId": segment_id})
+        assert taken.data["segmentSnapshotTake"]["userErrors"] == []
+
+    # when the instances (newest first) and the newest one's members are read both ways
+    args = {"segmentId": segment_id}
+    path = ["segmentInstances"]
+    forward = await read_forward(workspace, INSTANCES, path, 2, **args)
+    backward = await read_backward(workspace, INSTANCES, path, 2, **args)
+    expected = [i for p in forward for i in ids(p)]
+
+    # then backward is forward reversed, newest first either way
+    check_both_ways(forward, backward, expected)
+    assert len(expected) == 5
+
+    members_path = ["segment", "instances", "edges", 0, "node", "members"]
+    forward = await read_forward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
+    backward = await read_backward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
+    check_both_ways(forward, backward, [f"c{i:05d}" for i in range(12)])
