@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.documents import UPSERT
+from tests.api.event_documents import active_segment, in_germany, move
 from tests.conftest import Workspace
 
 ROWS = 250  # 10,000 rows: tests/integration/test_keyset_pages.py
@@ -250,3 +251,33 @@ async def test_snapshot_lists_backward(workspace: Workspace) -> None:
     forward = await read_forward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
     backward = await read_backward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
     check_both_ways(forward, backward, [f"c{i:05d}" for i in range(12)])
+
+
+SEGMENT_EVENTS = f"""
+query Events($first: Int, $after: String, $last: Int, $before: String) {{
+  segmentEvents(first: $first, after: $after, last: $last, before: $before) {{
+    edges {{ cursor node {{ id }} }}
+    {PAGE_INFO}
+  }}
+}}
+"""
+
+
+async def test_segment_events_backward(workspace: Workspace) -> None:
+    # given an ACTIVE segment and 7 customers moving into it, one at a time
+    segment_id = await active_segment(workspace, "germany", in_germany())
+    for i in range(7):
+        await move(workspace, f"c{i:05d}", "DE")
+
+    # when the log is read both ways
+    forward = await read_forward(workspace, SEGMENT_EVENTS, ["segmentEvents"], 3)
+    backward = await read_backward(workspace, SEGMENT_EVENTS, ["segmentEvents"], 3)
+
+    # then backward is forward reversed, oldest first either way
+    expected = [i for p in forward for i in ids(p)]
+    check_both_ways(forward, backward, expected)
+    assert len(expected) == 7 and segment_id
+
+    # and a `before` that is not an event id keeps the list's own error
+    bad = await workspace.gql(SEGMENT_EVENTS, {"last": 2, "before": "x"})
+    assert bad.errors[0]["extensions"]["userErrors"][0]["field"] == ["before"]
