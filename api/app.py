@@ -19,12 +19,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.unset import UNSET
 
 from api.argument_checks import UnstorableUrls
 from api.auth import authenticate
 from api.background import default_jobs, running
 from api.context import Context
 from api.export import export_instance, export_members
+from api.graphql_http import negotiated
 from api.imports import import_customers
 from api.persisted_documents import registry
 from api.runtime import Runtime
@@ -51,6 +54,25 @@ class SegmentGraphQL(GraphQL[Context, None]):
                 401, "Missing or invalid API key: send 'Authorization: Bearer <key>'."
             )
         return Context(runtime, caller, request, response)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        response = await super().run(request, context, root_value)
+        if isinstance(request, Request) and isinstance(response, Response):
+            return negotiated(request.headers.get("accept", ""), response)
+        return response
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's, but a mutation sent by GET is a 405: GET is for queries only."""
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and (
+                kwargs["request_adapter"].method == "GET"
+            ):
+                raise HTTPException(
+                    405, "Only queries may be sent by GET; send mutations by POST."
+                ) from exc
+            raise
 
     def parse_json(self, data: str | bytes) -> Any:
         """Strawberry's, but a body that is not UTF-8 or not an object is a 400, not a 500."""

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import strawberry
 from graphql import GraphQLError
+
+from domain.records import Page
+from persistence.cursors import Slice
+
+K = TypeVar("K")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
@@ -17,22 +25,66 @@ class PageInfo:
     end_cursor: str | None
 
 
-def page_size(first: int | None) -> int:
-    """`first` as asked, or the default; outside 1..1000 is a request error."""
+def page_size(first: int | None, argument: str = "first") -> int:
+    """`first` (or `last`) as asked, or the default; outside 1..1000 is a request error."""
     if first is None:
         return DEFAULT_PAGE
     if not 1 <= first <= MAX_PAGE:
         raise GraphQLError(
-            f"`first` must be between 1 and {MAX_PAGE} (got {first}).",
+            f"`{argument}` must be between 1 and {MAX_PAGE} (got {first}).",
             extensions={"code": "BAD_USER_INPUT"},
         )
     return first
 
 
-def bad_cursor(cursor: str) -> GraphQLError:
+def bad_cursor(cursor: str, argument: str = "after") -> GraphQLError:
     return GraphQLError(
-        f"`after` is not a cursor this list gave out: {cursor[:80]!r}.",
+        f"`{argument}` is not a cursor this list gave out: {cursor[:80]!r}.",
         extensions={"code": "BAD_USER_INPUT"},
+    )
+
+
+def window(
+    decode: Callable[[str], K | None],
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Slice[K]:
+    """The cursor connection arguments of one list, checked and decoded.
+
+    `first`/`after` read forward, `last`/`before` backward, with the same limits and
+    error codes; `first` and `last` together are refused (the specification
+    discourages it, and no client needs it).
+    """
+    if first is not None and last is not None:
+        raise GraphQLError(
+            "Pass `first` or `last`, not both.", extensions={"code": "BAD_USER_INPUT"}
+        )
+    size = page_size(last, "last") if last is not None else page_size(first)
+    return Slice(
+        size,
+        _decoded(decode, after, "after"),
+        _decoded(decode, before, "before"),
+        backward=last is not None,
+    )
+
+
+def _decoded(decode: Callable[[str], K | None], cursor: str | None, argument: str) -> K | None:
+    if cursor is None:
+        return None
+    key = decode(cursor)
+    if key is None:
+        raise bad_cursor(cursor, argument)
+    return key
+
+
+def page_info_of(page: Page[Any]) -> PageInfo:
+    return PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=page.cursors[0] if page.cursors else None,
+        end_cursor=page.cursors[-1] if page.cursors else None,
     )
 
 

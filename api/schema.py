@@ -27,6 +27,7 @@ from api.persisted_documents import PersistedDocuments
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.import_job import ImportJobQueries
+from api.queries.node import NodeQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
@@ -74,6 +75,7 @@ class Query(
     EventQueries,
     SnapshotQueries,
     ImportJobQueries,
+    NodeQueries,
 ):
     pass
 

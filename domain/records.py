@@ -51,8 +51,9 @@ class RecordView:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One keyset page: the items, and whether more follow."""
+    """One keyset page: the items, and whether more follow and precede."""
 
     items: list[T]
     has_next: bool
     cursors: list[str]
+    has_previous: bool = False

@@ -20,7 +20,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     select,
     union_all,
     update,
@@ -33,6 +32,7 @@ from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChang
 from domain.records import CustomerView, Page, RecordView
 from persistence import cursors
 from persistence.count_forms import for_few_customers
+from persistence.cursors import Slice
 from persistence.explain import Explain
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 from persistence.tables import Event, Workspace
@@ -166,24 +166,21 @@ class CustomerRepository:
 
     async def page(
         self,
-        first: int,
-        after: str | None,
+        window: Slice[str],
         search: str | None = None,
         where: ColumnElement[bool] | None = None,
     ) -> Page[CustomerView]:
         few = for_few_customers(where) if where is not None else None  # a page reads few
-        conditions = self.filtered(search, few)
-        if after is not None:
-            conditions.append(c.c.id > after)
+        conditions = self.filtered(search, few) + window.conditions(c.c.id)
         query = (
             select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
             .where(and_(*conditions))
-            .order_by(c.c.id)
-            .limit(first + 1)
+            .order_by(window.order(c.c.id))
+            .limit(window.limit)
         )
-        rows = list(await self.conn.execute(query))
-        views = [view_from_row(r) for r in rows[:first]]
-        return Page(views, len(rows) > first, [encode_cursor(v.id) for v in views])
+        rows, has_next, has_previous = window.cut(list(await self.conn.execute(query)))
+        views = [view_from_row(r) for r in rows]
+        return Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous)
 
     async def count(
         self, search: str | None = None, where: ColumnElement[bool] | None = None
@@ -193,8 +190,7 @@ class CustomerRepository:
 
     async def pages_each(
         self,
-        first: int,
-        after: str | None,
+        window: Slice[str],
         search: str | None,
         wheres: Sequence[ColumnElement[bool]],
     ) -> list[Page[CustomerView]]:
@@ -204,8 +200,7 @@ class CustomerRepository:
         parts = []
         for tag, where in enumerate(wheres):
             conditions = self.filtered(search, for_few_customers(where))
-            if after is not None:
-                conditions.append(c.c.id > after)
+            conditions += window.conditions(c.c.id)
             page = (
                 select(
                     literal(tag).label("page_tag"),
@@ -213,18 +208,19 @@ class CustomerRepository:
                     has_child_expr().label("has_child"),
                 )
                 .where(and_(*conditions))
-                .order_by(c.c.id)
-                .limit(first + 1)
+                .order_by(window.order(c.c.id))
+                .limit(window.limit)
             )
             parts.append(select(page.subquery()))  # each page keeps its ORDER BY and LIMIT
-        query = union_all(*parts).order_by(literal_column("page_tag"), literal_column("id"))
         rows: list[list[Any]] = [[] for _ in wheres]
-        for row in await self.conn.execute(query):
+        for row in await self.conn.execute(union_all(*parts)):
             rows[row.page_tag].append(row)
         pages = []
         for found in rows:
-            views = [view_from_row(r) for r in found[:first]]
-            pages.append(Page(views, len(found) > first, [encode_cursor(v.id) for v in views]))
+            found.sort(key=lambda r: r.id, reverse=window.backward != window.descending)
+            kept, has_next, has_previous = window.cut(found)
+            views = [view_from_row(r) for r in kept]
+            pages.append(Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous))
         return pages
 
     async def count_each(

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.records import Page
+from persistence.cursors import Slice
 from persistence.tables import SegmentEvent, Workspace
 
 event_table = SegmentEvent.__table__  # type: ignore[attr-defined]
@@ -43,6 +45,25 @@ async def events_after(
         select(event_table).where(*conditions).order_by(event_table.c.seq).limit(limit)
     )
     return [_event(r) for r in rows]
+
+
+async def event_page(
+    conn: AsyncConnection, workspace_pk: int, window: Slice[int], segment_id: str | None = None
+) -> Page[LoggedEvent]:
+    """Oldest first, a page either way (`window`); cursors are the event ids."""
+    conditions = [event_table.c.workspace_pk == workspace_pk]
+    conditions += window.conditions(event_table.c.seq)
+    if segment_id is not None:
+        conditions.append(event_table.c.segment_id == segment_id)
+    query = (
+        select(event_table)
+        .where(*conditions)
+        .order_by(window.order(event_table.c.seq))
+        .limit(window.limit)
+    )
+    rows, has_next, has_previous = window.cut(list(await conn.execute(query)))
+    events = [_event(r) for r in rows]
+    return Page(events, has_next, [str(e.seq) for e in events], has_previous)
 
 
 async def count_events(

@@ -38,6 +38,7 @@ from domain.segment import (
     UsageKind,
 )
 from persistence import cursors
+from persistence.cursors import Slice
 from persistence.field_map import customer_table
 from persistence.tables import (
     Segment as SegmentRow,
@@ -181,11 +182,10 @@ class SegmentRepository:
         return [_segment(r, usages.get(r.pk, [])) for r in rows.values()]
 
     async def page(
-        self, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
+        self, window: Slice[str], search: str | None, kind: SegmentKind | None
     ) -> Page[Segment]:
         conditions: list[ColumnElement[bool]] = [segment_table.c.workspace_pk == self.workspace_pk]
-        if after_id is not None:
-            conditions.append(segment_table.c.id > after_id)
+        conditions += window.conditions(segment_table.c.id)
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(segment_table.c.name.ilike(f"%{escaped}%", escape="\\"))
@@ -195,13 +195,15 @@ class SegmentRepository:
             await self.conn.execute(
                 select(segment_table)
                 .where(*conditions)
-                .order_by(segment_table.c.id)
-                .limit(first + 1)
+                .order_by(window.order(segment_table.c.id))
+                .limit(window.limit)
             )
         )
-        usages = await self._usages([r.pk for r in rows[:first]])
-        items = [_segment(r, usages.get(r.pk, [])) for r in rows[:first]]
-        return Page(items, len(rows) > first, [encode_segment_cursor(s.id) for s in items])
+        rows, has_next, has_previous = window.cut(rows)
+        usages = await self._usages([r.pk for r in rows])
+        items = [_segment(r, usages.get(r.pk, [])) for r in rows]
+        keys = [encode_segment_cursor(s.id) for s in items]
+        return Page(items, has_next, keys, has_previous)
 
     async def count(self, search: str | None, kind: SegmentKind | None) -> int:
         conditions: list[ColumnElement[bool]] = [segment_table.c.workspace_pk == self.workspace_pk]

@@ -11,8 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customer import EXCLUDED_ORDER_STATUSES
+from domain.records import Page
 from domain.segment import Segment, SegmentBy, SnapshotSchedule
 from domain.snapshot import Instance
+from persistence.cursors import Slice
 from persistence.field_map import SCOPE_TABLES, customer_table
 from persistence.tables import Segment as SegmentRowTable
 from persistence.tables import SegmentInstance, SegmentInstanceMember
@@ -142,22 +144,21 @@ class SnapshotRepository:
         ).first()
         return _instance(row) if row else None
 
-    async def page(
-        self, segment_pk: int, first: int, after_pk: int | None
-    ) -> tuple[list[Instance], bool]:
-        """Newest first."""
+    async def page(self, segment_pk: int, window: Slice[int]) -> Page[Instance]:
+        """Newest first (cursors are left to the caller)."""
+        newest_first = window.listed_descending()
         conditions = [instance_table.c.segment_pk == segment_pk]
-        if after_pk is not None:
-            conditions.append(instance_table.c.pk < after_pk)
+        conditions += newest_first.conditions(instance_table.c.pk)
         rows = list(
             await self.conn.execute(
                 select(instance_table)
                 .where(*conditions)
-                .order_by(instance_table.c.pk.desc())
-                .limit(first + 1)
+                .order_by(newest_first.order(instance_table.c.pk))
+                .limit(newest_first.limit)
             )
         )
-        return [_instance(r) for r in rows[:first]], len(rows) > first
+        found, has_next, has_previous = newest_first.cut(rows)
+        return Page([_instance(r) for r in found], has_next, [], has_previous)
 
     async def count(self, segment_pk: int) -> int:
         result = await self.conn.execute(
@@ -189,26 +190,22 @@ class SnapshotRepository:
         out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in rows[:first]]
         return out, len(rows) > first
 
-    async def existing_member_ids(
-        self, instance_pk: int, first: int, after_id: str | None
-    ) -> tuple[list[str], bool]:
+    async def existing_member_ids(self, instance_pk: int, window: Slice[str]) -> Page[str]:
         """Members of the instance whose customer still exists, by customer id.
 
         Deleted customers are skipped in SQL so that a page is never short or
         empty while more members follow.
         """
+        key = member_table.c.customer_id
         conditions = [member_table.c.instance_pk == instance_pk, *self._still_exists()]
-        if after_id is not None:
-            conditions.append(member_table.c.customer_id > after_id)
+        conditions += window.conditions(key)
         rows = list(
             await self.conn.execute(
-                select(member_table.c.customer_id)
-                .where(*conditions)
-                .order_by(member_table.c.customer_id)
-                .limit(first + 1)
+                select(key).where(*conditions).order_by(window.order(key)).limit(window.limit)
             )
         )
-        return [str(r[0]) for r in rows[:first]], len(rows) > first
+        found, has_next, has_previous = window.cut(rows)
+        return Page([str(r[0]) for r in found], has_next, [], has_previous)
 
     async def count_existing_members(self, instance_pk: int) -> int:
         result = await self.conn.execute(

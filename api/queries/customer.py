@@ -7,13 +7,14 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info, page_size
+from api.pagination import page_info_of, window
 from api.services import customers as service
 from api.services import predicates
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from domain.custom_property import storable_text
 from domain.customer import MAX_ID_LENGTH
 from domain.errors import DomainError, ValidationFailed
+from persistence.customers import decode_cursor
 
 
 @strawberry.type
@@ -28,7 +29,8 @@ class CustomerQueries:
     @strawberry.field(
         description=(
             "Customers by id; `search` matches id, email, name, externalId, case-insensitively; "
-            "`where` narrows by an inline predicate, `segmentId` by a saved segment."
+            "`where` narrows by an inline predicate, `segmentId` by a saved segment; "
+            "`first`/`after` page forward, `last`/`before` backward."
         )
     )
     async def customers(
@@ -39,13 +41,14 @@ class CustomerQueries:
         search: str | None = None,
         segment_id: strawberry.ID | None = None,
         where: JSON | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> CustomerConnection:
-        size = page_size(first)
+        pages = window(decode_cursor, first, after, last, before)
         try:
             page, count = await predicates.filtered_page(
                 info.context,
-                size,
-                service.decode_after(after),
+                pages,
                 search,
                 where,
                 str(segment_id) if segment_id is not None else None,
@@ -56,6 +59,4 @@ class CustomerQueries:
             CustomerEdge(cursor=cur, node=Customer.from_domain(v))
             for cur, v in zip(page.cursors, page.items, strict=True)
         ]
-        return CustomerConnection(
-            edges=edges, page_info=page_info(page.cursors, page.has_next, after), count_loader=count
-        )
+        return CustomerConnection(edges=edges, page_info=page_info_of(page), count_loader=count)

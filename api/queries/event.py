@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info, page_size
+from api.pagination import page_info_of, window
 from api.services import events as service
 from api.types.event import SegmentEvent, SegmentEventConnection, SegmentEventEdge
 from domain.errors import DomainError
@@ -15,7 +15,10 @@ from domain.errors import DomainError
 @strawberry.type
 class EventQueries:
     @strawberry.field(
-        description="Transitions of ACTIVE segments, oldest first; `after` is an event id."
+        description=(
+            "Transitions of ACTIVE segments, oldest first; `after` and `before` are event ids "
+            "(`last`/`before` page backward)."
+        )
     )
     async def segment_events(
         self,
@@ -23,19 +26,21 @@ class EventQueries:
         segment_id: strawberry.ID | None = None,
         after: str | None = None,
         first: int | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SegmentEventConnection:
+        pages = window(str, first, after, last, before)  # event ids, checked by the service
         try:
-            events, more, total = await service.event_page(
-                info.context, str(segment_id) if segment_id else None, after, page_size(first)
+            page, total = await service.event_page(
+                info.context, str(segment_id) if segment_id else None, pages
             )
         except DomainError as exc:
             raise request_error(exc) from exc
-        cursors = [str(e.seq) for e in events]
         return SegmentEventConnection(
             edges=[
                 SegmentEventEdge(cursor=cur, node=SegmentEvent.from_log(e))
-                for cur, e in zip(cursors, events, strict=True)
+                for cur, e in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(cursors, more, after),
+            page_info=page_info_of(page),
             total_count=total,
         )

@@ -7,12 +7,12 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import user_errors
-from api.pagination import page_info, page_size
+from api.pagination import page_info_of, window
 from api.services import predicates as service
-from api.services.customers import decode_after
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from api.types.predicate import FieldDescriptor, SegmentPreview
 from domain.errors import DomainError, ValidationFailed
+from persistence.customers import decode_cursor
 
 
 @strawberry.type
@@ -27,12 +27,12 @@ class PredicateQueries:
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SegmentPreview:
-        size = page_size(first)
+        pages = window(decode_cursor, first, after, last, before)
         try:
-            result = await service.preview(
-                info.context, predicate, size, decode_after(after), search
-            )
+            result = await service.preview(info.context, predicate, pages, search)
         except (DomainError, ValidationFailed) as exc:
             return SegmentPreview(
                 user_errors=user_errors(exc),
@@ -47,7 +47,7 @@ class PredicateQueries:
                 CustomerEdge(cursor=cur, node=Customer.from_domain(v))
                 for cur, v in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(page.cursors, page.has_next, after),
+            page_info=page_info_of(page),
             count_loader=result.count,
         )
         return SegmentPreview(

@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import bad_cursor, page_info, page_size
+from api.pagination import page_info_of, window
 from api.services import segment_reads as reads
 from api.types.segment import (
     MembershipCheck,
@@ -26,7 +26,12 @@ class SegmentQueries:
         model = await reads.get_segment(info.context, str(id))
         return Segment.from_domain(model) if model else None
 
-    @strawberry.field(description="Segments, oldest first; `search` matches names, `kind` filters.")
+    @strawberry.field(
+        description=(
+            "Segments, oldest first; `search` matches names, `kind` filters; "
+            "`last`/`before` page backward."
+        )
+    )
     async def segments(
         self,
         info: Info,
@@ -34,21 +39,17 @@ class SegmentQueries:
         after: str | None = None,
         search: str | None = None,
         kind: SegmentKindEnum | None = None,  # type: ignore[valid-type]
+        last: int | None = None,
+        before: str | None = None,
     ) -> SegmentConnection:
-        after_id = None
-        if after is not None:
-            after_id = decode_segment_cursor(after)
-            if after_id is None:
-                raise bad_cursor(after)
-        page, count = await reads.segment_page(
-            info.context, page_size(first), after_id, search, kind
-        )
+        pages = window(decode_segment_cursor, first, after, last, before)
+        page, count = await reads.segment_page(info.context, pages, search, kind)
         return SegmentConnection(
             edges=[
                 SegmentEdge(cursor=cur, node=Segment.from_domain(s))
                 for cur, s in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(page.cursors, page.has_next, after),
+            page_info=page_info_of(page),
             count_loader=count,
         )
 

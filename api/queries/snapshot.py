@@ -27,8 +27,10 @@ class SnapshotQueries:
         segment_id: strawberry.ID,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SegmentInstanceConnection:
-        return await instance_connection(info, str(segment_id), first, after)
+        return await instance_connection(info, str(segment_id), first, after, last, before)
 
     @strawberry.field(
         description="One row per member per instance, for a segment and/or one instance."

@@ -14,6 +14,7 @@ from domain.custom_property import CustomPropertyDef, PropertyType, validate_def
 from domain.customer import CustomerChange, check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.records import CustomerView, Page, RecordView
+from persistence.cursors import Slice
 from persistence.customers import UpsertOutcome, decode_cursor
 from persistence.unit_of_work import UnitOfWork
 
@@ -101,12 +102,11 @@ async def get_customer(ctx: Context, customer_id: str) -> CustomerView | None:
 
 
 async def customer_page(
-    ctx: Context, first: int, after: str | None, search: str | None
+    ctx: Context, window: Slice[str], search: str | None
 ) -> tuple[Page[CustomerView], Any]:
     """A page, and a function that counts the whole list only if the caller asks."""
-    after_id = decode_after(after)
     async with ctx.reading() as uow:
-        page = await uow.customers.page(first, after_id, search)
+        page = await uow.customers.page(window, search)
 
     async def count() -> int:
         async with ctx.reading() as uow:

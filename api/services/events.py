@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from api.context import Context
 from api.live import CursorPruned, hub_of
 from domain.errors import DomainError, ErrorCode, segment_not_found
-from persistence.event_log import LoggedEvent, count_events, events_after, log_bounds
+from domain.records import Page
+from persistence.cursors import Slice
+from persistence.event_log import LoggedEvent, count_events, log_bounds
+from persistence.event_log import event_page as read_page
 
 
 def parse_event_id(raw: str | None, path: str = "after") -> int | None:
@@ -27,14 +30,20 @@ async def _check_segment(ctx: Context, segment_id: str | None) -> None:
 
 
 async def event_page(
-    ctx: Context, segment_id: str | None, after: str | None, first: int
-) -> tuple[list[LoggedEvent], bool, int]:
-    position = parse_event_id(after) or 0
+    ctx: Context, segment_id: str | None, pages: Slice[str]
+) -> tuple[Page[LoggedEvent], int]:
+    """`pages` holds the event ids as sent; one that is not an event id is refused."""
+    by_seq = Slice(
+        pages.size,
+        parse_event_id(pages.after),
+        parse_event_id(pages.before, "before"),
+        pages.backward,
+    )
     await _check_segment(ctx, segment_id)
     async with ctx.runtime.engine.connect() as conn:
-        events = await events_after(conn, ctx.workspace_pk, position, first + 1, segment_id)
+        page = await read_page(conn, ctx.workspace_pk, by_seq, segment_id)
         total = await count_events(conn, ctx.workspace_pk, segment_id)
-    return events[:first], len(events) > first, total
+    return page, total
 
 
 async def _check_resumable(ctx: Context, position: int) -> None:

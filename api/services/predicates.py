@@ -17,6 +17,7 @@ from domain.instant import format_instant
 from domain.predicate import Node, Scope, field_paths, referenced_segments
 from domain.predicate_parser import parse_predicate
 from domain.records import CustomerView, Page
+from persistence.cursors import Slice
 from persistence.evaluation import WorkspaceSegments, evaluation_guard, membership_condition
 from persistence.field_map import snake
 from persistence.segments import stored_membership
@@ -81,16 +82,14 @@ class Preview:
     total: Loader
 
 
-async def preview(
-    ctx: Context, raw: object, first: int, after_id: str | None, search: str | None
-) -> Preview:
+async def preview(ctx: Context, raw: object, window: Slice[str], search: str | None) -> Preview:
     """Who matches `raw` now: a first page at once, counts only when asked for."""
     timeout = ctx.runtime.settings.statement_timeout_ms
     async with ctx.reading() as uow:
         known = await current_segments(ctx, uow)
         selection = await select_customers(uow, raw, ctx.runtime.clock(), known=known)
         async with evaluation_guard(timeout):
-            page = await uow.customers.page(first, after_id, search, selection.condition)
+            page = await uow.customers.page(window, search, selection.condition)
 
     async def count() -> int:
         async with ctx.reading() as uow, evaluation_guard(timeout):
@@ -124,8 +123,7 @@ async def field_catalog(ctx: Context) -> tuple[list[FieldDescriptor], list[str]]
 
 async def filtered_page(
     ctx: Context,
-    first: int,
-    after_id: str | None,
+    window: Slice[str],
     search: str | None,
     where: object | None,
     segment_id: str | None = None,
@@ -146,7 +144,7 @@ async def filtered_page(
             conditions.append(known.condition(known_segment(known, segment_id), now))
         condition = and_(*conditions) if conditions else None
         async with evaluation_guard(timeout):
-            page = await uow.customers.page(first, after_id, search, condition)
+            page = await uow.customers.page(window, search, condition)
 
     async def count() -> int:
         async with ctx.reading() as uow, evaluation_guard(timeout):

@@ -23,6 +23,7 @@ from domain.evaluation_hints import PlanFacts, hints_for
 from domain.predicate import Node, field_paths
 from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentKind
+from persistence.cursors import Slice
 from persistence.evaluation import WorkspaceSegments, evaluation_guard
 from persistence.segments import WRITES_SETTLE
 from persistence.unit_of_work import UnitOfWork
@@ -36,10 +37,10 @@ async def get_segment(ctx: Context, segment_id: str) -> Segment | None:
 
 
 async def segment_page(
-    ctx: Context, first: int, after_id: str | None, search: str | None, kind: SegmentKind | None
+    ctx: Context, window: Slice[str], search: str | None, kind: SegmentKind | None
 ) -> tuple[Page[Segment], Loader]:
     async with ctx.reading() as uow:
-        page = await uow.segments.page(first, after_id, search, kind)
+        page = await uow.segments.page(window, search, kind)
 
     async def count() -> int:
         async with ctx.reading() as uow:
@@ -66,7 +67,7 @@ MembersKey = tuple[Segment, int, str | None, str | None]  # segment, first, afte
 
 
 async def members(
-    ctx: Context, segment: Segment, first: int, after_id: str | None, search: str | None
+    ctx: Context, segment: Segment, window: Slice[str], search: str | None
 ) -> Members:
     """A page of the segment's members; the pages of one level (every segment of a
     listing) are read in one statement, and so are their counts."""
@@ -74,16 +75,16 @@ async def members(
     timeout = ctx.runtime.settings.statement_timeout_ms
 
     async def load_pages(keys: Sequence[MembersKey]) -> list[Page[CustomerView]]:
-        groups: dict[tuple[int, str | None, str | None], list[int]] = {}
-        for index, (_, size, after, term) in enumerate(keys):
-            groups.setdefault((size, after, term), []).append(index)
+        groups: dict[tuple[Slice[str], str | None], list[int]] = {}
+        for index, (_, window_, term) in enumerate(keys):
+            groups.setdefault((window_, term), []).append(index)
         pages: dict[int, Page[CustomerView]] = {}
         async with ctx.reading() as uow:
             segments = await current_segments(ctx, uow)
-            for (size, after, term), indexes in groups.items():
+            for (window_, term), indexes in groups.items():
                 wheres = [segments.condition(keys[i][0], now) for i in indexes]
                 async with evaluation_guard(timeout):
-                    found = await uow.customers.pages_each(size, after, term, wheres)
+                    found = await uow.customers.pages_each(window_, term, wheres)
                 pages.update(zip(indexes, found, strict=True))
         return [pages[i] for i in range(len(keys))]
 
@@ -101,7 +102,7 @@ async def members(
                 counts.update(zip(indexes, found, strict=True))
         return [counts[i] for i in range(len(keys))]
 
-    key: MembersKey = (segment, first, after_id, search)
+    key: MembersKey = (segment, window, search)
     page: Page[CustomerView] = await request_loader(ctx, "members", load_pages).load(key)
 
     async def count() -> int:
@@ -118,11 +119,11 @@ async def _definitions(ctx: Context) -> WorkspaceSegments:
 
 
 async def customers_in_segment(
-    ctx: Context, segment_id: str, first: int, after_id: str | None, search: str | None
+    ctx: Context, segment_id: str, window: Slice[str], search: str | None
 ) -> Members:
     async with ctx.reading() as uow:
         segment = await require_segment(uow, segment_id)
-    return await members(ctx, segment, first, after_id, search)
+    return await members(ctx, segment, window, search)
 
 
 async def is_member(ctx: Context, segment_id: str, customer_id: str) -> tuple[bool, datetime]:

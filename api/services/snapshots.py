@@ -10,9 +10,11 @@ from api.context import Context
 from api.runtime import Runtime
 from api.services.predicates import workspace_segments
 from domain.errors import DomainError, ErrorCode, segment_not_found
-from domain.records import CustomerView
+from domain.records import CustomerView, Page
 from domain.segment import Segment, SegmentBy, SnapshotSchedule
 from domain.snapshot import Instance, InstanceRow, first_due, instance_id, next_due
+from persistence.cursors import Slice
+from persistence.customers import encode_cursor
 from persistence.evaluation import evaluation_guard
 from persistence.snapshots import due_segments
 from persistence.sweeper import advisory_lock
@@ -118,14 +120,14 @@ async def _take_scheduled(
 
 
 async def instance_page(
-    ctx: Context, segment_id: str, first: int, after_pk: int | None
-) -> tuple[list[Instance], bool, int]:
+    ctx: Context, segment_id: str, window: Slice[int]
+) -> tuple[Page[Instance], int]:
     async with ctx.uow() as uow:
         segment = await _segment(uow, segment_id)
         assert segment.pk is not None
-        items, more = await uow.snapshots.page(segment.pk, first, after_pk)
+        page = await uow.snapshots.page(segment.pk, window)
         total = await uow.snapshots.count(segment.pk)
-    return items, more, total
+    return page, total
 
 
 async def get_instance(ctx: Context, instance_id: str) -> Instance | None:
@@ -157,14 +159,15 @@ async def segmentation_rows(
 
 
 async def instance_members(
-    ctx: Context, instance: Instance, first: int, after_id: str | None
-) -> tuple[list[CustomerView], list[str], bool]:
+    ctx: Context, instance: Instance, window: Slice[str]
+) -> Page[CustomerView]:
     """The instance's members that still exist, as they are now, by customer id."""
     async with ctx.uow() as uow:
-        ids, more = await uow.snapshots.existing_member_ids(instance.pk, first, after_id)
-        views = {v.id: v for v in await uow.customers.get_many(ids)}
-    present = [views[i] for i in ids if i in views]
-    return present, [v.id for v in present], more
+        ids = await uow.snapshots.existing_member_ids(instance.pk, window)
+        views = {v.id: v for v in await uow.customers.get_many(ids.items)}
+    present = [views[i] for i in ids.items if i in views]
+    cursors = [encode_cursor(v.id) for v in present]
+    return Page(present, ids.has_next, cursors, ids.has_previous)
 
 
 async def existing_member_count(ctx: Context, instance: Instance) -> int:

@@ -16,6 +16,7 @@ from api.services.customers import order_page, related_records
 from api.services.predicates import customer_value
 from api.services.segment_reads import segments_of_customer
 from api.services.tracked_events import event_page
+from api.types.node import Node
 from api.types.tracked_event import CustomerEvent, CustomerEventConnection, CustomerEventEdge
 from domain.errors import DomainError
 from domain.records import CustomerView, RecordView
@@ -111,7 +112,7 @@ RelatedLoader = Callable[[str, int], Awaitable[list[RecordView]]]
 @strawberry.type(
     description="A customer of the workspace, identified by the id the client gave it."
 )
-class Customer:
+class Customer(Node):
     view: strawberry.Private[CustomerView]
     id: strawberry.ID
     external_id: str | None
@@ -167,6 +168,9 @@ class Customer:
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
+
+    def node_key(self) -> str:
+        return self.view.id
 
     async def _records(self, info: Info, scope: str) -> list[Any]:
         views = await related_records(info.context, scope, self.view.pk)

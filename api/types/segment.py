@@ -11,13 +11,14 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info, page_size
+from api.pagination import PageInfo, page_info_of, window
 from api.services import segment_reads as reads
-from api.services.customers import decode_after
 from api.types.customer import Customer, CustomerEdge
+from api.types.node import Node
 from domain.errors import DomainError
 from domain.segment import Segment as SegmentModel
 from domain.segment import SegmentBy, SegmentKind, SnapshotSchedule, UsageKind
+from persistence.customers import decode_cursor
 
 if TYPE_CHECKING:
     from api.types.snapshot import SegmentInstanceConnection
@@ -85,7 +86,7 @@ class MembershipConnection:
 
 
 @strawberry.type(description="A saved segment of customers.")
-class Segment:
+class Segment(Node):
     model: strawberry.Private[SegmentModel]
     id: strawberry.ID
     name: str
@@ -125,6 +126,9 @@ class Segment:
             segment_by=model.segment_by,
         )
 
+    def node_key(self) -> str:
+        return self.model.id
+
     @strawberry.field(description="Member counts (see computedAt for freshness).")
     async def stats(self, info: Info) -> SegmentStats:
         try:
@@ -138,18 +142,24 @@ class Segment:
             computed_at=s.computed_at,
         )
 
-    @strawberry.field(description="Current members, keyset-paginated; `search` as in customers.")
+    @strawberry.field(
+        description=(
+            "Current members, keyset-paginated both ways (`last`/`before` backward); "
+            "`search` as in customers."
+        )
+    )
     async def members(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
         search: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> MembershipConnection:
+        pages = window(decode_cursor, first, after, last, before)
         try:
-            result = await reads.members(
-                info.context, self.model, page_size(first), decode_after(after), search
-            )
+            result = await reads.members(info.context, self.model, pages, search)
         except DomainError as exc:
             raise request_error(exc) from exc
         page = result.page
@@ -158,7 +168,7 @@ class Segment:
                 CustomerEdge(cursor=cur, node=Customer.from_domain(v))
                 for cur, v in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(page.cursors, page.has_next, after),
+            page_info=page_info_of(page),
             columns=result.columns,
             count_loader=result.count,
         )
@@ -175,13 +185,18 @@ class Segment:
             hints=cost.hints,
         )
 
-    @strawberry.field(description="Its snapshots, newest first.")
+    @strawberry.field(description="Its snapshots, newest first (`last`/`before` page backward).")
     async def instances(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Annotated[SegmentInstanceConnection, strawberry.lazy("api.types.snapshot")]:
         from api.types.snapshot import instance_connection
 
-        return await instance_connection(info, self.model.id, first, after)
+        return await instance_connection(info, self.model.id, first, after, last, before)
 
 
 @strawberry.type(description="A segment in a connection.")

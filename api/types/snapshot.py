@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, bad_cursor, page_info, page_size
+from api.pagination import PageInfo, bad_cursor, page_info_of, page_size, window
 from api.services import snapshots as service
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from api.types.node import Node
 from api.types.segment import ScheduleEnum, SegmentByEnum
 from domain.errors import DomainError
 from domain.snapshot import Instance, InstanceRow
 from persistence import cursors
-from persistence.customers import decode_cursor, encode_cursor
+from persistence.customers import decode_cursor
 
 
 def encode_instance_cursor(pk: int) -> str:
     return cursors.encode("i", str(pk))
 
 
-def decode_instance_cursor(cursor: str) -> int:
+def decode_instance_cursor(cursor: str) -> int | None:
     key = cursors.decode("i", cursor)
-    if key is None or not key.isdigit():
-        raise bad_cursor(cursor)
-    return int(key)
+    return int(key) if key is not None and key.isdigit() else None
 
 
 def encode_row_cursor(instance_pk: int, customer_id: str) -> str:
@@ -49,7 +49,7 @@ class InstanceDiff:
 
 
 @strawberry.type(description="A snapshot of a segment's members at one run, with its measures.")
-class SegmentInstance:
+class SegmentInstance(Node):
     model: strawberry.Private[Instance]
     id: strawberry.ID
     segment_id: strawberry.ID
@@ -79,19 +79,20 @@ class SegmentInstance:
             total_revenue=float(m.total_revenue),
         )
 
+    def node_key(self) -> str:
+        return self.model.id
+
     @strawberry.field(description="Its members that still exist, as they are now, by id.")
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> CustomerConnection:
-        after_id = None
-        if after is not None:
-            after_id = decode_cursor(after)
-            if after_id is None:
-                raise bad_cursor(after)
-        views, ids, more = await service.instance_members(
-            info.context, self.model, page_size(first), after_id
-        )
-        cursors = [encode_cursor(i) for i in ids]
+        pages = window(decode_cursor, first, after, last, before)
+        page = await service.instance_members(info.context, self.model, pages)
 
         async def count() -> int:
             return await service.existing_member_count(info.context, self.model)
@@ -99,9 +100,9 @@ class SegmentInstance:
         return CustomerConnection(
             edges=[
                 CustomerEdge(cursor=cur, node=Customer.from_domain(v))
-                for cur, v in zip(cursors, views, strict=True)
+                for cur, v in zip(page.cursors, page.items, strict=True)
             ],
-            page_info=page_info(cursors, more, after),
+            page_info=page_info_of(page),
             count_loader=count,
         )
 
@@ -176,21 +177,24 @@ class SegmentationRowConnection:
 
 
 async def instance_connection(
-    info: Info, segment_id: str, first: int | None, after: str | None
+    info: Info,
+    segment_id: str,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> SegmentInstanceConnection:
-    after_pk = decode_instance_cursor(after) if after is not None else None
+    pages = window(decode_instance_cursor, first, after, last, before)
     try:
-        items, more, total = await service.instance_page(
-            info.context, segment_id, page_size(first), after_pk
-        )
+        page, total = await service.instance_page(info.context, segment_id, pages)
     except DomainError as exc:
         raise request_error(exc) from exc
-    cursors = [encode_instance_cursor(i.pk) for i in items]
+    keys = [encode_instance_cursor(i.pk) for i in page.items]
     return SegmentInstanceConnection(
         edges=[
             SegmentInstanceEdge(cursor=cur, node=SegmentInstance.from_domain(i))
-            for cur, i in zip(cursors, items, strict=True)
+            for cur, i in zip(keys, page.items, strict=True)
         ],
-        page_info=page_info(cursors, more, after),
+        page_info=page_info_of(replace(page, cursors=keys)),
         total_count=total,
     )

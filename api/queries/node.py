@@ -1,0 +1,64 @@
+"""node(id), nodes(ids): any object with a stable identity, by its global id."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from api.context import Info
+from api.services import nodes as service
+from api.services.nodes import NodeModel
+from api.types.custom_property import CustomProperty
+from api.types.customer import Customer
+from api.types.node import Node, parse_global_id
+from api.types.segment import Segment
+from api.types.snapshot import SegmentInstance
+from domain.custom_property import CustomPropertyDef
+from domain.records import CustomerView
+from domain.segment import Segment as SegmentModel
+
+MAX_NODES = 100
+
+
+def _to_type(model: NodeModel) -> Node:
+    if isinstance(model, CustomerView):
+        return Customer.from_domain(model)
+    if isinstance(model, SegmentModel):
+        return Segment.from_domain(model)
+    if isinstance(model, CustomPropertyDef):
+        return CustomProperty.from_domain(model)
+    return SegmentInstance.from_domain(model)
+
+
+async def _node(info: Info, node_id: str) -> Node | None:
+    parsed = parse_global_id(node_id)
+    if parsed is None or parsed.workspace_pk != info.context.workspace_pk:
+        return None  # malformed, or another workspace's: nothing to show here
+    model = await service.fetch(info.context, parsed.type_name, parsed.key)
+    return _to_type(model) if model is not None else None
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(
+        description=(
+            "Any object by its global `nodeId`; null for a malformed id, another workspace's, "
+            "or a deleted object's."
+        )
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, str(id))
+
+    @strawberry.field(
+        description=(
+            f"Objects by global `nodeId`, in the order asked (at most {MAX_NODES}); "
+            "null in the place of each id `node` would give null for."
+        )
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise GraphQLError(
+                f"`ids` takes at most {MAX_NODES} ids (got {len(ids)}).",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        return [await _node(info, str(i)) for i in ids]
