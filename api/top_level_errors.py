@@ -19,7 +19,18 @@ from api.request_budget import is_timeout, timed_out
 BAD_REQUEST = "BAD_REQUEST"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
-REQUEST_CODES = ("BAD_REQUEST", "BAD_USER_INPUT", "FORBIDDEN", "INTERNAL_SERVER_ERROR")
+REQUEST_CODES = (
+    "BAD_REQUEST",
+    "BAD_USER_INPUT",
+    "FORBIDDEN",
+    "INTERNAL_SERVER_ERROR",
+    "QUERY_TOO_COSTLY",  # api.cost
+    "THROTTLED",  # api.cost
+    "TIMEOUT",  # api.request_budget
+    "PERSISTED_QUERY_NOT_FOUND",  # api.persisted_documents
+    "PERSISTED_QUERY_HASH_MISMATCH",
+    "DOCUMENT_NOT_TRUSTED",
+)
 """The codes of malformed or refused requests. A query's own refusals (an unknown id, a
 predicate that does not validate) carry an `ErrorCode`, as userErrors do; docs/api.md lists
 both, and a test checks that every code a top-level error carries is one of them."""

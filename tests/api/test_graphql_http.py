@@ -40,7 +40,7 @@ async def test_the_new_media_type_is_served_when_accepted(workspace: Workspace) 
     # then it comes back in it, as usual otherwise
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(NEW)
-    assert body(response) == {"data": {"customers": {"totalCount": 0}}}
+    assert body(response)["data"] == {"customers": {"totalCount": 0}}  # beside extensions.cost
 
 
 async def test_documents_that_do_not_parse_or_validate_are_400_without_data(
@@ -83,7 +83,7 @@ async def test_queries_may_be_sent_by_get(workspace: Workspace) -> None:
 
     # then it runs
     assert response.status_code == 200
-    assert body(response) == {"data": {"customers": {"totalCount": 0}}}
+    assert body(response)["data"] == {"customers": {"totalCount": 0}}
 
 
 async def test_a_mutation_sent_by_get_is_refused_with_405(workspace: Workspace) -> None:
@@ -94,4 +94,4 @@ async def test_a_mutation_sent_by_get_is_refused_with_405(workspace: Workspace) 
     assert response.status_code == 405
     assert "POST" in response.text
     after = await post(workspace, '{ customer(id: "by-get") { id } }', "application/json")
-    assert body(after) == {"data": {"customer": None}}
+    assert body(after)["data"] == {"customer": None}
