@@ -21,11 +21,13 @@ from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
+from api.mutations.webhook import WebhookMutations
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
+from api.queries.webhook import WebhookQueries
 from api.subscriptions import Subscription
 from api.top_level_errors import TopLevelErrors
 
@@ -62,12 +64,25 @@ class CachedDocuments(SchemaExtension):
 
 
 @strawberry.type(description="Read the workspace's customers and segments.")
-class Query(CustomerQueries, PredicateQueries, SegmentQueries, EventQueries, SnapshotQueries):
+class Query(
+    CustomerQueries,
+    PredicateQueries,
+    SegmentQueries,
+    EventQueries,
+    SnapshotQueries,
+    WebhookQueries,
+):
     pass
 
 
 @strawberry.type(description="Change the workspace's data (WRITE or ADMIN keys).")
-class Mutation(CustomerMutations, SegmentMutations, SnapshotMutations, TrackedEventMutations):
+class Mutation(
+    CustomerMutations,
+    SegmentMutations,
+    SnapshotMutations,
+    TrackedEventMutations,
+    WebhookMutations,
+):
     pass
 
 

@@ -54,6 +54,8 @@ class ErrorCode(enum.Enum):
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     # access
     FORBIDDEN = "FORBIDDEN"
+    # webhooks
+    WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
 
 
 class DomainError(Exception):

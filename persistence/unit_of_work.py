@@ -12,6 +12,7 @@ from persistence.definitions import bump_definitions_version
 from persistence.segments import SegmentRepository
 from persistence.snapshots import SnapshotRepository
 from persistence.tracked_events import TrackedEventRepository
+from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 
 
@@ -23,6 +24,7 @@ class UnitOfWork:
     segments: SegmentRepository
     snapshots: SnapshotRepository
     events: TrackedEventRepository
+    webhooks: WebhookRepository
 
     def __init__(self, engine: AsyncEngine, workspace_pk: int) -> None:
         self.engine = engine
@@ -40,6 +42,7 @@ class UnitOfWork:
         self.segments = SegmentRepository(self.conn, self.workspace_pk)
         self.snapshots = SnapshotRepository(self.conn, self.workspace_pk)
         self.events = TrackedEventRepository(self.conn, self.workspace_pk)
+        self.webhooks = WebhookRepository(self.conn, self.workspace_pk)
         return self
 
     async def commit(self) -> None:
