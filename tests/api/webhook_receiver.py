@@ -48,6 +48,9 @@ class Receiver:
     answered: list[tuple[Received, int]] = field(default_factory=list)
     url: str = ""
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: asyncio.Event | None = None
+    """While set to an unset Event, requests are seen (in `seen`) but not answered."""
+    seen: list[Received] = field(default_factory=list)
 
     @property
     def delivered(self) -> list[Received]:
@@ -65,7 +68,12 @@ class Receiver:
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         got = Received(headers, body, asyncio.get_running_loop().time())
-        status = self.answer(got, len(self.received))
+        self.seen.append(got)
+        if self.holding is not None:
+            await self.holding.wait()
+            status = 503  # the sender may be gone: a held request never counts as delivered
+        else:
+            status = self.answer(got, len(self.received))
         self.received.append(got)
         self.answered.append((got, status))
         self.arrived.set()
