@@ -69,6 +69,40 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     _with_runtime(work)
 
 
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    from api.services import api_keys
+
+    async def work(runtime: Runtime) -> None:
+        workspace_pk = await api_keys.workspace_pk_of(runtime, args.workspace)
+        print(f"{'ID':<12} {'ROLE':<6} {'PREFIX':<11} {'CREATED':<20} {'LAST USED':<20} "
+              f"{'EXPIRES':<20} {'REVOKED':<20} NAME")  # fmt: skip
+        for k in await api_keys.list_keys(runtime, workspace_pk):
+            times = [_when(t) for t in (k.created_at, k.last_used_at, k.expires_at, k.revoked_at)]
+            print(f"{k.id:<12} {k.role.value:<6} {k.prefix:<11} "
+                  + " ".join(f"{t:<20}" for t in times) + f" {k.name or ''}")  # fmt: skip
+
+    _with_runtime(work)
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from api.services import api_keys
+    from domain.errors import DomainError
+
+    async def work(runtime: Runtime) -> None:
+        try:
+            workspace_pk = await api_keys.workspace_pk_of(runtime, args.workspace)
+            revoked = await api_keys.revoke_key(runtime, workspace_pk, args.id)
+        except DomainError as exc:
+            raise SystemExit(exc.message) from exc
+        print(f"revoked {revoked.id} ({revoked.prefix}...)")
+
+    _with_runtime(work)
+
+
+def _when(moment: object) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     from api.schema import schema
 
@@ -296,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=[r.value for r in Role], default="WRITE")
     create.add_argument("--label")
     create.set_defaults(func=cmd_keys_create)
+    listing_keys = keys.add_parser("list", help="a workspace's keys (never the keys themselves)")
+    listing_keys.add_argument("--workspace", required=True)
+    listing_keys.set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by its id (key_...)")
+    revoke.add_argument("--workspace", required=True)
+    revoke.add_argument("id")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("-o", "--output")

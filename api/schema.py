@@ -17,11 +17,13 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from api.mutations.api_key import ApiKeyMutations
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
 from api.mutations.webhook import WebhookMutations
+from api.queries.api_key import ApiKeyQueries
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.predicate import PredicateQueries
@@ -71,6 +73,7 @@ class Query(
     EventQueries,
     SnapshotQueries,
     WebhookQueries,
+    ApiKeyQueries,
 ):
     pass
 
@@ -82,6 +85,7 @@ class Mutation(
     SnapshotMutations,
     TrackedEventMutations,
     WebhookMutations,
+    ApiKeyMutations,
 ):
     pass
 

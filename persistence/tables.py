@@ -96,6 +96,8 @@ class ApiKey(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: datetime | None = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()
 
 
 class CustomProperty(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""webhook endpoints and deliveries
+"""webhook endpoints and deliveries; API key expiry and last use
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column('api_key', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('api_key', sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table('webhook_endpoint',
     sa.Column('workspace_pk', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -63,3 +65,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('webhook_delivery')
     op.drop_table('webhook_endpoint')
+    op.drop_column('api_key', 'last_used_at')
+    op.drop_column('api_key', 'expires_at')
