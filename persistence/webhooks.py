@@ -9,8 +9,8 @@ How events become deliveries (docs/webhooks.md tells why):
 - `claim` hands out due deliveries under FOR UPDATE SKIP LOCKED and leases them
   (next_attempt_at moves past the request timeout), so one process at a time
   tries a delivery, and a process that dies mid-request leaves it to be retried;
-- a delivery is due only when no earlier delivery for the same (endpoint,
-  customer) is still pending: order per customer holds under retries.
+- only the oldest pending delivery of each (endpoint, customer) is ever due:
+  order per customer holds under retries.
 """
 
 from __future__ import annotations
@@ -302,16 +302,20 @@ class Claimed:
 
 
 _CLAIM = f"""
-WITH due AS (
+WITH heads AS (
+    -- the oldest pending delivery of each (endpoint, customer): one pass over an index
+    SELECT DISTINCT ON (workspace_pk, endpoint_id, customer_id) workspace_pk, endpoint_id, seq
+    FROM webhook_delivery
+    WHERE status = 'PENDING'
+    ORDER BY workspace_pk, endpoint_id, customer_id, seq
+), due AS (
     SELECT d.workspace_pk, d.endpoint_id, d.seq
-    FROM webhook_delivery AS d
+    FROM heads
+    JOIN webhook_delivery AS d
+      ON d.workspace_pk = heads.workspace_pk AND d.endpoint_id = heads.endpoint_id
+     AND d.seq = heads.seq
     JOIN webhook_endpoint AS e ON e.workspace_pk = d.workspace_pk AND e.id = d.endpoint_id
     WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND e.enabled
-      AND NOT EXISTS (
-        SELECT 1 FROM webhook_delivery AS p
-        WHERE p.status = 'PENDING' AND p.workspace_pk = d.workspace_pk
-          AND p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id AND p.seq < d.seq
-      )
     ORDER BY d.next_attempt_at, d.seq
     LIMIT :limit
     FOR UPDATE OF d SKIP LOCKED

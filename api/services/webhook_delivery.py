@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook
 
 from api.runtime import Runtime
 from api.services.webhooks import check_destination
 from domain.errors import DomainError
 from domain.webhook import MAX_ATTEMPTS, retry_delay_s
+from persistence.settings import Settings
 from persistence.webhooks import Claimed, claim, fan_out, record_failure, record_success
 
 log = logging.getLogger("segmentql.webhooks")
@@ -96,32 +98,26 @@ def client(runtime: Runtime) -> httpx.AsyncClient:
     return found
 
 
-async def _record(runtime: Runtime, claimed: Claimed, outcome: Outcome) -> None:
-    settings = runtime.settings
-    async with runtime.engine.begin() as conn:
-        if outcome.ok:
-            await record_success(conn, claimed, outcome.status_code or 0)
-            return
-        attempts = claimed.delivery.attempts
-        retry_in = (
-            None
-            if attempts >= MAX_ATTEMPTS
-            else retry_delay_s(attempts, settings.webhook_backoff_base_ms / 1000)
-        )
-        await record_failure(
-            conn,
-            claimed,
-            outcome.status_code,
-            outcome.error or "failed",
-            retry_in,
-            settings.webhook_disable_after_s,
-        )
-
-
-async def _attempt(runtime: Runtime, claimed: Claimed) -> bool:
-    outcome = await send(client(runtime), runtime, claimed)
-    await _record(runtime, claimed, outcome)
-    return outcome.ok
+async def _record(
+    conn: AsyncConnection, settings: Settings, claimed: Claimed, outcome: Outcome
+) -> None:
+    if outcome.ok:
+        await record_success(conn, claimed, outcome.status_code or 0)
+        return
+    attempts = claimed.delivery.attempts
+    retry_in = (
+        None
+        if attempts >= MAX_ATTEMPTS
+        else retry_delay_s(attempts, settings.webhook_backoff_base_ms / 1000)
+    )
+    await record_failure(
+        conn,
+        claimed,
+        outcome.status_code,
+        outcome.error or "failed",
+        retry_in,
+        settings.webhook_disable_after_s,
+    )
 
 
 async def deliver_webhooks(runtime: Runtime) -> int:
@@ -137,6 +133,12 @@ async def deliver_webhooks(runtime: Runtime) -> int:
             batch = await claim(conn, CLAIM_BATCH, lease_s)
         if not batch:
             break
-        results = await asyncio.gather(*(_attempt(runtime, c) for c in batch))
-        delivered += sum(results)
+        http = client(runtime)
+        outcomes = await asyncio.gather(*(send(http, runtime, c) for c in batch))
+        # One transaction records the batch (a crash before it commits re-sends the
+        # batch after the lease: at least once).
+        async with runtime.engine.begin() as conn:
+            for claimed, outcome in zip(batch, outcomes, strict=True):
+                await _record(conn, runtime.settings, claimed, outcome)
+        delivered += sum(o.ok for o in outcomes)
     return delivered
