@@ -59,6 +59,7 @@ def default_jobs(runtime: Runtime) -> list[Periodic]:
     from api.services.membership import sweep
     from api.services.snapshots import run_due
     from api.services.stats_refresher import refresh_stale_stats
+    from api.services.webhook_delivery import deliver_webhooks
 
     settings = runtime.settings
     return [
@@ -67,6 +68,7 @@ def default_jobs(runtime: Runtime) -> list[Periodic]:
         Periodic("event retention", 3600.0, prune_events),
         Periodic("snapshot scheduler", 30.0, run_due),
         Periodic("tracked event retention", 3600.0, prune_tracked_events),
+        Periodic("webhook delivery", settings.webhook_poll_ms / 1000, deliver_webhooks),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -105,6 +106,47 @@ def keys_create(
         print(await create_key(runtime, workspace, role, label))
 
     with_runtime(work)
+
+
+@keys_app.command("list")
+def keys_list(workspace: Annotated[str, typer.Option(help="Workspace name.")]) -> None:
+    """The workspace's keys: id, role, prefix, created, last used, expires, revoked, name."""
+    from api.services import api_keys
+
+    async def work(runtime: Runtime) -> None:
+        workspace_pk = await api_keys.workspace_pk_of(runtime, workspace)
+        print(f"{'ID':<12} {'ROLE':<6} {'PREFIX':<11} {'CREATED':<20} {'LAST USED':<20} "
+              f"{'EXPIRES':<20} {'REVOKED':<20} NAME")  # fmt: skip
+        for k in await api_keys.list_keys(runtime, workspace_pk):
+            times = [_when(t) for t in (k.created_at, k.last_used_at, k.expires_at, k.revoked_at)]
+            print(f"{k.id:<12} {k.role.value:<6} {k.prefix:<11} "
+                  + " ".join(f"{t:<20}" for t in times) + f" {k.name or ''}")  # fmt: skip
+
+    with_runtime(work)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id, e.g. key_42.")],
+    workspace: Annotated[str, typer.Option(help="Workspace name.")],
+) -> None:
+    """Revoke a key: every process refuses it from its next request on."""
+    from api.services import api_keys
+    from domain.errors import DomainError
+
+    async def work(runtime: Runtime) -> None:
+        try:
+            workspace_pk = await api_keys.workspace_pk_of(runtime, workspace)
+            revoked = await api_keys.revoke_key(runtime, workspace_pk, key_id)
+        except DomainError as exc:
+            raise SystemExit(exc.message) from exc
+        print(f"revoked {revoked.id} ({revoked.prefix}...)")
+
+    with_runtime(work)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command("export-schema")

@@ -49,4 +49,7 @@ class Runtime:
         hub = self.extras.pop("hub", None)
         if hub is not None:
             await hub.close()
+        webhook_client = self.extras.pop("webhook_client", None)
+        if webhook_client is not None:
+            await webhook_client.aclose()
         await self.engine.dispose()

@@ -19,11 +19,14 @@ from strawberry.extensions import (
 
 from api.argument_checks import guard_arguments
 from api.cost import QueryCost
+from api.mutations.api_key import ApiKeyMutations
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
+from api.mutations.webhook import WebhookMutations
 from api.persisted_documents import PersistedDocuments
+from api.queries.api_key import ApiKeyQueries
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
 from api.queries.import_job import ImportJobQueries
@@ -31,6 +34,7 @@ from api.queries.node import NodeQueries
 from api.queries.predicate import PredicateQueries
 from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
+from api.queries.webhook import WebhookQueries
 from api.request_budget import RequestDeadline
 from api.subscriptions import Subscription
 from api.top_level_errors import TopLevelErrors
@@ -76,12 +80,21 @@ class Query(
     SnapshotQueries,
     ImportJobQueries,
     NodeQueries,
+    WebhookQueries,
+    ApiKeyQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the workspace's data (WRITE or ADMIN keys).")
-class Mutation(CustomerMutations, SegmentMutations, SnapshotMutations, TrackedEventMutations):
+class Mutation(
+    CustomerMutations,
+    SegmentMutations,
+    SnapshotMutations,
+    TrackedEventMutations,
+    WebhookMutations,
+    ApiKeyMutations,
+):
     pass
 
 

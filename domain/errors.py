@@ -61,6 +61,8 @@ class ErrorCode(enum.Enum):
     NOT_AN_OBJECT = "NOT_AN_OBJECT"
     TRUNCATED_INPUT = "TRUNCATED_INPUT"
     TOO_MANY_DELETIONS = "TOO_MANY_DELETIONS"
+    # webhooks
+    WEBHOOK_URL_REFUSED = "WEBHOOK_URL_REFUSED"
 
 
 class DomainError(Exception):

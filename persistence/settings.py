@@ -58,6 +58,12 @@ class Settings:
     subscriber_buffer: int = 10_000
     export_timeout_ms: int = 600_000
     tracked_event_retention_days: int = 400
+    webhook_allow_private: bool = False
+    webhook_http_hosts: list[str] = field(default_factory=list)
+    webhook_backoff_base_ms: int = 5_000
+    webhook_disable_after_s: int = 3 * 24 * 3600
+    webhook_poll_ms: int = 100
+    webhook_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -89,5 +95,11 @@ class Settings:
             subscriber_buffer=_int("SEGMENTQL_SUBSCRIBER_BUFFER", 10_000),
             export_timeout_ms=_int("SEGMENTQL_EXPORT_TIMEOUT_MS", 600_000),
             tracked_event_retention_days=_int("SEGMENTQL_TRACKED_EVENT_RETENTION_DAYS", 400),
+            webhook_allow_private=os.environ.get("SEGMENTQL_WEBHOOK_ALLOW_PRIVATE") == "1",
+            webhook_http_hosts=_list("SEGMENTQL_WEBHOOK_HTTP_HOSTS", []),
+            webhook_backoff_base_ms=_int("SEGMENTQL_WEBHOOK_BACKOFF_BASE_MS", 5_000),
+            webhook_disable_after_s=_int("SEGMENTQL_WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600),
+            webhook_poll_ms=_int("SEGMENTQL_WEBHOOK_POLL_MS", 100),
+            webhook_timeout_s=_int("SEGMENTQL_WEBHOOK_TIMEOUT_S", 10),
             background_jobs=os.environ.get("SEGMENTQL_BACKGROUND_JOBS", "1") not in ("0", "false"),
         )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 NOW = text("now()")
@@ -96,6 +97,8 @@ class ApiKey(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: datetime | None = _ts(nullable=False)
     revoked_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts()
+    last_used_at: datetime | None = _ts()
 
 
 class CostBucket(SQLModel, table=True):
@@ -482,6 +485,76 @@ class ImportJob(SQLModel, table=True):
     created_at: datetime | None = _ts(nullable=False)
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL that receives a workspace's segment events, signed with its secret.
+
+    `cursor_seq` is how far into the workspace's event log this endpoint's
+    deliveries have been written (persistence.webhooks.fan_out).
+    """
+
+    __tablename__ = "webhook_endpoint"
+    workspace_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    id: str = Field(sa_column=Column(String(40), primary_key=True))
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    segment_ids: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
+    event_types: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
+    enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    secret: str = Field(sa_column=Column(String(100), nullable=False))
+    previous_secret: str | None = Field(default=None, sa_column=Column(String(100)))
+    previous_secret_until: datetime | None = _ts()
+    cursor_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    failing_since: datetime | None = _ts()
+    created_at: datetime | None = _ts(nullable=False)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: sent until a 2xx answer, or given up."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_pk", "endpoint_id"],
+            ["webhook_endpoint.workspace_pk", "webhook_endpoint.id"],
+            ondelete="CASCADE",
+        ),
+        Index(
+            "webhook_delivery_due_idx",
+            "next_attempt_at",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        Index(
+            "webhook_delivery_customer_idx",
+            "workspace_pk",
+            "endpoint_id",
+            "customer_id",
+            "seq",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        Index("webhook_delivery_status_idx", "workspace_pk", "endpoint_id", "status", "seq"),
+    )
+    workspace_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    endpoint_id: str = Field(sa_column=Column(String(40), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(sa_column=Column(String(10), nullable=False))
+    segment_id: str = Field(sa_column=Column(String(40), nullable=False))
+    segment_name: str = Field(sa_column=Column(String(200), nullable=False))
+    customer_id: str = Field(sa_column=Column(String(255), nullable=False))
+    occurred_at: datetime | None = _ts(nullable=False)
+    status: str = Field(sa_column=Column(String(10), nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    next_attempt_at: datetime | None = _ts(nullable=False)
+    last_status_code: int | None = Field(default=None, sa_column=Column(Integer))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_attempt_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
 
 
 metadata = SQLModel.metadata

@@ -14,6 +14,7 @@ from persistence.definitions import bump_definitions_version
 from persistence.segments import SegmentRepository
 from persistence.snapshots import SnapshotRepository
 from persistence.tracked_events import TrackedEventRepository
+from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 
 
@@ -25,6 +26,7 @@ class UnitOfWork:
     segments: SegmentRepository
     snapshots: SnapshotRepository
     events: TrackedEventRepository
+    webhooks: WebhookRepository
 
     def __init__(
         self, engine: AsyncEngine, workspace_pk: int, budget: ConnectionBudget | None = None
@@ -57,6 +59,7 @@ class UnitOfWork:
         self.segments = SegmentRepository(self.conn, self.workspace_pk)
         self.snapshots = SnapshotRepository(self.conn, self.workspace_pk)
         self.events = TrackedEventRepository(self.conn, self.workspace_pk)
+        self.webhooks = WebhookRepository(self.conn, self.workspace_pk)
         return self
 
     async def commit(self) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,6 +38,44 @@ class Caller:
     """The workspace's definitions version when the key was checked (None: not read)."""
     key_pk: int | None = None
     """The API key's own id (its cost bucket); None for callers without a key (the CLI)."""
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as an admin sees it: never the key itself, only its first characters."""
+
+    id: str
+    name: str | None
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def key_id(pk: int) -> str:
+    return f"key_{pk}"
+
+
+def key_pk(value: str) -> int | None:
+    digits = value.removeprefix("key_")
+    return int(digits) if value.startswith("key_") and digits.isdigit() else None
+
+
+def _key_info(row: Any) -> KeyInfo:
+    m = row._mapping
+    return KeyInfo(
+        key_id(m["pk"]),
+        m["label"],
+        Role(m["role"]),
+        m["prefix"],
+        m["created_at"],
+        m["last_used_at"],
+        m["expires_at"],
+        m["revoked_at"],
+    )
 
 
 _AUTHENTICATE = (  # built once: every request runs it
@@ -45,9 +85,27 @@ _AUTHENTICATE = (  # built once: every request runs it
         key_table.c.role,
         key_table.c.pk.label("key_pk"),
         version_of(workspace_table.c.pk).label("definitions_version"),
+        key_table.c.pk.label("key_pk"),
+        key_table.c.last_used_at,
     )
     .join(key_table, key_table.c.workspace_pk == workspace_table.c.pk)
-    .where(key_table.c.key_hash == bindparam("key_hash"), key_table.c.revoked_at.is_(None))
+    .where(
+        key_table.c.key_hash == bindparam("key_hash"),
+        key_table.c.revoked_at.is_(None),
+        or_(key_table.c.expires_at.is_(None), key_table.c.expires_at > func.now()),
+    )
+)
+
+
+_KEY_COLUMNS = (
+    key_table.c.pk,
+    key_table.c.label,
+    key_table.c.role,
+    key_table.c.prefix,
+    key_table.c.created_at,
+    key_table.c.last_used_at,
+    key_table.c.expires_at,
+    key_table.c.revoked_at,
 )
 
 
@@ -85,18 +143,62 @@ class WorkspaceRepository:
         )
         return [row.name for row in found]
 
-    async def create_key(self, workspace_pk: int, role: Role, label: str | None = None) -> str:
+    async def create_key(
+        self,
+        workspace_pk: int,
+        role: Role,
+        label: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> str:
+        key, _ = await self.create_key_info(workspace_pk, role, label, expires_at)
+        return key
+
+    async def create_key_info(
+        self,
+        workspace_pk: int,
+        role: Role,
+        label: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, KeyInfo]:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        await self.conn.execute(
-            key_table.insert().values(
+        row = await self.conn.execute(
+            key_table.insert()
+            .values(
                 workspace_pk=workspace_pk,
                 role=role.value,
                 key_hash=hash_key(key),
                 prefix=key[:10],
                 label=label,
+                expires_at=expires_at,
             )
+            .returning(*_KEY_COLUMNS)
         )
-        return key
+        return key, _key_info(row.one())
+
+    async def keys(self, workspace_pk: int) -> list[KeyInfo]:
+        """The workspace's keys, revoked ones too, oldest first."""
+        rows = await self.conn.execute(
+            select(*_KEY_COLUMNS)
+            .where(key_table.c.workspace_pk == workspace_pk)
+            .order_by(key_table.c.pk)
+        )
+        return [_key_info(r) for r in rows]
+
+    async def revoke_key(self, workspace_pk: int, pk: int) -> KeyInfo | None:
+        """Revoked from now on (a key revoked before keeps its time); None: no such key."""
+        row = await self.conn.execute(
+            update(key_table)
+            .where(key_table.c.workspace_pk == workspace_pk, key_table.c.pk == pk)
+            .values(revoked_at=func.coalesce(key_table.c.revoked_at, func.now()))
+            .returning(*_KEY_COLUMNS)
+        )
+        found = row.first()
+        return None if found is None else _key_info(found)
+
+    async def mark_used(self, pk: int) -> None:
+        await self.conn.execute(
+            update(key_table).where(key_table.c.pk == pk).values(last_used_at=func.now())
+        )
 
     async def authenticate(self, key: str) -> Caller | None:
         row = (await self.conn.execute(_AUTHENTICATE, {"key_hash": hash_key(key)})).first()
@@ -108,4 +210,5 @@ class WorkspaceRepository:
             Role(row.role),
             int(row.definitions_version),
             int(row.key_pk),
+            row.last_used_at,
         )

@@ -1,0 +1,144 @@
+"""Sending webhooks: the background job that turns the event log into signed POSTs.
+
+Each run writes deliveries for new events (persistence.webhooks.fan_out), then
+leases due deliveries a batch at a time and sends each batch concurrently,
+until nothing is due. Several processes may run it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
+from standardwebhooks.webhooks import Webhook
+
+from api.runtime import Runtime
+from api.services.webhooks import check_destination
+from domain.errors import DomainError
+from domain.webhook import MAX_ATTEMPTS, retry_delay_s
+from persistence.settings import Settings
+from persistence.webhooks import Claimed, claim, fan_out, record_failure, record_success
+
+log = logging.getLogger("segmentql.webhooks")
+
+MAX_RESPONSE_BYTES = 64 * 1024
+CLAIM_BATCH = 200
+MAX_BATCHES_A_RUN = 50
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def signed_request(claimed: Claimed, now: datetime) -> tuple[dict[str, str], bytes]:
+    """Standard Webhooks headers and body, signed with each secret in use."""
+    delivery = claimed.delivery
+    body = json.dumps(delivery.body(), separators=(",", ":"))
+    signatures = " ".join(
+        Webhook(secret).sign(delivery.id, now, body) for secret in claimed.secrets
+    )
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signatures,
+    }
+    return headers, body.encode()
+
+
+async def _read_some(response: httpx.Response) -> bytes:
+    """At most MAX_RESPONSE_BYTES of the body: a receiver cannot make us read more."""
+    kept = b""
+    async for chunk in response.aiter_bytes():
+        kept += chunk
+        if len(kept) >= MAX_RESPONSE_BYTES:
+            break
+    return kept[:MAX_RESPONSE_BYTES]
+
+
+async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) -> Outcome:
+    """One attempt. The destination is checked again here: DNS may have changed."""
+    try:
+        await check_destination(claimed.url, runtime.settings)
+    except DomainError as exc:
+        return Outcome(None, exc.message)
+    headers, body = signed_request(claimed, runtime.clock())
+    try:
+        async with client.stream("POST", claimed.url, headers=headers, content=body) as response:
+            answer = await _read_some(response)
+    except httpx.HTTPError as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
+    if 200 <= response.status_code < 300:
+        return Outcome(response.status_code, None)
+    text = answer[:300].decode("utf-8", "replace")
+    return Outcome(response.status_code, f"HTTP {response.status_code}: {text}")
+
+
+def client(runtime: Runtime) -> httpx.AsyncClient:
+    """The process's HTTP client: no redirects followed, the request timeout from settings."""
+    found = runtime.extras.get("webhook_client")
+    if found is None:
+        found = runtime.extras["webhook_client"] = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=runtime.settings.webhook_timeout_s,
+            limits=httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=50),
+        )
+    assert isinstance(found, httpx.AsyncClient)
+    return found
+
+
+async def _record(
+    conn: AsyncConnection, settings: Settings, claimed: Claimed, outcome: Outcome
+) -> None:
+    if outcome.ok:
+        await record_success(conn, claimed, outcome.status_code or 0)
+        return
+    attempts = claimed.delivery.attempts
+    retry_in = (
+        None
+        if attempts >= MAX_ATTEMPTS
+        else retry_delay_s(attempts, settings.webhook_backoff_base_ms / 1000)
+    )
+    await record_failure(
+        conn,
+        claimed,
+        outcome.status_code,
+        outcome.error or "failed",
+        retry_in,
+        settings.webhook_disable_after_s,
+    )
+
+
+async def deliver_webhooks(runtime: Runtime) -> int:
+    """Fan out new events, then send what is due; the number delivered."""
+    async with runtime.engine.begin() as conn:
+        await fan_out(conn)
+    delivered = 0
+    # Twice the request timeout: a lease outlives any attempt, so one process at a time
+    # tries a delivery; a process killed mid-attempt leaves it due after the lease.
+    lease_s = 2 * runtime.settings.webhook_timeout_s
+    for _ in range(MAX_BATCHES_A_RUN):
+        async with runtime.engine.begin() as conn:
+            batch = await claim(conn, CLAIM_BATCH, lease_s)
+        if not batch:
+            break
+        http = client(runtime)
+        outcomes = await asyncio.gather(*(send(http, runtime, c) for c in batch))
+        # One transaction records the batch (a crash before it commits re-sends the
+        # batch after the lease: at least once).
+        async with runtime.engine.begin() as conn:
+            for claimed, outcome in zip(batch, outcomes, strict=True):
+                await _record(conn, runtime.settings, claimed, outcome)
+        delivered += sum(o.ok for o in outcomes)
+    return delivered
