@@ -83,7 +83,6 @@ _AUTHENTICATE = (  # built once: every request runs it
         workspace_table.c.pk,
         workspace_table.c.name,
         key_table.c.role,
-        key_table.c.pk.label("key_pk"),
         version_of(workspace_table.c.pk).label("definitions_version"),
         key_table.c.pk.label("key_pk"),
         key_table.c.last_used_at,

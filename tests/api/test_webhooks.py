@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
 from domain.access import Role
 from tests.api.event_documents import active_segment, in_germany, move
-from tests.api.test_live_subscriptions import _free_port, _wait_ready
 from tests.api.webhook_documents import (
     CREATE_ENDPOINT,
     DELETE_ENDPOINT,
@@ -32,7 +29,8 @@ from tests.api.webhook_documents import (
     webhook_runtime,
 )
 from tests.api.webhook_receiver import Received, receiving
-from tests.conftest import ROOT, Workspace, serving
+from tests.cli import serve_process
+from tests.conftest import Workspace, serving
 
 
 @pytest.fixture(scope="module")
@@ -276,34 +274,14 @@ async def test_retry_and_replay_send_history_again(ws: Workspace, hooks_runtime:
     assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
 
 
-@contextlib.asynccontextmanager
-async def serve_process(
-    database_url: str, log: Path, port: int
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`segmentql serve` as its own process, background jobs on, webhooks set for tests."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SEGMENTQL_BACKGROUND_JOBS": "1",
-        "SEGMENTQL_WEBHOOK_ALLOW_PRIVATE": "1",
-        "SEGMENTQL_WEBHOOK_HTTP_HOSTS": "127.0.0.1",
-        "SEGMENTQL_WEBHOOK_BACKOFF_BASE_MS": "50",
-        "SEGMENTQL_WEBHOOK_POLL_MS": "50",
-        "SEGMENTQL_WEBHOOK_TIMEOUT_S": "1",
-    }
-    env.pop("TEST_DATABASE_URL", None)
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning",
-            cwd=ROOT, env=env, stdout=out, stderr=out,
-        )  # fmt: skip
-    try:
-        await _wait_ready(f"http://127.0.0.1:{port}", process, log)
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+WEBHOOK_SETTINGS = {
+    "SEGMENTQL_BACKGROUND_JOBS": "1",
+    "SEGMENTQL_WEBHOOK_ALLOW_PRIVATE": "1",
+    "SEGMENTQL_WEBHOOK_HTTP_HOSTS": "127.0.0.1",
+    "SEGMENTQL_WEBHOOK_BACKOFF_BASE_MS": "50",
+    "SEGMENTQL_WEBHOOK_POLL_MS": "50",
+    "SEGMENTQL_WEBHOOK_TIMEOUT_S": "1",
+}
 
 
 async def test_a_process_killed_mid_delivery_delivers_after_restart(
@@ -316,20 +294,20 @@ async def test_a_process_killed_mid_delivery_delivers_after_restart(
         endpoint_id = (await create_endpoint(ws, receiver.url, segmentIds=[segment_id]))[
             "endpoint"
         ]["id"]
-        log, port = tmp_path / "serve.log", _free_port()
-        async with serve_process(database_url, log, port) as process:
+        first_log, log = tmp_path / "first.log", tmp_path / "serve.log"
+        async with serve_process(database_url, first_log, **WEBHOOK_SETTINGS) as (_, process):
             # when: an event is recorded and the process is killed while it is sending it
             await move(ws, "c1", "DE")
             deadline = asyncio.get_running_loop().time() + 30
             while not receiver.seen:
-                assert asyncio.get_running_loop().time() < deadline, log.read_text()[-2000:]
+                assert asyncio.get_running_loop().time() < deadline, first_log.read_text()[-2000:]
                 await asyncio.sleep(0.02)
             process.send_signal(signal.SIGKILL)
             await process.wait()
         receiver.holding.set()
         receiver.holding = None
         # then: a restarted process delivers it once its lease is over
-        async with serve_process(database_url, log, port):
+        async with serve_process(database_url, log, **WEBHOOK_SETTINGS):
             got = await receiver.wait_for(1, timeout=30)
             [delivery] = await settled(ws, endpoint_id)
     assert kinds(got) == [("SEGMENT_ENTERED", "c1")]
