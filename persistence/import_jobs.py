@@ -86,15 +86,17 @@ class ImportJobRepository:
         return None if row is None else _view(row._mapping)
 
 
-async def fail_abandoned(conn: AsyncConnection, now: datetime, job_id: str | None = None) -> int:
-    """Mark FAILED every unfinished job (or just `job_id`) no session runs any more; how many."""
+async def fail_abandoned(
+    conn: AsyncConnection, now: datetime, job_id: str | None = None
+) -> list[str]:
+    """Mark FAILED every unfinished job (or just `job_id`) no session runs any more; their ids."""
     query = select(job.c.workspace_pk, job.c.id, job.c.lines_read).where(
         job.c.state.in_(UNFINISHED)
     )
     if job_id is not None:
         query = query.where(job.c.id == job_id)
     rows = await conn.execute(query)
-    failed = 0
+    failed: list[str] = []
     for workspace_pk, found_id, lines in rows.all():
         taken = await conn.scalar(select(func.pg_try_advisory_lock(_lock_key(found_id))))
         if not taken:
@@ -113,7 +115,8 @@ async def fail_abandoned(conn: AsyncConnection, now: datetime, job_id: str | Non
                     finished_at=now,
                 )
             )
-            failed += result.rowcount
+            if result.rowcount:
+                failed.append(found_id)
         finally:
             await conn.execute(select(func.pg_advisory_unlock(_lock_key(found_id))))
     return failed

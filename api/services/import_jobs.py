@@ -37,13 +37,14 @@ async def start_job(
     runtime: Runtime, workspace_pk: int, body: AsyncIterator[bytes], options: ImportOptions
 ) -> str:
     """Store the body, queue the job, start it; returns the job id."""
-    spool = Path(tempfile.mkdtemp(prefix="segmentql-import-")) / "body"
+    job_id = sortable_id("imp_")
+    spool = spool_of(job_id)
+    spool.parent.mkdir(mode=0o700)
     try:
         await _spool(body, spool, runtime.settings.max_import_bytes)
     except BaseException:
         _remove(spool)
         raise
-    job_id = sortable_id("imp_")
     holder = await runtime.engine.connect()
     try:
         jobs = ImportJobRepository(holder, workspace_pk)
@@ -65,7 +66,7 @@ async def get_job(runtime: Runtime, workspace_pk: int, job_id: str) -> ImportJob
     async with runtime.engine.connect() as conn:
         found = await ImportJobRepository(conn, workspace_pk).get(job_id)
         unfinished = found is not None and found.state in (JobState.QUEUED, JobState.RUNNING)
-        if unfinished and await fail_abandoned(conn, runtime.clock(), job_id):
+        if unfinished and await _fail_abandoned(conn, runtime, job_id):
             found = await ImportJobRepository(conn, workspace_pk).get(job_id)
         await conn.commit()
     return found
@@ -74,9 +75,24 @@ async def get_job(runtime: Runtime, workspace_pk: int, job_id: str) -> ImportJob
 async def fail_abandoned_jobs(runtime: Runtime) -> int:
     """At start-up: jobs a dead process left unfinished are marked FAILED."""
     async with runtime.engine.connect() as conn:
-        failed = await fail_abandoned(conn, runtime.clock())
+        failed = await _fail_abandoned(conn, runtime)
         await conn.commit()
     return failed
+
+
+async def _fail_abandoned(
+    conn: AsyncConnection, runtime: Runtime, job_id: str | None = None
+) -> int:
+    """Mark abandoned jobs FAILED, and drop what their runner spooled if it was on this host."""
+    failed = await fail_abandoned(conn, runtime.clock(), job_id)
+    for found in failed:
+        _remove(spool_of(found))
+    return len(failed)
+
+
+def spool_of(job_id: str) -> Path:
+    """Where a job's body waits while it runs (a folder of its own, readable by us only)."""
+    return Path(tempfile.gettempdir()) / f"segmentql-import-{job_id}" / "body"
 
 
 async def _spool(body: AsyncIterator[bytes], path: Path, limit: int) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from api.services.import_jobs import spool_of
 from domain.access import Role
 from tests.api.documents import CUSTOMER
 from tests.cli import serve_process
@@ -153,3 +154,4 @@ async def test_a_server_killed_mid_job_leaves_the_job_failed_with_the_reason(
     assert done["state"] == "FAILED", done
     assert done["failure"].startswith("interrupted") and "send the file again" in done["failure"]
     assert 0 < done["linesRead"] < 60_000
+    assert not spool_of(job_id).parent.exists()  # what the dead server spooled is gone
