@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,24 +140,6 @@ def lines_of(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> I
         raise FileBroken(splitter.number + 1, f"the gzip data is corrupt ({exc})") from exc
     yield from splitter.feed(rest)
     yield from splitter.finish()
-    if not complete:
-        raise FileBroken(splitter.number, "the gzip file is truncated (it ends mid-stream)")
-
-
-async def alines_of(
-    chunks: AsyncIterable[bytes], max_line_bytes: int = MAX_LINE_BYTES
-) -> AsyncIterator[Line]:
-    """`lines_of` for an asynchronous body (an HTTP upload)."""
-    gunzip, splitter = Gunzip(), LineSplitter(max_line_bytes)
-    try:
-        async for chunk in chunks:
-            for line in splitter.feed(gunzip.feed(chunk)):
-                yield line
-        rest, complete = gunzip.finish()
-    except zlib.error as exc:
-        raise FileBroken(splitter.number + 1, f"the gzip data is corrupt ({exc})") from exc
-    for line in (*splitter.feed(rest), *splitter.finish()):
-        yield line
     if not complete:
         raise FileBroken(splitter.number, "the gzip file is truncated (it ends mid-stream)")
 
@@ -317,8 +299,3 @@ def _property_cell(definition: CustomPropertyDef, cell: str) -> object:
         lowered = cell.strip().lower()
         return {"true": True, "false": False}.get(lowered, cell)
     return cell
-
-
-def record_counts(values: Mapping[str, Any]) -> int:
-    """Related records a line carries (for progress figures)."""
-    return sum(len(v) for k, v in values.items() if k in RELATED_ATTRS and isinstance(v, Sequence))

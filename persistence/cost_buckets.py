@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Float, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_REFILLED = (
-    "least(:size, b.available + :rate * extract(epoch FROM now() - b.updated_at))"
-)
+_REFILLED = "least(:size, b.available + :rate * extract(epoch FROM now() - b.updated_at))"
 _CHARGE = text(
     f"""
     INSERT INTO cost_bucket AS b (workspace_pk, key_pk, available, refused, updated_at)

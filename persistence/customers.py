@@ -204,6 +204,8 @@ class CustomerRepository:
             page = (
                 select(
                     literal(tag).label("page_tag"),
+                    # the database's order (its collation), kept through the UNION ALL
+                    func.row_number().over(order_by=window.order(c.c.id)).label("page_pos"),
                     *CUSTOMER_COLUMNS,
                     has_child_expr().label("has_child"),
                 )
@@ -217,7 +219,7 @@ class CustomerRepository:
             rows[row.page_tag].append(row)
         pages = []
         for found in rows:
-            found.sort(key=lambda r: r.id, reverse=window.backward != window.descending)
+            found.sort(key=lambda r: r.page_pos)
             kept, has_next, has_previous = window.cut(found)
             views = [view_from_row(r) for r in kept]
             pages.append(Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous))

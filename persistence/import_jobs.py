@@ -106,7 +106,7 @@ async def fail_abandoned(
                 update(job)
                 .where(
                     job.c.workspace_pk == workspace_pk,
-                    job.c.id == job_id,
+                    job.c.id == found_id,
                     job.c.state.in_(UNFINISHED),
                 )
                 .values(

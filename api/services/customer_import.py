@@ -80,17 +80,12 @@ async def import_customers(
     bar = progress or NoProgress()
     report = report if report is not None else ImportReport()
     import_began = runtime.clock()
-    async with runtime.engine.connect() as conn, SeenIds(conn, workspace_pk) as seen:
-        if options.mode is ImportMode.REPLACE:
-            await _collect_ids(runtime, workspace_pk, open_lines, options, seen)
-            held, absent = await seen.counts(import_began)
-            share = 100.0 * absent / held if held else 0.0
-            if share > options.max_delete_percent and not options.force:
-                raise ImportRefused(
-                    f"the file would delete {absent:,} of {held:,} customers ({share:.1f}%), "
-                    f"more than --max-delete {options.max_delete_percent:g}%; nothing was "
-                    "changed (use --force to delete them)"
-                )
+    async with contextlib.AsyncExitStack() as stack:
+        seen: SeenIds | None = None
+        if options.mode is ImportMode.REPLACE:  # only replace needs the ids (and a connection)
+            conn = await stack.enter_async_context(runtime.engine.connect())
+            seen = await stack.enter_async_context(SeenIds(conn, workspace_pk))
+            await _check_replace(runtime, workspace_pk, open_lines, options, seen, import_began)
         writer = _Writer(runtime, workspace_pk, options.strict, report)
         async with writer:
             try:
@@ -102,7 +97,7 @@ async def import_customers(
                 report.failure = report.failure or (
                     f"{report.rejected:,} lines were rejected; nothing was written (--strict)"
                 )
-            elif options.mode is ImportMode.REPLACE and report.failure is None:
+            elif seen is not None and report.failure is None:
                 await writer.delete_absent(seen, import_began)
             await writer.finish()
     if report.written or report.deleted:
@@ -111,27 +106,65 @@ async def import_customers(
     return report
 
 
+async def _check_replace(
+    runtime: Runtime,
+    workspace_pk: int,
+    open_lines: Lines,
+    options: ImportOptions,
+    seen: SeenIds,
+    began: datetime,
+) -> None:
+    """Replace mode's first pass: the file's ids into `seen`; refused before any change when
+    a line names no readable id (its customer could not be told from those to delete), when
+    the file is broken, or when it would delete more than the limit allows."""
+    try:
+        unreadable = await _collect_ids(runtime, workspace_pk, open_lines, options, seen)
+    except FileBroken as broken:
+        raise ImportRefused(
+            f"line {broken.line}: {broken.message}; nothing was changed"
+        ) from broken
+    if unreadable:
+        raise ImportRefused(
+            f"{unreadable:,} lines name no readable customer id, so the customers they "
+            "describe cannot be told from those to delete; nothing was changed (fix them, or "
+            "use --mode upsert)"
+        )
+    held, absent = await seen.counts(began)
+    share = 100.0 * absent / held if held else 0.0
+    if share > options.max_delete_percent and not options.force:
+        raise ImportRefused(
+            f"the file would delete {absent:,} of {held:,} customers ({share:.1f}%), "
+            f"more than --max-delete {options.max_delete_percent:g}%; nothing was "
+            "changed (use --force to delete them)"
+        )
+
+
 async def _collect_ids(
     runtime: Runtime, workspace_pk: int, open_lines: Lines, options: ImportOptions, seen: SeenIds
-) -> None:
-    """Replace mode's first pass: every id the file names, even on lines refused later."""
+) -> int:
+    """Every id the file names, even on lines refused later; how many lines name none."""
     declared = await _declared(runtime, workspace_pk)
     header: CsvHeader | None = None
     ids: list[str] = []
+    unreadable = 0
     async for line in open_lines():
         try:
             values = _values(line, options.format, header, declared)
         except DomainError:
+            unreadable += 1
             continue
         if isinstance(values, CsvHeader):
             header = values
-            continue
-        if values is not None and isinstance(values.get("id"), str):
-            ids.append(values["id"])
+        elif values is not None:
+            if isinstance(values.get("id"), str):
+                ids.append(values["id"])
+            else:
+                unreadable += 1
         if len(ids) >= 10 * BATCH:
             await seen.add(ids)
             ids = []
     await seen.add(ids)
+    return unreadable
 
 
 async def _write_file(

@@ -121,17 +121,22 @@ async def _run(
         state = JobState.SUCCEEDED if report.failure is None else JobState.FAILED
     except ImportRefused as refused:
         report.failure = str(refused)
+    except asyncio.CancelledError:
+        report.failure = "interrupted: the server stopped; send the file again"
+        raise
     except Exception:
         log.exception("import job %s failed", job_id)
         report.failure = "the import failed on a server error; it is logged under the job id"
     finally:
         saver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await saver
+        await asyncio.gather(saver, return_exceptions=True)
         try:
             await _save(runtime, workspace_pk, job_id, state, report)
         finally:
-            await holder.close()  # releases the job's lock
+            # Invalidated, not returned to the pool: ending the session is what releases the
+            # job's advisory lock (a pooled connection would keep it).
+            await holder.invalidate()
+            await holder.close()
             _remove(spool)
 
 
@@ -139,7 +144,10 @@ async def _save_while_running(
     runtime: Runtime, workspace_pk: int, job_id: str, report: ImportReport
 ) -> None:
     while True:
-        await _save(runtime, workspace_pk, job_id, JobState.RUNNING, report)
+        try:
+            await _save(runtime, workspace_pk, job_id, JobState.RUNNING, report)
+        except Exception:  # a figure saved late is no reason to stop the import
+            log.warning("import job %s: progress not saved", job_id, exc_info=True)
         await asyncio.sleep(SAVE_EVERY_S)
 
 

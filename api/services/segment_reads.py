@@ -63,7 +63,7 @@ class Members:
     columns: list[str]
 
 
-MembersKey = tuple[Segment, int, str | None, str | None]  # segment, first, after id, search
+MembersKey = tuple[Segment, Slice[str], str | None]  # segment, which page, search
 
 
 async def members(
@@ -71,7 +71,6 @@ async def members(
 ) -> Members:
     """A page of the segment's members; the pages of one level (every segment of a
     listing) are read in one statement, and so are their counts."""
-    now = ctx.runtime.clock()
     timeout = ctx.runtime.settings.statement_timeout_ms
 
     async def load_pages(keys: Sequence[MembersKey]) -> list[Page[CustomerView]]:
@@ -79,6 +78,7 @@ async def members(
         for index, (_, window_, term) in enumerate(keys):
             groups.setdefault((window_, term), []).append(index)
         pages: dict[int, Page[CustomerView]] = {}
+        now = ctx.runtime.clock()  # at load: a WebSocket's loaders outlive one operation
         async with ctx.reading() as uow:
             segments = await current_segments(ctx, uow)
             for (window_, term), indexes in groups.items():
@@ -93,6 +93,7 @@ async def members(
         for index, (_, term) in enumerate(keys):
             groups.setdefault(term, []).append(index)
         counts: dict[int, int] = {}
+        now = ctx.runtime.clock()
         async with ctx.reading() as uow:
             segments = await current_segments(ctx, uow)
             for term, indexes in groups.items():

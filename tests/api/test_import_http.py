@@ -9,10 +9,15 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy import text
 
-from api.services.import_jobs import spool_of
+from api.runtime import Runtime
+from api.services.import_jobs import fail_abandoned_jobs, spool_of
 from domain.access import Role
+from domain.import_job import ImportReport, JobState
+from persistence.import_jobs import ImportJobRepository
 from tests.api.documents import CUSTOMER
 from tests.cli import serve_process
 from tests.conftest import Workspace
@@ -155,3 +160,41 @@ async def test_a_server_killed_mid_job_leaves_the_job_failed_with_the_reason(
     assert done["failure"].startswith("interrupted") and "send the file again" in done["failure"]
     assert 0 < done["linesRead"] < 60_000
     assert not spool_of(job_id).parent.exists()  # what the dead server spooled is gone
+
+
+async def test_a_finished_job_releases_its_lock_and_start_up_fails_orphans(
+    runtime: Runtime, workspace: Workspace, database_url: str
+) -> None:
+    # given a job that ran to the end
+    response = await post(workspace, ndjson([{"id": "lock-check"}]))
+    job_id = response.json()["id"]
+    await finished(workspace, job_id)
+
+    # then no session holds its lock any more (asked from a session of our own: a pooled
+    # one might be the very session that took it)
+    probe = await asyncpg.connect(database_url)
+    try:
+        taken = await probe.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended('import_job:' || $1, 0))", job_id
+        )
+    finally:
+        await probe.close()
+    assert taken is True
+
+    # given a job row some dead server left RUNNING
+    async with runtime.engine.begin() as conn:
+        workspace_pk = await conn.scalar(
+            text("SELECT pk FROM workspace WHERE name = :name"), {"name": workspace.name}
+        )
+        await ImportJobRepository(conn, workspace_pk).create("imp_orphan", {"mode": "upsert"})
+        await ImportJobRepository(conn, workspace_pk).save(
+            "imp_orphan", JobState.RUNNING, ImportReport(lines=7), runtime.clock()
+        )
+
+    # when a server starts
+    failed = await fail_abandoned_jobs(runtime)
+
+    # then the job is FAILED with the reason
+    orphan = await job(workspace, "imp_orphan")
+    assert failed >= 1
+    assert orphan["state"] == "FAILED" and orphan["failure"].startswith("interrupted")

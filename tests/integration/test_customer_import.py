@@ -246,6 +246,30 @@ async def test_replace_deletes_the_absent_with_left_events_and_refuses_too_many(
     assert sorted(e["customerId"] for e in left) == ["d0", "d1"]
 
 
+async def test_replace_refuses_a_file_whose_lines_it_cannot_all_read(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path
+) -> None:
+    # given customers in the workspace
+    await upsert_ok(workspace, *({"id": f"u{i}", "country": "DE"} for i in range(5)))
+    good = jsonl(*({"id": f"u{i}", "country": "FR"} for i in range(5)))
+
+    # when replace gets a file with a line that names no readable id, or a broken gzip
+    for data, name, why in (
+        (good + b"{not json\n", "c.jsonl", "name no readable customer id"),
+        (good + jsonl({"email": "x@y.z"}), "c.jsonl", "name no readable customer id"),
+        (gzip.compress(good)[:-12], "c.jsonl.gz", "truncated"),
+    ):
+        with pytest.raises(ImportRefused, match=why):
+            await run_import(
+                runtime, workspace, tmp_path / name, data, mode=ImportMode.REPLACE, force=True
+            )
+
+    # then nothing changed: nobody deleted, nobody moved
+    for i in range(5):
+        found = await customer(workspace, f"u{i}")
+        assert found is not None and found["country"] == "DE"
+
+
 async def test_importing_the_same_file_again_changes_nothing_and_records_no_event(
     runtime: Runtime, workspace: Workspace, tmp_path: Path
 ) -> None:
