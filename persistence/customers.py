@@ -29,8 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
+from domain.footprint import Footprint, changed_fields
 from domain.records import CustomerView, Page, RecordView
 from persistence import cursors
+from persistence.changes import (
+    ACTIVITY_COLUMNS,
+    activity_changes,
+    add,
+    moved_parents,
+    row_changes,
+    scope_changed,
+)
 from persistence.count_forms import for_few_customers
 from persistence.cursors import Slice
 from persistence.explain import Explain
@@ -105,7 +114,8 @@ def view_from_row(row: Any) -> CustomerView:
 class UpsertOutcome:
     ids: list[str]  # in input order
     pks: list[int]
-    parent_ids: set[str]  # old and new parents: their hasChild may have changed
+    parent_ids: set[str]  # old and new parents whose children changed: hasChild may have
+    changes: dict[int, Footprint]  # what changed, by customer pk (persistence.changes)
 
 
 @dataclass(frozen=True)
@@ -369,46 +379,59 @@ class CustomerRepository:
         if skip_unchanged:
             rows = [row for row in rows if _differs(row, existing.get(row["id"]))]
         pks = {id_: int(old["pk"]) for id_, old in existing.items()}
-        written: set[int] = set()
-        if rows:
-            stmt = insert(c)
-            result = await self.conn.execute(
-                stmt.on_conflict_do_update(
-                    constraint="customer_workspace_id_key",
-                    set_={
-                        col: stmt.excluded[col]
-                        for col in rows[0]
-                        if col not in ("workspace_pk", "id")
-                    },
-                ).returning(c.c.pk, c.c.id),
-                rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
-            )
-            for row in result:
-                pks[row.id] = row.pk
-                written.add(row.pk)
+        written = await self._write_rows(rows, pks)
+        by_pk = {pks[row["id"]]: row for row in rows}
+        found = {pk: row_changes(existing.get(row["id"]), row) for pk, row in by_pk.items()}
         touched_orders: set[int] = set()
         related_changed: set[int] = set()
         for scope in SCOPE_TABLES:
             batch = [(pks[ch.id], rec) for ch in ordered for rec in ch.related.get(scope, ())]
             if batch:
-                changed = await self._upsert_records(scope, batch, skip_unchanged)
-                related_changed |= changed
+                stored, differing = await self._upsert_records(scope, batch, skip_unchanged)
+                related_changed |= stored
+                for pk in differing:
+                    add(found, pk, scope_changed(scope))
                 if scope == "orders":
-                    touched_orders |= changed
+                    touched_orders |= stored
         if related_changed - written:  # only their records changed: they changed too
             await self.conn.execute(
                 update(c)
                 .where(c.c.pk.in_(sorted(related_changed - written)))
                 .values(updated_at=now)
             )
+            for pk in related_changed - written:
+                add(found, pk, changed_fields("updatedAt"))
         if touched_orders:
-            await self.refresh_activity(sorted(touched_orders))
-        rewritten = {row["id"] for row in rows}
-        parents = {row["parent_id"] for row in rows} | {
-            old["parent_id"] for old in existing.values() if old["id"] in rewritten
-        }
-        parents.discard(None)
-        return UpsertOutcome([ch.id for ch in changes], sorted(written | related_changed), parents)
+            old_activity = {int(old["pk"]): old for old in existing.values()}
+            for pk, activity in (await self.refresh_activity(sorted(touched_orders))).items():
+                if pk in old_activity:  # a new customer has every field changed already
+                    add(found, pk, activity_changes(old_activity[pk], activity))
+        return UpsertOutcome(
+            [ch.id for ch in changes],
+            sorted(written | related_changed),
+            moved_parents(rows, existing),
+            found,
+        )
+
+    async def _write_rows(self, rows: list[dict[str, Any]], pks: dict[str, int]) -> set[int]:
+        """Insert or update the customer rows; fills `pks` with the new ones, returns all."""
+        if not rows:
+            return set()
+        stmt = insert(c)
+        result = await self.conn.execute(
+            stmt.on_conflict_do_update(
+                constraint="customer_workspace_id_key",
+                set_={
+                    col: stmt.excluded[col] for col in rows[0] if col not in ("workspace_pk", "id")
+                },
+            ).returning(c.c.pk, c.c.id),
+            rows,  # executemany: compiled once, sent in batches ("insertmanyvalues")
+        )
+        written = set()
+        for row in result:
+            pks[row.id] = row.pk
+            written.add(row.pk)
+        return written
 
     async def pk_map(self, ids: set[str]) -> dict[str, int]:
         if not ids:
@@ -469,8 +492,9 @@ class CustomerRepository:
 
     async def _upsert_records(
         self, scope: str, batch: list[tuple[int, RecordChange]], skip_unchanged: bool
-    ) -> set[int]:
-        """Upsert the records; the customers whose records changed (all, unless skipping)."""
+    ) -> tuple[set[int], set[int]]:
+        """Upsert the records. Returns the customers whose records were written (all,
+        unless skipping unchanged ones) and those whose records changed value."""
         table = SCOPE_TABLES[scope]
         # The stored versions, matched on (customer_pk, id) pairs passed as two arrays:
         # two bind parameters however large the batch (asyncpg allows 32767).
@@ -490,15 +514,19 @@ class CustomerRepository:
         )
         old = {(r.customer_pk, r.id): dict(r._mapping) for r in old_rows}
         rows = []
+        differing: set[int] = set()
         for pk, rec in batch:
             row: dict[str, Any] = {col.name: None for col in table.columns if col.name != "pk"}
             row.update({k: v for k, v in old.get((pk, rec.id), {}).items() if k != "pk"})
             row.update({snake(k): v for k, v in rec.values.items()})
             row.update(customer_pk=pk, id=rec.id)
-            if not skip_unchanged or _differs(row, old.get((pk, rec.id))):
+            if _differs(row, old.get((pk, rec.id))):
+                differing.add(pk)
+                rows.append(row)
+            elif not skip_unchanged:
                 rows.append(row)
         if not rows:
-            return set()
+            return set(), set()
         stmt = insert(table)
         await self.conn.execute(
             stmt.on_conflict_do_update(
@@ -509,16 +537,17 @@ class CustomerRepository:
             ),
             rows,
         )
-        return {row["customer_pk"] for row in rows}
+        return {row["customer_pk"] for row in rows}, differing
 
-    async def refresh_activity(self, customer_pks: list[int]) -> None:
-        """Recompute ordersCount, totalSpent, first/lastOrderAt from the orders themselves."""
+    async def refresh_activity(self, customer_pks: list[int]) -> dict[int, dict[str, Any]]:
+        """Recompute ordersCount, totalSpent, first/lastOrderAt from the orders themselves;
+        returns the new values by customer pk."""
         orders = SCOPE_TABLES["orders"]
         counted = and_(
             orders.c.customer_pk == c.c.pk,
             func.coalesce(orders.c.status, "PLACED").not_in(EXCLUDED_ORDER_STATUSES),
         )
-        await self.conn.execute(
+        result = await self.conn.execute(
             update(c)
             .where(c.c.pk.in_(customer_pks))
             .values(
@@ -531,7 +560,9 @@ class CustomerRepository:
                 .scalar_subquery(),
                 last_order_at=select(func.max(orders.c.placed_at)).where(counted).scalar_subquery(),
             )
+            .returning(c.c.pk, *(c.c[name] for name in ACTIVITY_COLUMNS))
         )
+        return {int(r.pk): dict(r._mapping) for r in result}
 
     async def last_change(self) -> datetime | None:
         """When the workspace's customers last changed: the newest write or deletion."""

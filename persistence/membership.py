@@ -26,7 +26,7 @@ a customer another transaction holds leaves that customer to it (see
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -154,6 +154,16 @@ WITH entered AS (
 )
 SELECT pg_notify(:channel, :payload)
 """
+
+
+Wanted = Mapping[int, Collection[int]]
+"""The segment pks to compare, by customer pk."""
+
+
+def _narrower(wanted: Wanted, tracked: Sequence[Tracked]) -> bool:
+    """Whether some customer wants fewer than all of `tracked` (else no pairs are needed)."""
+    every = {t.pk for t in tracked}
+    return any(not every <= set(segments) for segments in wanted.values())
 
 
 Names = tuple[dict[int, str], dict[int, str]]
@@ -290,20 +300,22 @@ class MembershipLog:
     async def reconcile(
         self,
         tracked_at: Callable[[datetime], Sequence[Tracked]],
-        customer_pks: Sequence[int] | None,
+        customers: Sequence[int] | Wanted | None,
         clock: Callable[[], datetime],
     ) -> list[Transition]:
         """Make stored membership equal live membership; returns the transitions recorded.
 
         The conditions are compiled for the instant read *after* the lock is
         held, so two recorders never judge with clocks out of order.
-        `customer_pks` limits the comparison to those customers (a write); None
-        compares the whole workspace (the sweeper, a resync).
+        `customers` limits the comparison to those customers (a write): a
+        sequence of pks compares them with every tracked segment, a mapping
+        each with the segments it names (the others are not evaluated for it).
+        None compares the whole workspace (the sweeper, a resync).
         """
-        base, plans = await self._lock_sequence(generic_plans=customer_pks is not None)
+        base, plans = await self._lock_sequence(generic_plans=customers is not None)
         now = clock()
         tracked = tracked_at(now)
-        changes = await self._diff(tracked, customer_pks) if tracked else []
+        changes = await self._diff(tracked, customers) if tracked else []
         if plans is not None:
             # Not in a `finally`: a comparison that fails aborts the transaction, and a
             # statement sent after it would only hide that error under another.
@@ -335,13 +347,15 @@ class MembershipLog:
         return await self.reconcile(tracked_at, sorted(differing), clock)
 
     async def _diff(
-        self, tracked: Sequence[Tracked], customer_pks: Sequence[int] | None
+        self, tracked: Sequence[Tracked], customers: Sequence[int] | Wanted | None
     ) -> list[tuple[str, int, int]]:
         """(kind, segment pk, customer pk) for every difference, all segments in one statement."""
-        if customer_pks is None:
+        if customers is None:
             live, stored = self._workspace_live(tracked), self._workspace_stored(tracked)
+        elif isinstance(customers, Mapping) and _narrower(customers, tracked):
+            live, stored = self._wanted_live_and_stored(tracked, customers)
         else:  # run in GENERIC_PLANS (see `reconcile`)
-            live, stored = self._customers_live_and_stored(tracked, customer_pks)
+            live, stored = self._customers_live_and_stored(tracked, list(customers))
         rows = await self.conn.execute(_differences(live, stored))
         return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
 
@@ -393,6 +407,64 @@ class MembershipLog:
             .cte("written")
         )
         return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
+
+    def _wanted_live_and_stored(
+        self, tracked: Sequence[Tracked], wanted: Wanted
+    ) -> tuple[Any, Any]:
+        """`_customers_live_and_stored` when customers want different segments of `tracked`.
+
+        The (customer, segment) pairs come as two arrays, gathered into each
+        customer's array of segment pks; each segment's CASE tests that array
+        first (PostgreSQL stops at the first false operand of an AND), so a
+        segment is evaluated only for the customers that need it, and only
+        their stored memberships of those segments are compared.
+        """
+        pairs = sorted((cu, s) for cu, segments in wanted.items() for s in segments)
+        unnested = (
+            func.unnest(
+                literal([cu for cu, _ in pairs], ARRAY(BigInteger)),
+                literal([s for _, s in pairs], ARRAY(BigInteger)),
+            )
+            .table_valued("customer_pk", "segment_pk")
+            .render_derived(name="pair")
+        )
+        want = (
+            select(unnested.c.customer_pk, func.array_agg(unnested.c.segment_pk).label("segments"))
+            .group_by(unnested.c.customer_pk)
+            .cte("want")
+        )
+        matched = array(
+            [
+                case(
+                    (
+                        and_(
+                            literal(t.pk, BigInteger) == any_(want.c.segments), t.for_few_customers
+                        ),
+                        literal(t.pk, BigInteger),
+                    )
+                )
+                for t in tracked
+            ]
+        )
+        member = (
+            select(member_table.c.segment_pk)
+            .where(
+                member_table.c.customer_pk == c.c.pk,
+                member_table.c.segment_pk == any_(want.c.segments),
+            )
+            .correlate(c, want)
+        )
+        written = (
+            select(
+                c.c.pk.label("customer_pk"),
+                func.array_remove(matched, null()).label("live"),
+                func.array(member.scalar_subquery()).label("stored"),
+            )
+            .select_from(c.join(want, c.c.pk == want.c.customer_pk))
+            .where(c.c.workspace_pk == self.workspace_pk)
+            .cte("written")
+        )
+        return _unnested(written, "live"), _unnested(written, "stored")
 
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime

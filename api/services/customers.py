@@ -14,6 +14,7 @@ from domain.custom_property import CustomPropertyDef, PropertyType, validate_def
 from domain.customer import CustomerChange, check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.records import CustomerView, Page, RecordView
+from persistence.changes import HAS_CHILD, add
 from persistence.cursors import Slice
 from persistence.customers import UpsertOutcome, decode_cursor
 from persistence.unit_of_work import UnitOfWork
@@ -43,8 +44,10 @@ async def write_changes(
     """Store validated changes and keep ACTIVE segments live, inside the caller's transaction."""
     await membership.begin_write(uow)  # before any customer row is locked
     outcome = await uow.customers.upsert(changes, clock(), skip_unchanged=skip_unchanged)
-    parents = await uow.customers.pks_of(outcome.parent_ids)
-    await membership.after_customer_write(uow, outcome.pks + parents, clock)
+    changes = dict(outcome.changes)
+    for parent in await uow.customers.pks_of(outcome.parent_ids):
+        add(changes, parent, HAS_CHILD)
+    await membership.after_customer_write(uow, changes, clock)
     return outcome
 
 
@@ -80,7 +83,7 @@ async def delete_ids(
     await membership.before_customer_delete(uow, doomed, clock)
     deleted = await uow.customers.delete(sorted(locked), clock())
     remaining_parents = await uow.customers.pks_of(parents)
-    await membership.after_customer_write(uow, remaining_parents, clock)
+    await membership.after_customer_write(uow, dict.fromkeys(remaining_parents, HAS_CHILD), clock)
     return deleted
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from api.runtime import Runtime
 from api.services import membership
+from api.services.tracked_events import tracked
 from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.event_import import ImportReport, chunks, copy_chunk
 from persistence.unit_of_work import UnitOfWork
@@ -40,9 +41,8 @@ async def import_events(
                     report.loaded += inserted
                     report.duplicates += len(known) - inserted
                     await uow.events.remember_names({e.name for _, e in known})
-                    await membership.after_customer_write(
-                        uow, sorted({pks[e.customer_id] for _, e in known}), runtime.clock
-                    )
+                    changes = tracked([e for _, e in known], pks)
+                    await membership.after_customer_write(uow, changes, runtime.clock)
                 await uow.commit()
             bar.advance(report.lines - lines_shown)
             lines_shown = report.lines

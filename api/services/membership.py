@@ -8,14 +8,16 @@ persistence/membership.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from api.runtime import Runtime
 from api.services.tracked_segments import tracked_segments
+from domain.footprint import EVERYTHING, Footprint
 from domain.segment import Segment
 from persistence.evaluation import WorkspaceSegments
 from persistence.membership import MembershipLog, Transition
+from persistence.reevaluations import REEVALUATIONS
 from persistence.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -40,17 +42,28 @@ async def _enter_gate(uow: UnitOfWork) -> None:
 
 
 async def after_customer_write(
-    uow: UnitOfWork, customer_pks: Sequence[int], clock: Clock
+    uow: UnitOfWork, changed: Sequence[int] | Mapping[int, Footprint], clock: Clock
 ) -> list[Transition]:
-    """Re-evaluate the written customers against every ACTIVE segment (set-based)."""
+    """Re-evaluate the written customers against the ACTIVE segments reading what changed.
+
+    `changed` says what changed for each customer pk (domain.footprint); a bare
+    sequence of pks means anything may have (every segment is evaluated). All
+    the customers and segments that need it are compared in one statement.
+    """
     await _enter_gate(uow)
-    if not customer_pks:
+    changes = changed if isinstance(changed, Mapping) else dict.fromkeys(changed, EVERYTHING)
+    if not changes:
         return []
     tracked = await tracked_segments(uow)
     if tracked is None:
         return []
+    wanted = tracked.to_reevaluate(changes)
+    REEVALUATIONS.record(uow.workspace_pk, len(tracked.active), wanted)
+    if not wanted:
+        return []
+    needed = frozenset().union(*wanted.values())
     log = MembershipLog(uow.conn, uow.workspace_pk)
-    return await log.reconcile(tracked.at(), sorted(set(customer_pks)), clock)
+    return await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, clock)
 
 
 async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[str, int]:

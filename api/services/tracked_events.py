@@ -11,6 +11,7 @@ from api.pagination import bad_cursor
 from api.runtime import Runtime
 from api.services import membership
 from domain.errors import DomainError, ErrorCode, ValidationFailed
+from domain.footprint import Footprint
 from domain.tracked_event import MAX_BATCH, EventChange, check_events
 from persistence.tracked_events import (
     StoredEvent,
@@ -55,9 +56,17 @@ async def track(ctx: Context, items: Sequence[Mapping[str, Any]]) -> int:
         if missing or invalid:
             raise ValidationFailed(sorted([*missing, *invalid], key=lambda e: int(e.field[1])))
         await uow.events.add(events, pks)
-        await membership.after_customer_write(uow, list(pks.values()), ctx.runtime.clock)
+        await membership.after_customer_write(uow, tracked(events, pks), ctx.runtime.clock)
         await uow.commit()
     return len(events)
+
+
+def tracked(events: Sequence[EventChange], pks: Mapping[str, int]) -> dict[int, Footprint]:
+    """What tracking `events` changes: each customer's events of those names."""
+    names: dict[int, set[str]] = {}
+    for event in events:
+        names.setdefault(pks[event.customer_id], set()).add(event.name)
+    return {pk: Footprint(event_names=frozenset(found)) for pk, found in names.items()}
 
 
 async def event_page(
@@ -91,7 +100,8 @@ async def prune(runtime: Runtime, older_than: datetime, batch: int = 10_000) -> 
         while True:
             async with UnitOfWork(runtime.engine, workspace_pk) as uow:
                 customer_pks = await uow.events.prune(older_than, batch)
-                await membership.after_customer_write(uow, customer_pks, runtime.clock)
+                pruned = dict.fromkeys(customer_pks, Footprint(every_event=True))
+                await membership.after_customer_write(uow, pruned, runtime.clock)
                 await uow.commit()
             removed += len(customer_pks)
             if len(customer_pks) < batch:

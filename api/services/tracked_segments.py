@@ -9,6 +9,10 @@ definitions version (persistence.definitions), read with "is any segment
 ACTIVE" in one cheap statement inside the writer's transaction: any change to
 a segment or a custom property moves the version, hence a fresh compile.
 
+Each segment's dependencies (domain.footprint: the fields, scopes and event
+names its predicate reads, through references) are derived in the same compile,
+so a write re-evaluates only the segments reading something it changed.
+
 Conditions reaching relative times (`now-30d`) depend on the instant of
 evaluation, read under the workspace lock: those alone, usually few, are
 compiled again at each use.
@@ -17,11 +21,12 @@ compiled again at each use.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.fields import FieldCatalog
+from domain.footprint import NOTHING, DependencyIndex, Footprint, dependencies
 from domain.segment import Segment, SegmentKind
 from persistence.evaluation import WorkspaceSegments
 from persistence.membership import Tracked, active_definitions_version
@@ -38,6 +43,7 @@ class TrackedSegments:
     segments: WorkspaceSegments
     active: tuple[Segment, ...]
     fixed: dict[int, Tracked]  # by segment pk: no relative time anywhere in them
+    readers: DependencyIndex  # segment pks by what their predicates read
 
     @classmethod
     def compile(cls, segments: WorkspaceSegments) -> TrackedSegments:
@@ -49,11 +55,18 @@ class TrackedSegments:
             for s in active
             if s.pk and not segments.reaches_time(s.id)
         }
-        return cls(segments, active, fixed)
+        readers = DependencyIndex({s.pk: _reads(segments, s) for s in active if s.pk})
+        return cls(segments, active, fixed, readers)
 
     @property
     def pks(self) -> list[int]:
         return [s.pk for s in self.active if s.pk]
+
+    def to_reevaluate(self, changes: Mapping[int, Footprint]) -> dict[int, frozenset[int]]:
+        """For each changed customer, the ACTIVE segments reading something it changed
+        (customers none of them reads are left out)."""
+        wanted = {pk: self.readers.reached_by(change) for pk, change in changes.items()}
+        return {pk: segments for pk, segments in wanted.items() if segments}
 
     def reaches_time(self, segment: Segment) -> bool:
         return segment.pk not in self.fixed
@@ -70,6 +83,11 @@ class TrackedSegments:
     def _timed(self, segment: Segment, now: datetime) -> Tracked:
         assert segment.pk is not None
         return Tracked(segment.pk, segment.id, self.segments.condition(segment, now))
+
+
+def _reads(segments: WorkspaceSegments, segment: Segment) -> Footprint:
+    node = segments.predicate(segment.id)
+    return NOTHING if node is None else dependencies(node, segments.predicate)
 
 
 class _Cache:

@@ -1,0 +1,46 @@
+"""How many ACTIVE segments customer writes re-evaluated: a process-level counter.
+
+A write re-evaluates only the segments reading something it changed
+(api.services.tracked_segments); these counts show it. Plain integers, for a
+metrics endpoint to export and for tests to read in-process before and after
+a write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Reevaluations:
+    """Totals since the process started (all workspaces), and per workspace."""
+
+    writes: int = 0  # customer writes checked against ACTIVE segments
+    segments_evaluated: int = 0  # distinct segments each write's statement evaluated, summed
+    segments_skipped: int = 0  # ACTIVE segments a write did not need to evaluate, summed
+    customer_evaluations: int = 0  # (customer, segment) pairs evaluated
+    by_workspace: dict[int, Reevaluations] = field(default_factory=dict, repr=False)
+
+    def record(self, workspace_pk: int, active: int, wanted: dict[int, frozenset[int]]) -> None:
+        """One write of a workspace with `active` ACTIVE segments, needing `wanted`."""
+        for counts in (self, self.by_workspace.setdefault(workspace_pk, Reevaluations())):
+            evaluated = len(frozenset().union(*wanted.values())) if wanted else 0
+            counts.writes += 1
+            counts.segments_evaluated += evaluated
+            counts.segments_skipped += active - evaluated
+            counts.customer_evaluations += sum(len(s) for s in wanted.values())
+
+    def of(self, workspace_pk: int) -> Reevaluations:
+        return self.by_workspace.get(workspace_pk) or Reevaluations()
+
+    def snapshot(self) -> dict[str, int]:
+        """The totals by name, e.g. for a Prometheus counter each."""
+        return {
+            "writes": self.writes,
+            "segments_evaluated": self.segments_evaluated,
+            "segments_skipped": self.segments_skipped,
+            "customer_evaluations": self.customer_evaluations,
+        }
+
+
+REEVALUATIONS = Reevaluations()
