@@ -357,7 +357,10 @@ class MembershipLog:
         else:  # run in GENERIC_PLANS (see `reconcile`)
             live, stored = self._customers_live_and_stored(tracked, list(customers))
         rows = await self.conn.execute(_differences(live, stored))
-        return sorted((r[0], int(r[1]), int(r[2])) for r in rows)
+        found = sorted((r[0], int(r[1]), int(r[2])) for r in rows)
+        if isinstance(customers, Mapping):  # a segment not evaluated for a customer is no LEFT
+            found = [(kind, s, cu) for kind, s, cu in found if s in customers[cu]]
+        return found
 
     def _workspace_live(self, tracked: Sequence[Tracked]) -> Any:
         """Every member of every tracked segment: a branch a segment, each free to use indexes."""
@@ -413,46 +416,39 @@ class MembershipLog:
     ) -> tuple[Any, Any]:
         """`_customers_live_and_stored` when customers want different segments of `tracked`.
 
-        The (customer, segment) pairs come as two arrays, gathered into each
-        customer's array of segment pks; each segment's CASE tests that array
-        first (PostgreSQL stops at the first false operand of an AND), so a
-        segment is evaluated only for the customers that need it, and only
-        their stored memberships of those segments are compared.
+        Customers wanting the same segments form a group; each customer comes
+        with its group number (two arrays), and each segment's CASE first tests
+        that the row's group is one of those wanting it (PostgreSQL stops at the
+        first false operand of an AND), so a segment is evaluated only for the
+        customers that need it. Stored memberships are read for every tracked
+        segment: `_diff` drops the differences nobody asked about.
         """
-        pairs = sorted((cu, s) for cu, segments in wanted.items() for s in segments)
-        unnested = (
+        groups = sorted({frozenset(segments) for segments in wanted.values()}, key=sorted)
+        number = {group: i for i, group in enumerate(groups)}
+        customer_pks = sorted(wanted)
+        grouped = (
             func.unnest(
-                literal([cu for cu, _ in pairs], ARRAY(BigInteger)),
-                literal([s for _, s in pairs], ARRAY(BigInteger)),
+                literal(customer_pks, ARRAY(BigInteger)),
+                literal([number[frozenset(wanted[pk])] for pk in customer_pks], ARRAY(BigInteger)),
             )
-            .table_valued("customer_pk", "segment_pk")
-            .render_derived(name="pair")
+            .table_valued("customer_pk", "grp")
+            .render_derived(name="wanted")
         )
-        want = (
-            select(unnested.c.customer_pk, func.array_agg(unnested.c.segment_pk).label("segments"))
-            .group_by(unnested.c.customer_pk)
-            .cte("want")
-        )
-        matched = array(
-            [
-                case(
-                    (
-                        and_(
-                            literal(t.pk, BigInteger) == any_(want.c.segments), t.for_few_customers
-                        ),
-                        literal(t.pk, BigInteger),
-                    )
-                )
-                for t in tracked
-            ]
-        )
+
+        def evaluated(t: Tracked) -> ColumnElement[bool]:
+            wanting = [i for i, group in enumerate(groups) if t.pk in group]
+            if len(wanting) == len(groups):
+                return t.for_few_customers
+            return and_(
+                grouped.c.grp == any_(literal(wanting, ARRAY(BigInteger))), t.for_few_customers
+            )
+
+        matched = array([case((evaluated(t), literal(t.pk, BigInteger))) for t in tracked])
+        segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
         member = (
             select(member_table.c.segment_pk)
-            .where(
-                member_table.c.customer_pk == c.c.pk,
-                member_table.c.segment_pk == any_(want.c.segments),
-            )
-            .correlate(c, want)
+            .where(member_table.c.customer_pk == c.c.pk)
+            .correlate(c)
         )
         written = (
             select(
@@ -460,11 +456,11 @@ class MembershipLog:
                 func.array_remove(matched, null()).label("live"),
                 func.array(member.scalar_subquery()).label("stored"),
             )
-            .select_from(c.join(want, c.c.pk == want.c.customer_pk))
+            .select_from(c.join(grouped, c.c.pk == grouped.c.customer_pk))
             .where(c.c.workspace_pk == self.workspace_pk)
             .cte("written")
         )
-        return _unnested(written, "live"), _unnested(written, "stored")
+        return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
 
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
