@@ -175,16 +175,21 @@ async def each_step(*steps: Callable[[], Awaitable[None]]) -> None:
 
 async def small_workspace(bench: Bench) -> tuple[int, str]:
     """`bench-10k` with its 10,000 customers (seeded when missing), and a WRITE key."""
-    pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", SMALL_WORKSPACE)
+    return await seeded_workspace(bench, SMALL_WORKSPACE, SMALL_CUSTOMERS)
+
+
+async def seeded_workspace(bench: Bench, name: str, customers: int) -> tuple[int, str]:
+    """Workspace `name` with `customers` seeded customers (seeded when missing), a WRITE key."""
+    pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", name)
     have = 0
     if pk is not None:
         have = await bench.conn.fetchval(
             "SELECT count(*) FROM customer WHERE workspace_pk = $1", pk
         )
-    if have < SMALL_CUSTOMERS:
-        await seed_customers(bench.runtime, SMALL_WORKSPACE, SMALL_CUSTOMERS - have)
-    key = await create_key(bench.runtime, SMALL_WORKSPACE, Role.WRITE, "bench")
-    pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", SMALL_WORKSPACE)
+    if have < customers:
+        await seed_customers(bench.runtime, name, customers - have)
+    key = await create_key(bench.runtime, name, Role.WRITE, "bench")
+    pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", name)
     return int(pk), key
 
 

@@ -1,0 +1,152 @@
+"""1000 ACTIVE segments: a write costs what it changes, not how many segments there are.
+
+Setup, reused from run to run: workspace `bench-scale-10k` of 10,000 seeded
+customers and 1000 ACTIVE segments `bench-scale-NNN-...`: 990 from the mix of
+bench.scenarios.segments (absolute instants, the city templates left out, each
+narrowed by a creation date so that no two are alike), none reading `city` or
+`name`, and 10 reading `city` (`city EQ Scale-A` or `Scale-B`, five each). The
+scenario checks those counts with the service's own dependency analysis.
+
+Figures: one customer's write changing its city (read by 10 segments; it
+enters five and leaves none, or moves between them) and one changing its
+name (read by none), each as the service call `write_changes` in the bench
+process (rolled back) with the time its SQL took and the segments the counter
+saw evaluated, and as `customersUpsert` over HTTP; then 1000-customer batches
+of each kind.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from api.services.customers import write_changes
+from bench.harness import Bench, BenchError, Latency, scenario
+from bench.scenarios.ingest import UPSERT
+from bench.scenarios.live import StatementClock, ensure_active, seeded_workspace
+from bench.scenarios.segments import COUNTRY_SETS, Predicate, cond, mixed_predicates
+from domain.customer import validate_batch
+from domain.fields import FieldCatalog
+from domain.footprint import changed_fields, dependencies
+from domain.predicate_parser import parse_predicate
+from persistence.reevaluations import REEVALUATIONS
+from persistence.seed import SEED_PROPERTIES
+from persistence.unit_of_work import UnitOfWork
+
+WORKSPACE = "bench-scale-10k"
+CUSTOMERS = 10_000
+SEGMENTS = 1000
+CITY_READERS = 10
+CITIES = ("Scale-A", "Scale-B")
+PREFIX = "bench-scale-"
+BATCH = 1000
+BATCH_RUNS = 3
+
+
+def scale_predicates(now: datetime) -> list[tuple[str, Predicate]]:
+    """990 mixed segments that read neither city nor name, then 10 that read city."""
+    mix = [(slug, p) for slug, p in mixed_predicates(now, relative=False) if "city" not in slug]
+    predicates = []
+    for i in range(SEGMENTS - CITY_READERS):
+        slug, predicate = mix[i % len(mix)]
+        since = (now - timedelta(days=1 + i // len(mix))).isoformat()
+        predicates.append((slug, {"and": [predicate, cond("createdAt", "LT", since)]}))
+    for k in range(CITY_READERS):
+        countries = cond("country", "IN", values=COUNTRY_SETS[k % len(COUNTRY_SETS)])
+        city = cond("city", "EQ", CITIES[k % 2])
+        predicates.append((f"city-{k}", city if k < 2 else {"and": [city, countries]}))
+    return predicates
+
+
+def readers_of(predicates: list[tuple[str, Predicate]], field: str) -> int:
+    """How many of the predicates read `field`, by the service's own dependency analysis."""
+    catalog = FieldCatalog.for_workspace(SEED_PROPERTIES)
+    change = changed_fields(field)
+    return sum(
+        dependencies(parse_predicate(p, catalog), lambda _: None).overlaps(change)
+        for _, p in predicates
+    )
+
+
+@scenario(
+    "live_scale",
+    order=85,
+    description="1000 ACTIVE segments: one-customer and 1000-customer writes touching 10 or none",
+)
+async def run(bench: Bench) -> None:
+    predicates = scale_predicates(bench.runtime.clock())
+    if (readers_of(predicates, "city"), readers_of(predicates, "name")) != (CITY_READERS, 0):
+        raise BenchError("the scale segments do not read city and name as intended")
+    workspace_pk, key = await seeded_workspace(bench, WORKSPACE, CUSTOMERS)
+    await ensure_active(bench, PREFIX, predicates, "_scale", key, workspace_pk)
+    await bench.tidy("segment_member", "segment", "customer")
+    rng = random.Random(85)
+    ids = [f"cus_{rng.randrange(1, CUSTOMERS + 1):07d}" for _ in range(bench.warmup + bench.runs)]
+
+    await service_writes(bench, "live_scale.write_city", workspace_pk, ids, city_of)
+    await service_writes(bench, "live_scale.write_name", workspace_pk, ids, name_of)
+    for label, values in (("city", city_of), ("name", name_of)):
+        await bench.latencies(
+            f"live_scale.upsert_{label}_http",
+            lambda i, values=values: upsert(bench, key, [{"id": ids[i % len(ids)], **values(i)}]),
+        )
+    batch = [f"cus_{n:07d}" for n in range(1, BATCH + 1)]
+    for label, values in (("city", city_of), ("name", name_of)):
+        await bench.latencies(
+            f"live_scale.batch_{BATCH}_{label}_http",
+            lambda i, values=values: upsert(bench, key, [{"id": c, **values(i)} for c in batch]),
+            runs=BATCH_RUNS,
+            warmup=1,
+        )
+
+
+def city_of(i: int) -> dict[str, Any]:
+    return {"city": CITIES[i % 2]}
+
+
+def name_of(i: int) -> dict[str, Any]:
+    return {"name": f"Scale name {i}"}
+
+
+async def upsert(bench: Bench, key: str, customers: list[dict[str, Any]]) -> float:
+    data, ms = await bench.gql(UPSERT, {"customers": customers}, key)
+    if data["customersUpsert"]["userErrors"]:
+        raise BenchError(f"customersUpsert: {data['customersUpsert']['userErrors'][:3]}")
+    return ms
+
+
+async def service_writes(
+    bench: Bench, name: str, workspace_pk: int, ids: list[str], values: Any
+) -> None:
+    """`write_changes` of one customer, each its own transaction, rolled back.
+
+    Reports the whole call, `name_sql` (its SQL statements, round trips
+    included), and `name.segments_evaluated` per write from the counter.
+    """
+    clock = StatementClock(bench.runtime.engine)
+    sql_ms: list[float] = []
+    async with UnitOfWork(bench.runtime.engine, workspace_pk) as uow:
+        declared = await uow.properties.all()
+
+    async def once(i: int) -> float:
+        changes = validate_batch([{"id": ids[i % len(ids)], **values(i)}], declared)
+        async with UnitOfWork(bench.runtime.engine, workspace_pk) as uow:
+            clock.start()
+            started = time.perf_counter()
+            try:
+                await write_changes(uow, changes, bench.runtime.clock)
+            finally:
+                elapsed = (time.perf_counter() - started) * 1000
+                sql_ms.append(clock.stop())
+            return elapsed  # leaving rolls it all back
+
+    before = REEVALUATIONS.of(workspace_pk).segments_evaluated
+    whole = await bench.latencies(name, once)
+    writes = bench.warmup + len(whole.samples)
+    evaluated = REEVALUATIONS.of(workspace_pk).segments_evaluated - before
+    sql = Latency(sql_ms[-len(whole.samples) :])
+    bench.report(f"{name}_sql.p50", sql.p50, "ms")
+    bench.report(f"{name}_sql.p95", sql.p95, "ms")
+    bench.report(f"{name}.segments_evaluated", evaluated / writes, "per write")
