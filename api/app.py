@@ -33,6 +33,8 @@ from api.persisted_documents import registry
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
+from api.top_level_errors import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+from persistence.database import database_unavailable
 from persistence.migrate import is_current
 from persistence.settings import Settings
 
@@ -46,7 +48,12 @@ class SegmentGraphQL(GraphQL[Context, None]):
         runtime: Runtime = request.app.state.runtime
         if isinstance(request, WebSocket):
             return Context(runtime, None, request, response)
-        caller = await authenticate(runtime, request.headers.get("authorization"))
+        try:
+            caller = await authenticate(runtime, request.headers.get("authorization"))
+        except Exception as exc:
+            if database_unavailable(exc):  # the key cannot be checked: retryable
+                raise HTTPException(503, f"{DATABASE_UNAVAILABLE}: {UNAVAILABLE_MESSAGE}") from exc
+            raise
         if caller is None and self.should_render_graphql_ide(self.request_adapter_class(request)):
             return Context(runtime, None, request, response)  # the explorer page holds no data
         if caller is None:

@@ -15,9 +15,15 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from api.request_budget import is_timeout, timed_out
+from persistence.database import database_unavailable
 
 BAD_REQUEST = "BAD_REQUEST"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = (
+    "The database is unavailable (restarting or unreachable); nothing was changed. "
+    "Retry in a few seconds."
+)
 
 REQUEST_CODES = (
     "BAD_REQUEST",
@@ -27,6 +33,7 @@ REQUEST_CODES = (
     "QUERY_TOO_COSTLY",  # api.cost
     "THROTTLED",  # api.cost
     "TIMEOUT",  # api.request_budget
+    "DATABASE_UNAVAILABLE",  # the database is away: nothing was done, retry
     "PERSISTED_QUERY_NOT_FOUND",  # api.persisted_documents
     "PERSISTED_QUERY_HASH_MISMATCH",
     "DOCUMENT_NOT_TRUSTED",
@@ -58,6 +65,15 @@ class TopLevelErrors(MaskErrors):
                 positions=error.positions,
                 path=error.path,
                 extensions=refusal.extensions,
+            )
+        if database_unavailable(error.original_error):
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": DATABASE_UNAVAILABLE, "retryable": True},
             )
         if _is_fault(error):
             return GraphQLError(

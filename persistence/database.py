@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persistence.settings import Settings
@@ -70,6 +72,30 @@ def resolve(settings: Settings) -> Database:
     return Database(url=async_url(start_embedded(str(settings.data_dir))), embedded=True)
 
 
+CONNECT_TIMEOUT_S = 10
+"""How long opening a connection may take: a server that does not answer is unavailable,
+not a request left hanging (asyncpg's own default is 60 s)."""
+
+UNAVAILABLE_STATES = ("57P01", "57P02", "57P03")  # admin/crash shutdown, cannot connect now
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) says the server is away: refused, closed under us,
+    shutting down or starting up. Retrying later may succeed; nothing was committed."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
+            return True
+        state = getattr(exc, "sqlstate", None)
+        if isinstance(state, str) and (state.startswith("08") or state in UNAVAILABLE_STATES):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
+
+
 def create_engine(db: Database, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         db.url,
@@ -84,6 +110,7 @@ def create_engine(db: Database, settings: Settings) -> AsyncEngine:
             # Statements prepared per connection: a workspace's segments each have their
             # own, and asyncpg's default of 100 would evict them in turn.
             "prepared_statement_cache_size": 1000,
+            "timeout": CONNECT_TIMEOUT_S,
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "application_name": "segmentql",
