@@ -162,8 +162,9 @@ Wanted = Mapping[int, Collection[int]]
 
 def _narrower(wanted: Wanted, tracked: Sequence[Tracked]) -> bool:
     """Whether some customer wants fewer than all of `tracked` (else no pairs are needed)."""
-    every = {t.pk for t in tracked}
-    return any(not every <= set(segments) for segments in wanted.values())
+    every = frozenset(t.pk for t in tracked)
+    distinct = {frozenset(segments) for segments in wanted.values()}  # a batch repeats a few
+    return any(not every <= segments for segments in distinct)
 
 
 Names = tuple[dict[int, str], dict[int, str]]
