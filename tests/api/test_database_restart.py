@@ -122,6 +122,8 @@ def top_level_code(response: httpx.Response) -> str | None:
 
 
 async def blocked_on_a_lock(conn: asyncpg.Connection) -> bool:
+    """Whether a service connection waits for a lock (`conn` outside a transaction: inside
+    one, pg_stat_activity keeps showing what it showed first)."""
     waiting = await conn.fetchval(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE application_name = 'segmentql' AND wait_event_type = 'Lock'"
@@ -141,14 +143,15 @@ async def test_a_restart_under_a_writer_and_a_subscriber(
         async with subscribed(base_url, ws.keys[Role.READ], after=after) as subscriber:
             # and a writer of that customer in flight, held by a lock another session has
             holder = await asyncpg.connect(own_postgres.url)
+            probe = await asyncpg.connect(own_postgres.url)
             await holder.execute("BEGIN")
             await holder.execute("SELECT 1 FROM customer WHERE id = 'c1' FOR UPDATE")
             writer = asyncio.create_task(upsert(ws, "DE"))
             for _ in range(int(WAIT_S / 0.05)):
-                if await blocked_on_a_lock(holder) or writer.done():
+                if await blocked_on_a_lock(probe) or writer.done():
                     break
                 await asyncio.sleep(0.05)
-            assert not writer.done()
+            assert not writer.done(), writer.result().text
 
             # when PostgreSQL stops
             await asyncio.to_thread(own_postgres.stop)
