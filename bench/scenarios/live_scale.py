@@ -22,6 +22,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from api.services import membership
 from api.services.customers import write_changes
 from bench.harness import Bench, BenchError, Latency, scenario
 from bench.scenarios.ingest import UPSERT
@@ -43,6 +44,7 @@ CITIES = ("Scale-A", "Scale-B")
 PREFIX = "bench-scale-"
 BATCH = 1000
 BATCH_RUNS = 3
+EVERY_RUNS = 10
 RECORD_TABLES = ("customer_order", "invoice", "subscription", "verification", "wallet")
 
 
@@ -88,8 +90,13 @@ async def run(bench: Bench) -> None:
     rng = random.Random(85)
     ids = [f"cus_{rng.randrange(1, CUSTOMERS + 1):07d}" for _ in range(bench.warmup + bench.runs)]
 
-    await service_writes(bench, "live_scale.write_city", workspace_pk, ids, city_of)
-    await service_writes(bench, "live_scale.write_name", workspace_pk, ids, name_of)
+    city = await service_writes(bench, "live_scale.write_city", workspace_pk, ids, city_of)
+    name = await service_writes(bench, "live_scale.write_name", workspace_pk, ids, name_of)
+    every = await service_writes(
+        bench, "live_scale.write_city_every_segment", workspace_pk, ids, city_of, every=True
+    )
+    bench.report("live_scale.write_city_sql_vs_every_segment", city.p50 / every.p50, "x")
+    bench.report("live_scale.write_name_sql_vs_city", name.p50 / city.p50, "x")
     for label, values in (("city", city_of), ("name", name_of)):
         await bench.latencies(
             f"live_scale.upsert_{label}_http",
@@ -121,12 +128,14 @@ async def upsert(bench: Bench, key: str, customers: list[dict[str, Any]]) -> flo
 
 
 async def service_writes(
-    bench: Bench, name: str, workspace_pk: int, ids: list[str], values: Any
-) -> None:
+    bench: Bench, name: str, workspace_pk: int, ids: list[str], values: Any, every: bool = False
+) -> Latency:
     """`write_changes` of one customer, each its own transaction, rolled back.
 
     Reports the whole call, `name_sql` (its SQL statements, round trips
-    included), and `name.segments_evaluated` per write from the counter.
+    included), and `name.segments_evaluated` per write from the counter;
+    returns the SQL times. With `every`, the same upsert is re-evaluated
+    against every ACTIVE segment, as every write was before dependencies.
     """
     clock = StatementClock(bench.runtime.engine)
     sql_ms: list[float] = []
@@ -139,17 +148,23 @@ async def service_writes(
             clock.start()
             started = time.perf_counter()
             try:
-                await write_changes(uow, changes, bench.runtime.clock)
+                if every:
+                    await membership.begin_write(uow)
+                    outcome = await uow.customers.upsert(changes, bench.runtime.clock())
+                    await membership.after_customer_write(uow, outcome.pks, bench.runtime.clock)
+                else:
+                    await write_changes(uow, changes, bench.runtime.clock)
             finally:
                 elapsed = (time.perf_counter() - started) * 1000
                 sql_ms.append(clock.stop())
             return elapsed  # leaving rolls it all back
 
     before = REEVALUATIONS.of(workspace_pk).segments_evaluated
-    whole = await bench.latencies(name, once)
+    whole = await bench.latencies(name, once, runs=EVERY_RUNS if every else None)
     writes = bench.warmup + len(whole.samples)
     evaluated = REEVALUATIONS.of(workspace_pk).segments_evaluated - before
     sql = Latency(sql_ms[-len(whole.samples) :])
     bench.report(f"{name}_sql.p50", sql.p50, "ms")
     bench.report(f"{name}_sql.p95", sql.p95, "ms")
     bench.report(f"{name}.segments_evaluated", evaluated / writes, "per write")
+    return sql
