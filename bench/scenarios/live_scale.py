@@ -32,6 +32,7 @@ from domain.customer import validate_batch
 from domain.fields import FieldCatalog
 from domain.footprint import changed_fields, dependencies
 from domain.predicate_parser import parse_predicate
+from domain.records import CustomerView
 from persistence.reevaluations import REEVALUATIONS
 from persistence.seed import SEED_PROPERTIES
 from persistence.unit_of_work import UnitOfWork
@@ -112,12 +113,17 @@ async def run(bench: Bench) -> None:
         )
 
 
-def city_of(i: int) -> dict[str, Any]:
-    return {"city": CITIES[i % 2]}
+def city_of(i: int, stored: CustomerView | None = None) -> dict[str, Any]:
+    """A city other than the stored one (when known), so that the write changes it."""
+    city = CITIES[i % 2]
+    if stored is not None and stored.city == city:
+        city = CITIES[(i + 1) % 2]
+    return {"city": city}
 
 
-def name_of(i: int) -> dict[str, Any]:
-    return {"name": f"Scale name {i}"}
+def name_of(i: int, stored: CustomerView | None = None) -> dict[str, Any]:
+    """A name never stored before."""
+    return {"name": f"Scale name {i} {time.time_ns()}"}
 
 
 async def upsert(bench: Bench, key: str, customers: list[dict[str, Any]]) -> float:
@@ -143,8 +149,10 @@ async def service_writes(
         declared = await uow.properties.all()
 
     async def once(i: int) -> float:
-        changes = validate_batch([{"id": ids[i % len(ids)], **values(i)}], declared)
         async with UnitOfWork(bench.runtime.engine, workspace_pk) as uow:
+            stored = await uow.customers.get(ids[i % len(ids)])
+            assert stored is not None
+            changes = validate_batch([{"id": stored.id, **values(i, stored)}], declared)
             clock.start()
             started = time.perf_counter()
             try:
