@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +30,7 @@ from api.context import Context
 from api.export import export_instance, export_members
 from api.graphql_http import negotiated
 from api.imports import import_customers
+from api.metrics import metrics, record_operation, sampling
 from api.persisted_documents import registry
 from api.runtime import Runtime
 from api.schema import schema
@@ -62,9 +64,12 @@ class SegmentGraphQL(GraphQL[Context, None]):
         return response
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
-        """Strawberry's, but a mutation sent by GET is a 405: GET is for queries only."""
+        """Strawberry's, timed for /metrics; a mutation sent by GET is a 405 (queries only)."""
+        started = time.perf_counter()
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
+            record_operation(kwargs["request_data"], started, result.errors)
+            return result
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError) and (
                 kwargs["request_adapter"].method == "GET"
@@ -162,7 +167,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await prepare_database(rt)
         jobs = default_jobs(rt) if rt.settings.background_jobs else []
         try:
-            async with running(rt, jobs):
+            async with sampling(rt), running(rt, jobs):
                 yield
         finally:
             if runtime is None:
@@ -191,6 +196,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/import/customers", import_customers, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from api.metrics import JOB_FAILURES, JOB_SECONDS
 from api.runtime import Runtime
 
 log = logging.getLogger("segmentql.background")
@@ -28,12 +30,15 @@ class Periodic:
 
 async def _loop(runtime: Runtime, periodic: Periodic) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await periodic.job(runtime)
         except asyncio.CancelledError:
             raise
         except Exception:
+            JOB_FAILURES.labels(periodic.name).inc()
             log.exception("background job %s failed; retrying next interval", periodic.name)
+        JOB_SECONDS.labels(periodic.name).observe(time.perf_counter() - started)
         await asyncio.sleep(periodic.interval_s)
 
 

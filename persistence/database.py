@@ -95,6 +95,20 @@ def create_engine(db: Database, settings: Settings) -> AsyncEngine:
     )
 
 
+def pool_usage(engine: AsyncEngine) -> tuple[int, int]:
+    """(connections checked out of the pool now, callers waiting for one).
+
+    The waiters are read from the asyncio queue behind SQLAlchemy's async pool
+    (no public counter exists); 0 when another pool class is in use.
+    """
+    pool = engine.pool
+    in_use = pool.checkedout() if hasattr(pool, "checkedout") else 0
+    # The queue is created on first use (a memoized property): read it without creating it.
+    queue = vars(getattr(pool, "_pool", None) or object).get("_queue")
+    waiting = len(getattr(queue, "_getters", ()) or ())
+    return int(in_use), waiting
+
+
 def libpq_dsn(db: Database) -> str:
     """The same location as a plain DSN for raw asyncpg connections (LISTEN, COPY, bench)."""
     url = db.url

@@ -64,6 +64,8 @@ class Settings:
     webhook_disable_after_s: int = 3 * 24 * 3600
     webhook_poll_ms: int = 100
     webhook_timeout_s: float = 10.0
+    metrics: bool = True
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,5 +103,7 @@ class Settings:
             webhook_disable_after_s=_int("SEGMENTQL_WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600),
             webhook_poll_ms=_int("SEGMENTQL_WEBHOOK_POLL_MS", 100),
             webhook_timeout_s=_int("SEGMENTQL_WEBHOOK_TIMEOUT_S", 10),
+            metrics=os.environ.get("SEGMENTQL_METRICS", "1") not in ("0", "false"),
+            metrics_token=os.environ.get("SEGMENTQL_METRICS_TOKEN") or None,
             background_jobs=os.environ.get("SEGMENTQL_BACKGROUND_JOBS", "1") not in ("0", "false"),
         )
