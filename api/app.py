@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,7 +26,7 @@ from strawberry.types.unset import UNSET
 
 from api.argument_checks import UnstorableUrls
 from api.auth import authenticate
-from api.background import default_jobs, running
+from api.background import default_jobs, is_leader, running
 from api.context import Context
 from api.export import export_instance, export_members
 from api.graphql_http import negotiated
@@ -143,6 +144,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Whether to send traffic here; also which process answered and whether it leads."""
     runtime: Runtime = request.app.state.runtime
     try:
         async with runtime.engine.connect() as conn:
@@ -152,7 +154,9 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"ready": False, "reason": type(exc).__name__}, 503)
     if not current:
         return JSONResponse({"ready": False, "reason": "migrations pending"}, 503)
-    return JSONResponse({"ready": True})
+    return JSONResponse(
+        {"ready": True, "pid": os.getpid(), "backgroundLeader": is_leader(runtime)}
+    )
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:

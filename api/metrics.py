@@ -88,6 +88,12 @@ SUBSCRIBERS = Gauge(
     multiprocess_mode="liveall",
 )
 
+LEADER = Gauge(
+    "segmentql_background_leader",
+    "1 while this process leads the background jobs that run once (stats, sweeper, ...).",
+    multiprocess_mode="liveall",
+)
+
 _operations: set[str] = set()
 _NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
@@ -209,6 +215,7 @@ async def metrics(request: Request) -> Response:
     sample_process(runtime)
     directory = multiprocess_dir()
     if directory:
+        forget_dead_processes(directory)
         recorded = CollectorRegistry()
         multiprocess.MultiProcessCollector(recorded, directory)
     else:
