@@ -33,6 +33,7 @@ from api.graphql_http import negotiated
 from api.imports import import_customers
 from api.metrics import metrics, record_operation, sampling
 from api.persisted_documents import registry
+from api.read_routing import watched
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
@@ -171,7 +172,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await prepare_database(rt)
         jobs = default_jobs(rt) if rt.settings.background_jobs else []
         try:
-            async with sampling(rt), running(rt, jobs):
+            async with sampling(rt), watched(rt), running(rt, jobs):
                 yield
         finally:
             if runtime is None:

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.runtime import Runtime
+from api.side_task import side_task
 from persistence.database import pool_usage
 from persistence.event_log import log_head_total
 
@@ -92,6 +93,28 @@ LEADER = Gauge(
     "segmentql_background_leader",
     "1 while this process leads the background jobs that run once (stats, sweeper, ...).",
     multiprocess_mode="liveall",
+)
+
+REPLICA_UP = Gauge(
+    "segmentql_replica_up",
+    "1 when the read replica answered its last check (each process checks every second).",
+    ["replica"],
+    multiprocess_mode="livemostrecent",
+)
+REPLICA_LAG = Gauge(
+    "segmentql_replica_lag_seconds",
+    "How far the read replica was behind the primary at its last check (NaN when down).",
+    ["replica"],
+    multiprocess_mode="livemostrecent",
+)
+REPLICA_READS = Counter(
+    "segmentql_replica_reads_total", "Reads sent to the read replica.", ["replica"]
+)
+REPLICA_SKIPPED = Counter(
+    "segmentql_replica_skipped_total",
+    "Reads that could have gone to a replica but went to the primary: every replica down, "
+    "or every one up lagging more than SEGMENTQL_REPLICA_MAX_LAG_S.",
+    ["reason"],
 )
 
 _operations: set[str] = set()
@@ -149,13 +172,10 @@ async def sampling(runtime: Runtime) -> AsyncIterator[None]:
             sample_process(runtime)
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
-    task = asyncio.create_task(sample(), name="segmentql-metrics-sampler")
     try:
-        yield
+        async with side_task(sample(), "segmentql-metrics-sampler"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         multiprocess.mark_process_dead(os.getpid(), directory)
 
 
