@@ -14,13 +14,16 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from api.progress import CommandProgress
 from api.runtime import Runtime
 from domain.access import Role
+
+if TYPE_CHECKING:
+    from persistence.settings import Settings
 
 app = typer.Typer(
     name="segmentql",
@@ -93,6 +96,8 @@ def serve(
         uvicorn.run(create_app(settings), **options)
         return
     with shared_metrics():
+        if not settings.database_url:
+            os.environ["DATABASE_URL"] = embedded_for_workers(settings)
         uvicorn.run(
             "api.app:create_app",
             factory=True,
@@ -101,6 +106,29 @@ def serve(
             timeout_worker_healthcheck=30,
             **options,
         )
+
+
+def embedded_for_workers(settings: Settings) -> str:
+    """Start the embedded PostgreSQL here, in the supervisor, and prepare it; its URL.
+
+    The workers then use it as an external database: the supervisor stops it when it
+    exits (worker processes end without running exit handlers, so a server started
+    by them would be left running).
+    """
+    from api.services.bootstrap import prepare_database
+    from persistence.database import start_embedded
+
+    url = start_embedded(str(settings.data_dir))
+
+    async def prepare() -> None:
+        runtime = Runtime.start(settings)
+        try:
+            await prepare_database(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(prepare())
+    return url
 
 
 @contextlib.contextmanager
