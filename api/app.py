@@ -49,7 +49,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
         if isinstance(request, WebSocket):
-            return Context(runtime, None, request, response)
+            # The live path: what a subscription resolves (an event's customer, written a
+            # moment ago) must not come from a replica that has not replayed it yet.
+            return Context(runtime, None, request, response).on_primary()
         caller = await authenticate(runtime, request.headers.get("authorization"))
         if caller is None and self.should_render_graphql_ide(self.request_adapter_class(request)):
             return Context(runtime, None, request, response)  # the explorer page holds no data

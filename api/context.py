@@ -42,6 +42,11 @@ class Context:
             raise PermissionError("not authenticated")
         return self.caller.workspace_pk
 
+    def on_primary(self) -> Context:
+        """Every read of this context on the primary (subscriptions)."""
+        self._on_primary = True
+        return self
+
     def uow(self) -> UnitOfWork:
         """A transaction on the primary, for writes; every later read of the request is
         on the primary too."""
