@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,12 +26,14 @@ from strawberry.types.unset import UNSET
 
 from api.argument_checks import UnstorableUrls
 from api.auth import authenticate
-from api.background import default_jobs, running
+from api.background import default_jobs, is_leader, running
 from api.context import Context
 from api.export import export_instance, export_members
 from api.graphql_http import negotiated
 from api.imports import import_customers
+from api.metrics import metrics, record_operation, sampling
 from api.persisted_documents import registry
+from api.read_routing import watched
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
@@ -47,7 +51,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
         if isinstance(request, WebSocket):
-            return Context(runtime, None, request, response)
+            # The live path: what a subscription resolves (an event's customer, written a
+            # moment ago) must not come from a replica that has not replayed it yet.
+            return Context(runtime, None, request, response).on_primary()
         try:
             caller = await authenticate(runtime, request.headers.get("authorization"))
         except Exception as exc:
@@ -69,9 +75,12 @@ class SegmentGraphQL(GraphQL[Context, None]):
         return response
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
-        """Strawberry's, but a mutation sent by GET is a 405: GET is for queries only."""
+        """Strawberry's, timed for /metrics; a mutation sent by GET is a 405 (queries only)."""
+        started = time.perf_counter()
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
+            record_operation(kwargs["request_data"], started, result.errors)
+            return result
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError) and (
                 kwargs["request_adapter"].method == "GET"
@@ -145,6 +154,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Whether to send traffic here; also which process answered and whether it leads."""
     runtime: Runtime = request.app.state.runtime
     try:
         async with runtime.engine.connect() as conn:
@@ -154,7 +164,9 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"ready": False, "reason": type(exc).__name__}, 503)
     if not current:
         return JSONResponse({"ready": False, "reason": "migrations pending"}, 503)
-    return JSONResponse({"ready": True})
+    return JSONResponse(
+        {"ready": True, "pid": os.getpid(), "backgroundLeader": is_leader(runtime)}
+    )
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
@@ -169,7 +181,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await prepare_database(rt)
         jobs = default_jobs(rt) if rt.settings.background_jobs else []
         try:
-            async with running(rt, jobs):
+            async with sampling(rt), watched(rt), running(rt, jobs):
                 yield
         finally:
             if runtime is None:
@@ -198,6 +210,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/import/customers", import_customers, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -25,9 +25,9 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.utils.str_converters import to_camel_case
 
-from api.errors import UserError
+from api.errors import user_errors
 from domain.custom_property import storable_text
-from domain.errors import ErrorCode
+from domain.errors import DomainError, ErrorCode
 from persistence.evaluation import refused_as_unstorable
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -74,8 +74,8 @@ def _refusal(exc: Exception, info: GraphQLResolveInfo, args: dict[str, Any]) -> 
     where = ".".join(path) or "an argument"
     payload = _payload_class(info)
     if payload is not None:
-        error = UserError(field=path or None, message=f"{where} {MESSAGE}", code=ErrorCode.INVALID)
-        return payload(**{**_empty_fields(payload), "user_errors": [error]})
+        errors = user_errors(DomainError(ErrorCode.INVALID, f"{where} {MESSAGE}", path))
+        return payload(**{**_empty_fields(payload), "user_errors": errors})
     raise GraphQLError(
         f"Argument {where} {MESSAGE}",
         extensions={"code": BAD_USER_INPUT, "argument": where},

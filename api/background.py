@@ -1,7 +1,13 @@
 """Periodic work the service does on its own, each job in its own loop.
 
-Jobs are idempotent and safe to run in several processes at once; those that
-must run in one process at a time take an advisory lock inside the job.
+Jobs marked `leader_only` run in one process of all those sharing the
+database: the one holding the leader lock (persistence.leader). Every process
+tries to take it every `LEADER_RETRY_S`, so when the leader dies another leads
+within that time. The others (webhook delivery, which shares its work out
+with SKIP LOCKED) run in every process. The sweeper and the snapshot
+scheduler keep their own advisory locks too, so a leader cut off from the
+database for a moment, still finishing a run while a new leader starts, does
+no harm.
 """
 
 from __future__ import annotations
@@ -9,14 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
+from api.metrics import JOB_FAILURES, JOB_SECONDS, LEADER
 from api.runtime import Runtime
+from persistence.database import libpq_dsn
+from persistence.leader import LeaderLock
 
 log = logging.getLogger("segmentql.background")
 
 Job = Callable[[Runtime], Awaitable[object]]
+
+
+LEADER_RETRY_S = 5.0
+"""How often a process that does not lead tries to (and the leader checks it still does)."""
 
 
 @dataclass(frozen=True)
@@ -24,16 +38,20 @@ class Periodic:
     name: str
     interval_s: float
     job: Job
+    leader_only: bool = False
 
 
 async def _loop(runtime: Runtime, periodic: Periodic) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await periodic.job(runtime)
         except asyncio.CancelledError:
             raise
         except Exception:
+            JOB_FAILURES.labels(periodic.name).inc()
             log.exception("background job %s failed; retrying next interval", periodic.name)
+        JOB_SECONDS.labels(periodic.name).observe(time.perf_counter() - started)
         await asyncio.sleep(periodic.interval_s)
 
 
@@ -62,24 +80,80 @@ def default_jobs(runtime: Runtime) -> list[Periodic]:
     from api.services.webhook_delivery import deliver_webhooks
 
     settings = runtime.settings
+    stats_every = max(1.0, settings.stats_max_age_s / 4)
     return [
-        Periodic("segment stats", max(1.0, settings.stats_max_age_s / 4), refresh_stale_stats),
-        Periodic("time sweeper", max(1.0, settings.sweep_interval_s), sweep),
-        Periodic("event retention", 3600.0, prune_events),
-        Periodic("snapshot scheduler", 30.0, run_due),
-        Periodic("tracked event retention", 3600.0, prune_tracked_events),
+        Periodic("segment stats", stats_every, refresh_stale_stats, leader_only=True),
+        Periodic("time sweeper", max(1.0, settings.sweep_interval_s), sweep, leader_only=True),
+        Periodic("event retention", 3600.0, prune_events, leader_only=True),
+        Periodic("snapshot scheduler", 30.0, run_due, leader_only=True),
+        Periodic("tracked event retention", 3600.0, prune_tracked_events, leader_only=True),
+        # Every process takes a share of the deliveries (SKIP LOCKED, api.services.webhooks).
         Periodic("webhook delivery", settings.webhook_poll_ms / 1000, deliver_webhooks),
     ]
 
 
-@contextlib.asynccontextmanager
-async def running(runtime: Runtime, jobs: list[Periodic]):  # type: ignore[no-untyped-def]
-    tasks = [asyncio.create_task(_loop(runtime, job), name=job.name) for job in jobs]
+def is_leader(runtime: Runtime) -> bool:
+    """Whether this process runs the leader's jobs now."""
+    return bool(runtime.extras.get("background_leader"))
+
+
+async def _lead(runtime: Runtime, jobs: list[Periodic]) -> None:
+    """Take the leader lock when it is free, run `jobs` while it is held, and again."""
+    lock = LeaderLock(libpq_dsn(runtime.database))
     try:
-        yield tasks
+        while True:
+            try:
+                if await lock.try_acquire():
+                    await _run_while_held(runtime, lock, jobs)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the background leader lock failed; retrying")
+                await lock.release()
+            await asyncio.sleep(LEADER_RETRY_S)
+    finally:
+        await lock.release()
+
+
+async def _run_while_held(runtime: Runtime, lock: LeaderLock, jobs: list[Periodic]) -> None:
+    log.info("this process leads the background jobs")
+    _set_leader(runtime, True)
+    try:
+        async with _started(runtime, jobs):
+            while await lock.still_held():
+                await asyncio.sleep(LEADER_RETRY_S)
+        log.warning("lost the background leader lock; the jobs stop here")
+    finally:
+        _set_leader(runtime, False)
+        await lock.release()
+
+
+def _set_leader(runtime: Runtime, leading: bool) -> None:
+    runtime.extras["background_leader"] = leading
+    LEADER.set(1 if leading else 0)
+
+
+@contextlib.asynccontextmanager
+async def _started(
+    runtime: Runtime, jobs: list[Periodic], *more: Coroutine[None, None, None]
+) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(_loop(runtime, job), name=job.name) for job in jobs]
+    tasks += [asyncio.create_task(work) for work in more]
+    try:
+        yield
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: Runtime, jobs: list[Periodic]) -> AsyncIterator[None]:
+    """Run `jobs`: those for every process here, the `leader_only` ones while leading."""
+    everywhere = [job for job in jobs if not job.leader_only]
+    once = [job for job in jobs if job.leader_only]
+    leading = [_lead(runtime, once)] if once else []
+    async with _started(runtime, everywhere, *leading):
+        yield

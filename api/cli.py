@@ -8,18 +8,22 @@ lines that call one service; the longer ones live in api/commands/.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from api.progress import CommandProgress
 from api.runtime import Runtime
 from domain.access import Role
+
+if TYPE_CHECKING:
+    from persistence.settings import Settings
 
 app = typer.Typer(
     name="segmentql",
@@ -62,25 +66,87 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes serving the one port (background jobs: one).")
+    ] = 1,
 ) -> None:
     """Run the API (migrates first)."""
-    from dataclasses import replace
+    import os
 
     import uvicorn
 
-    from api.app import create_app
     from persistence.settings import Settings
 
+    # The workers read their settings from the environment: the flags go there too.
+    if host:
+        os.environ["SEGMENTQL_HOST"] = host
+    if port:
+        os.environ["SEGMENTQL_PORT"] = str(port)
     settings = Settings.from_env()
-    settings = replace(settings, host=host or settings.host, port=port or settings.port)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        timeout_graceful_shutdown=30,
-        ws="websockets-sansio",
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "timeout_graceful_shutdown": 30,
+        "ws": "websockets-sansio",
+    }
+    if workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    with shared_metrics():
+        if not settings.database_url:
+            os.environ["DATABASE_URL"] = embedded_for_workers(settings)
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            workers=workers,
+            # A worker busy starting (imports, migrations) on a loaded machine is not hung.
+            timeout_worker_healthcheck=30,
+            **options,
+        )
+
+
+def embedded_for_workers(settings: Settings) -> str:
+    """Start the embedded PostgreSQL here, in the supervisor, and prepare it; its URL.
+
+    The workers then use it as an external database: the supervisor stops it when it
+    exits (worker processes end without running exit handlers, so a server started
+    by them would be left running).
+    """
+    from api.services.bootstrap import prepare_database
+    from persistence.database import start_embedded
+
+    url = start_embedded(str(settings.data_dir))
+
+    async def prepare() -> None:
+        runtime = Runtime.start(settings)
+        try:
+            await prepare_database(runtime)
+        finally:
+            await runtime.close()
+
+    asyncio.run(prepare())
+    return url
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
+    """A PROMETHEUS_MULTIPROC_DIR for the workers (a fresh one, removed after) unless set."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="segmentql-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from api.metrics import USER_ERRORS
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 
 ErrorCodeType = strawberry.enum(
@@ -25,6 +26,8 @@ class UserError:
 
 def user_errors(exc: DomainError | ValidationFailed) -> list[UserError]:
     errors = exc.errors if isinstance(exc, ValidationFailed) else [exc]
+    for e in errors:
+        USER_ERRORS.labels(e.code.value).inc()
     return [UserError(field=list(e.field) or None, message=e.message, code=e.code) for e in errors]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import Database, create_engine, resolve
+from persistence.replicas import ReplicaSet, replica_set
 from persistence.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -39,6 +40,15 @@ class Runtime:
         assert isinstance(reader, AsyncEngine)
         return reader
 
+    @property
+    def replicas(self) -> ReplicaSet:
+        """The read replicas of SEGMENTQL_READ_REPLICA_URLS (empty without), made on first use."""
+        replicas = self.extras.get("replicas")
+        if replicas is None:
+            replicas = self.extras["replicas"] = replica_set(self.settings)
+        assert isinstance(replicas, ReplicaSet)
+        return replicas
+
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:
         settings = settings or Settings.from_env()
@@ -52,4 +62,7 @@ class Runtime:
         webhook_client = self.extras.pop("webhook_client", None)
         if webhook_client is not None:
             await webhook_client.aclose()
+        replicas = self.extras.pop("replicas", None)
+        if replicas is not None:
+            await replicas.close()
         await self.engine.dispose()

@@ -97,16 +97,20 @@ def database_unavailable(exc: BaseException | None) -> bool:
 
 
 def create_engine(db: Database, settings: Settings) -> AsyncEngine:
-    return create_async_engine(
-        db.url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.pool_max_overflow,
-        pool_pre_ping=False,
+    return create_async_engine(db.url, **engine_options(settings))
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """The pool and session settings of every engine (the primary's and replicas')."""
+    return {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.pool_max_overflow,
+        "pool_pre_ping": False,
         # The most recently used connection first: at low concurrency requests keep
         # landing on a few connections, whose prepared statements (one per predicate
         # shape) are then already there; the others go idle.
-        pool_use_lifo=True,
-        connect_args={
+        "pool_use_lifo": True,
+        "connect_args": {
             # Statements prepared per connection: a workspace's segments each have their
             # own, and asyncpg's default of 100 would evict them in turn.
             "prepared_statement_cache_size": 1000,
@@ -119,7 +123,21 @@ def create_engine(db: Database, settings: Settings) -> AsyncEngine:
                 "jit": "off",
             },
         },
-    )
+    }
+
+
+def pool_usage(engine: AsyncEngine) -> tuple[int, int]:
+    """(connections checked out of the pool now, callers waiting for one).
+
+    The waiters are read from the asyncio queue behind SQLAlchemy's async pool
+    (no public counter exists); 0 when another pool class is in use.
+    """
+    pool = engine.pool
+    in_use = pool.checkedout() if hasattr(pool, "checkedout") else 0
+    # The queue is created on first use (a memoized property): read it without creating it.
+    queue = vars(getattr(pool, "_pool", None) or object).get("_queue")
+    waiting = len(getattr(queue, "_getters", ()) or ())
+    return int(in_use), waiting
 
 
 def libpq_dsn(db: Database) -> str:

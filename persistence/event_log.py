@@ -85,6 +85,12 @@ async def last_seq(conn: AsyncConnection, workspace_pk: int) -> int:
     return int(result.scalar_one())
 
 
+async def log_head_total(conn: AsyncConnection) -> int:
+    """Every event id handed out so far, summed over workspaces: the log's head, for metrics."""
+    result = await conn.execute(select(func.coalesce(func.sum(workspace_table.c.event_seq), 0)))
+    return int(result.scalar_one())
+
+
 async def log_bounds(conn: AsyncConnection, workspace_pk: int) -> tuple[int, int | None]:
     """(the last id ever given out, the oldest id still kept or None).
 

@@ -8,18 +8,29 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import platformdirs
 
+N = TypeVar("N", int, float)
+
 
 def _int(name: str, default: int) -> int:
+    return _number(name, default, int, "a whole number")
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, float, "a number of seconds")
+
+
+def _number(name: str, default: N, kind: type[N], what: str) -> N:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+        raise SystemExit(f"{name} must be {what}, got {raw!r}") from exc
 
 
 def _list(name: str, default: list[str]) -> list[str]:
@@ -64,6 +75,10 @@ class Settings:
     webhook_disable_after_s: int = 3 * 24 * 3600
     webhook_poll_ms: int = 100
     webhook_timeout_s: float = 10.0
+    metrics: bool = True
+    read_replica_urls: list[str] = field(default_factory=list)
+    replica_max_lag_s: float = 5.0
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,5 +116,9 @@ class Settings:
             webhook_disable_after_s=_int("SEGMENTQL_WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600),
             webhook_poll_ms=_int("SEGMENTQL_WEBHOOK_POLL_MS", 100),
             webhook_timeout_s=_int("SEGMENTQL_WEBHOOK_TIMEOUT_S", 10),
+            read_replica_urls=_list("SEGMENTQL_READ_REPLICA_URLS", []),
+            replica_max_lag_s=_float("SEGMENTQL_REPLICA_MAX_LAG_S", 5.0),
+            metrics=os.environ.get("SEGMENTQL_METRICS", "1") not in ("0", "false"),
+            metrics_token=os.environ.get("SEGMENTQL_METRICS_TOKEN") or None,
             background_jobs=os.environ.get("SEGMENTQL_BACKGROUND_JOBS", "1") not in ("0", "false"),
         )

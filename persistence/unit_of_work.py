@@ -11,6 +11,7 @@ from persistence.connection_budget import ConnectionBudget
 from persistence.custom_properties import CustomPropertyRepository
 from persistence.customers import CustomerRepository
 from persistence.definitions import bump_definitions_version
+from persistence.replicas import UNREACHABLE, Fallback
 from persistence.segments import SegmentRepository
 from persistence.snapshots import SnapshotRepository
 from persistence.tracked_events import TrackedEventRepository
@@ -29,9 +30,15 @@ class UnitOfWork:
     webhooks: WebhookRepository
 
     def __init__(
-        self, engine: AsyncEngine, workspace_pk: int, budget: ConnectionBudget | None = None
+        self,
+        engine: AsyncEngine,
+        workspace_pk: int,
+        budget: ConnectionBudget | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         self.engine = engine
+        """Where the connection comes from: after a fallback, the fallback's engine."""
+        self.fallback = fallback
         self.workspace_pk = workspace_pk
         self.budget = budget
         """The request's connection budget: a slot is held while the connection is."""
@@ -44,7 +51,7 @@ class UnitOfWork:
         if self.budget is not None:
             await self._slot.enter_async_context(self.budget.held())
         try:
-            self.conn = await self.engine.connect()
+            self.conn = await self._connect()
         except BaseException:
             await self._slot.aclose()
             raise
@@ -61,6 +68,21 @@ class UnitOfWork:
         self.events = TrackedEventRepository(self.conn, self.workspace_pk)
         self.webhooks = WebhookRepository(self.conn, self.workspace_pk)
         return self
+
+    @property
+    def on_replica(self) -> bool:
+        """Whether this unit of work reads a replica (it has somewhere to fall back to)."""
+        return self.fallback is not None and self.engine is not self.fallback.engine
+
+    async def _connect(self) -> AsyncConnection:
+        if self.fallback is None:
+            return await self.engine.connect()
+        try:
+            return await self.engine.connect()
+        except UNREACHABLE as exc:  # a replica went down since it was last checked
+            self.fallback.failed(exc)
+            self.engine = self.fallback.engine
+            return await self.engine.connect()
 
     async def commit(self) -> None:
         if self.segments.definitions_changed:

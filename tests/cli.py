@@ -51,10 +51,11 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve_process(
-    database_url: str, log: Path, **settings: str
+    database_url: str, log: Path, workers: int = 1, **settings: str
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """`segmentql serve` in its own process on a free port; yields its URL and the process
-    (a test may kill it). Stopped with SIGTERM at the end if still running."""
+    (a test may kill it). Stopped with SIGTERM at the end if still running. With
+    `workers`, `--workers N` (the process is uvicorn's parent)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SEGMENTQL_BACKGROUND_JOBS": "0"}
     env.update(settings)
@@ -62,7 +63,7 @@ async def serve_process(
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *segmentql(), "serve", "--port", str(port), "--log-level", "warning",
-            cwd=ROOT, env=env, stdout=out, stderr=out,
+            "--workers", str(workers), cwd=ROOT, env=env, stdout=out, stderr=out,
         )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -72,7 +73,7 @@ async def serve_process(
         if process.returncode is None:
             process.terminate()
             try:
-                await asyncio.wait_for(process.wait(), 15)
+                await asyncio.wait_for(process.wait(), 45)
             except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -38,6 +38,11 @@ def known_segment(segments: WorkspaceSegments, segment_id: str) -> Segment:
     return segment
 
 
+async def _load(uow: UnitOfWork) -> WorkspaceSegments:
+    catalog = FieldCatalog.for_workspace((await uow.properties.all()).values())
+    return WorkspaceSegments(await uow.segments.all(), catalog, uow.workspace_pk)
+
+
 def _cache(ctx: Context) -> dict[int, Loaded]:
     cache: dict[int, Loaded] = ctx.runtime.extras.setdefault("definitions", {})
     return cache
@@ -70,8 +75,13 @@ async def current_segments(ctx: Context, uow: UnitOfWork) -> WorkspaceSegments:
     known = _loaded(ctx, uow.workspace_pk, version)
     if known is not None:
         return known
-    catalog = FieldCatalog.for_workspace((await uow.properties.all()).values())
-    segments = WorkspaceSegments(await uow.segments.all(), catalog, uow.workspace_pk)
+    if uow.on_replica:
+        # A replica may not have replayed the version read on the primary yet: what it
+        # holds could be older, and would be cached as that version.
+        async with ctx.primary_reading() as primary:
+            segments = await _load(primary)
+    else:
+        segments = await _load(uow)
     cache = _cache(ctx)
     cache.pop(uow.workspace_pk, None)
     if len(cache) >= WORKSPACES_CACHED:

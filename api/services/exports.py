@@ -49,7 +49,8 @@ async def segment_export(
     """
     fields = parse_fields(fields_raw)
     now = ctx.runtime.clock()
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
+        source = uow.engine  # the rows are read where the checks were (a fresh replica, say)
         segment = await uow.segments.get(segment_id)
         if segment is None:
             raise segment_not_found(segment_id)
@@ -79,13 +80,13 @@ async def segment_export(
             name = f"{instance.id}.csv"
     timeout = ctx.runtime.settings.export_timeout_ms
     formats = [_cell_format(f, segments.catalog) for f in fields]
-    rows = stream_rows(ctx.runtime.engine, query, timeout)
+    rows = stream_rows(source, query, timeout)
     return Export(name, fields, _csv(fields, formats, rows, on_rows))
 
 
 async def export_total(ctx: Context, segment_id: str, instance_id: str | None) -> int | None:
     """The number of rows to expect, when it is known without evaluating the segment."""
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         if instance_id is not None:
             instance = await uow.snapshots.get(instance_id)
             return instance.num_customers if instance is not None else None

@@ -223,7 +223,8 @@ async def stats(ctx: Context, segment: Segment) -> Stats:
     if segment.kind is SegmentKind.PASSIVE:
         # Full counts run a few at a time: a listing of 100 stale segments must not
         # start 100 scans at once and push each past the statement timeout.
-        async with recount_slots(ctx.runtime), ctx.reading() as uow:
+        # On the primary: the count is stored as it is made.
+        async with recount_slots(ctx.runtime), ctx.primary_reading() as uow:
             return await refresh_stats(uow, ctx.runtime, segment)
     if segment.kind is SegmentKind.ACTIVE and counted and counted.member_count is not None:
         count = counted.member_count  # kept exact by every recorded transition

@@ -122,7 +122,7 @@ async def _take_scheduled(
 async def instance_page(
     ctx: Context, segment_id: str, window: Slice[int]
 ) -> tuple[Page[Instance], int]:
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         segment = await _segment(uow, segment_id)
         assert segment.pk is not None
         page = await uow.snapshots.page(segment.pk, window)
@@ -131,7 +131,7 @@ async def instance_page(
 
 
 async def get_instance(ctx: Context, instance_id: str) -> Instance | None:
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         return await uow.snapshots.get(instance_id)
 
 
@@ -149,7 +149,7 @@ async def segmentation_rows(
     first: int,
     after: tuple[int, str] | None,
 ) -> RowPage:
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         instances = {i.pk: i for i in await uow.snapshots.instances_of(segment_id, instance_id)}
         if not instances:
             return RowPage([], False, 0)
@@ -162,7 +162,7 @@ async def instance_members(
     ctx: Context, instance: Instance, window: Slice[str]
 ) -> Page[CustomerView]:
     """The instance's members that still exist, as they are now, by customer id."""
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         ids = await uow.snapshots.existing_member_ids(instance.pk, window)
         views = {v.id: v for v in await uow.customers.get_many(ids.items)}
     present = [views[i] for i in ids.items if i in views]
@@ -172,7 +172,7 @@ async def instance_members(
 
 async def existing_member_count(ctx: Context, instance: Instance) -> int:
     """How many of the instance's members still exist (numOfCustomers counts them all)."""
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         return await uow.snapshots.count_existing_members(instance.pk)
 
 
@@ -186,7 +186,7 @@ class Diff:
 
 async def diff(ctx: Context, instance: Instance, other_id: str, limit: int) -> Diff:
     """Who entered and who left between `other_id` (earlier) and `instance`."""
-    async with ctx.uow() as uow:
+    async with ctx.read_transaction() as uow:
         other = await uow.snapshots.get(other_id)
         if other is None or other.segment_id != instance.segment_id:
             raise DomainError(
