@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 from api.services.predicates import select_customers
 from bench.harness import Bench
 from persistence.count_forms import for_few_customers
-from persistence.customers import CUSTOMER_COLUMNS, has_child_expr
+from persistence.customers import CUSTOMER_COLUMNS, with_has_child
 from persistence.field_map import customer_table as c
 from persistence.unit_of_work import UnitOfWork
 
@@ -36,12 +36,14 @@ def page_statement(workspace_pk: int, condition: ColumnElement[bool], first: int
 
     As there, a page reads few customers: COUNT nodes take their per-customer form.
     """
-    return (
-        select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
+    page = (
+        select(*CUSTOMER_COLUMNS)
         .where(and_(c.c.workspace_pk == workspace_pk, for_few_customers(condition)))
         .order_by(c.c.id)
         .limit(first + 1)
     )
+    query = with_has_child(page, workspace_pk)
+    return query.order_by(query.selected_columns.id)
 
 
 def count_statement(workspace_pk: int, condition: ColumnElement[bool]) -> Select[Any]:
