@@ -42,7 +42,11 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "page": {"query": PAGE_QUERY, "variables": PAGE_VARIABLES},
 }
 
-OUTPUT: dict[str, dict[str, Any]] = {"tree": {}, "flat": {"flat": True}}
+OUTPUT: dict[str, dict[str, Any]] = {
+    "tree": {},
+    "flat": {"flat": True},
+    "all": {"show_all": True},
+}
 
 
 async def loop(http: httpx.AsyncClient, body: bytes, n: int) -> tuple[float, float]:
