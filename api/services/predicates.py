@@ -166,7 +166,9 @@ class PlannedPage:
     plan: PagePlan | None = None
 
 
-PLANS_CACHED = 256
+PLANS_CACHED = 32
+"""Plans kept per workspace (with its definitions, up to WORKSPACES_CACHED of them): a
+screen's few filters, not every predicate a user tried."""
 
 
 def _plan_key(window: Slice[str], search: str | None, where: object | None) -> Hashable:
