@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -100,6 +102,15 @@ class SegmentGraphQL(GraphQL[Context, None]):
         if isinstance(data, bytes) and not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
         return parsed
+
+    def encode_json(self, data: object) -> str:
+        """orjson's encoding (a few times faster than json's for a page of rows); json's
+        for what orjson refuses (integers past 64 bits in a JSON value, say). Text, as
+        WebSocket clients expect text frames."""
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types.nodes import SelectedField
 
 from domain.records import Page
 from persistence.cursors import Slice
@@ -77,6 +78,19 @@ def _decoded(decode: Callable[[str], K | None], cursor: str | None, argument: st
     if key is None:
         raise bad_cursor(cursor, argument)
     return key
+
+
+def asks_for_rows(info: Any) -> bool:
+    """Whether a connection field's selection reads its page: anything but `totalCount`
+    (fragments are taken to read it)."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if not isinstance(selection, SelectedField) or selection.name not in COUNT_ONLY:
+                return True
+    return False
+
+
+COUNT_ONLY = ("totalCount", "__typename")
 
 
 def page_info_of(page: Page[Any]) -> PageInfo:

@@ -17,8 +17,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 
 from api.services.predicates import select_customers
 from bench.harness import Bench
-from persistence.count_forms import for_few_customers
-from persistence.customers import CUSTOMER_COLUMNS, has_child_expr
+from persistence.cursors import Slice
+from persistence.customers import compiled_for_driver, page_query
 from persistence.field_map import customer_table as c
 from persistence.unit_of_work import UnitOfWork
 
@@ -36,12 +36,7 @@ def page_statement(workspace_pk: int, condition: ColumnElement[bool], first: int
 
     As there, a page reads few customers: COUNT nodes take their per-customer form.
     """
-    return (
-        select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
-        .where(and_(c.c.workspace_pk == workspace_pk, for_few_customers(condition)))
-        .order_by(c.c.id)
-        .limit(first + 1)
-    )
+    return page_query(workspace_pk, Slice(first), None, condition)
 
 
 def count_statement(workspace_pk: int, condition: ColumnElement[bool]) -> Select[Any]:
@@ -56,10 +51,5 @@ def compiled(bench: Bench, statement: Select[Any]) -> tuple[str, list[Any]]:
     Bound values stay parameters (asyncpg prepares the statement, as it does for
     the service); each goes through its type's bind processor (JSONB to text).
     """
-    dialect = bench.runtime.engine.dialect
-    result = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = result.construct_params()
-    processors: dict[str, Any] = dict(result._bind_processors)
-    names = result.positiontup or []
-    args = [processors[n](params[n]) if n in processors else params[n] for n in names]
-    return result.string, args
+    sql, args, _ = compiled_for_driver(statement, bench.runtime.engine.dialect)
+    return sql, args

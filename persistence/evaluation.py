@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import DBAPIError
@@ -119,6 +120,9 @@ class WorkspaceSegments:
         self._parsed: dict[str, Node] = {}
         self._unseen: dict[str, bool] = {}
         self._conditions: dict[tuple[str, int], ColumnElement[bool]] = {}
+        self.plans: dict[Hashable, Any] = {}
+        """What reads compiled against these definitions (a customer page's statement by
+        its predicate), dropped with them when the definitions change."""
 
     def predicate(self, segment_id: str) -> Node | None:
         segment = self.by_id.get(segment_id)

@@ -7,7 +7,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info_of, window
+from api.pagination import asks_for_rows, page_info_of, window
 from api.services import customers as service
 from api.services import predicates
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
@@ -52,6 +52,7 @@ class CustomerQueries:
                 search,
                 where,
                 str(segment_id) if segment_id is not None else None,
+                with_page=asks_for_rows(info),
             )
         except (DomainError, ValidationFailed) as exc:
             raise request_error(exc) from exc

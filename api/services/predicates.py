@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from domain.predicate import Node, Scope, field_paths, referenced_segments
 from domain.predicate_parser import parse_predicate
 from domain.records import CustomerView, Page
 from persistence.cursors import Slice
+from persistence.customers import PagePlan
 from persistence.evaluation import WorkspaceSegments, evaluation_guard, membership_condition
 from persistence.field_map import snake
 from persistence.segments import stored_membership
@@ -127,30 +129,87 @@ async def filtered_page(
     search: str | None,
     where: object | None,
     segment_id: str | None = None,
+    *,
+    with_page: bool = True,
 ) -> tuple[Page[CustomerView], Loader]:
     """The customer list, narrowed by an inline predicate and/or a saved segment.
 
     Raises ValidationFailed / DomainError (unknown segment) naming the argument.
+    `with_page=False`: only the count is asked for; the page is left empty, unread.
     """
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
     async with ctx.reading() as uow:
         known = await current_segments(ctx, uow)
-        conditions = []
-        if where is not None:
-            selection = await select_customers(uow, where, now, ("where",), known=known)
-            conditions.append(selection.condition)
-        if segment_id is not None:
-            conditions.append(known.condition(known_segment(known, segment_id), now))
-        condition = and_(*conditions) if conditions else None
-        async with evaluation_guard(timeout):
-            page = await uow.customers.page(window, search, condition)
+        planned = await _planned(uow, known, window, search, where, segment_id, now)
+        page: Page[CustomerView] = Page([], False, [])
+        if with_page:
+            async with evaluation_guard(timeout):
+                if planned.plan is None:
+                    page = await uow.customers.page(window, search, planned.condition)
+                else:
+                    page = await uow.customers.planned_page(planned.plan, window)
 
     async def count() -> int:
         async with ctx.reading() as uow, evaluation_guard(timeout):
-            return await uow.customers.count(search, condition)
+            return await uow.customers.count(search, planned.condition)
 
     return page, memo(count)
+
+
+@dataclass(frozen=True)
+class PlannedPage:
+    """A filter's condition, and its page statement compiled once for a shape of request
+    (None when the request is not one to cache)."""
+
+    condition: ColumnElement[bool] | None
+    plan: PagePlan | None = None
+
+
+PLANS_CACHED = 32
+"""Plans kept per workspace (with its definitions, up to WORKSPACES_CACHED of them): a
+screen's few filters, not every predicate a user tried."""
+
+
+def _plan_key(window: Slice[str], search: str | None, where: object | None) -> Hashable:
+    """What a page's statement depends on besides the definitions: the predicate's text
+    and the window's shape (cursor keys and search terms are its arguments)."""
+    shape = (window.size, window.after is None, window.before is None, window.backward)
+    return (json.dumps(where, sort_keys=True), search is None, shape)
+
+
+async def _planned(
+    uow: UnitOfWork,
+    known: WorkspaceSegments,
+    window: Slice[str],
+    search: str | None,
+    where: object | None,
+    segment_id: str | None,
+    now: datetime,
+) -> PlannedPage:
+    """The request's condition and statement, from the definitions' cache when the same
+    predicate was planned before. Not cached: a saved segment's filter, a search (its term
+    is compiled into a pattern), and time-relative predicates, whose SQL holds `now`."""
+    key = _plan_key(window, search, where) if segment_id is None and search is None else None
+    found = known.plans.get(key) if key is not None else None
+    if isinstance(found, PlannedPage):
+        return found
+    conditions = []
+    cacheable = key is not None
+    if where is not None:
+        selection = await select_customers(uow, where, now, ("where",), known=known)
+        conditions.append(selection.condition)
+        cacheable = cacheable and not selection.time_relative
+    if segment_id is not None:
+        conditions.append(known.condition(known_segment(known, segment_id), now))
+    condition = and_(*conditions) if conditions else None
+    if not cacheable:
+        return PlannedPage(condition)
+    planned = PlannedPage(condition, uow.customers.page_plan(window, search, condition))
+    if len(known.plans) >= PLANS_CACHED:
+        known.plans.pop(next(iter(known.plans)))  # the oldest
+    known.plans[key] = planned
+    return planned
 
 
 async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:

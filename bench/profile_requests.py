@@ -1,0 +1,99 @@
+"""CPU per request of the read path, in process, with an optional pyinstrument profile.
+
+    DATABASE_URL=... uv run python -m bench.profile_requests [--requests 500] [--profile page]
+
+Runs the real app (create_app, its lifespan, every extension) through httpx's ASGI
+transport, with background jobs and cost buckets off as the benchmark's server has them,
+on workspace `bench` (seeded by `python -m bench` or `segmentql seed --workspace bench`).
+For `{ __typename }` and the anchor's first page (country IN (FR, DE) AND
+paymentMethodType = CARD, 50 rows), prints the process CPU time per request, which the
+machine's other load moves far less than wall time; `--profile NAME` prints where it went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import time
+from typing import Any
+
+import httpx
+
+from api.app import create_app
+from api.runtime import Runtime
+from api.services.bootstrap import create_key
+from bench.anchor_measure import PAGE_QUERY, condition
+from domain.access import Role
+from persistence.settings import Settings
+
+WORKSPACE = "bench"
+PAGE_VARIABLES = {
+    "w": {
+        "and": [
+            condition("country", "IN", values=["FR", "DE"]),
+            condition("paymentMethodType", "EQ", value="CARD"),
+        ]
+    }
+}
+REQUESTS: dict[str, dict[str, Any]] = {
+    "typename": {"query": "{ __typename }"},
+    "page": {"query": PAGE_QUERY, "variables": PAGE_VARIABLES},
+}
+
+OUTPUT: dict[str, dict[str, Any]] = {
+    "tree": {},
+    "flat": {"flat": True},
+    "all": {"show_all": True},
+}
+
+
+async def loop(http: httpx.AsyncClient, body: bytes, n: int) -> tuple[float, float]:
+    """CPU and wall ms per request over `n` requests (the in-process client's share
+    included, the same for every request)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        response = await http.post("/graphql", content=body)
+        if response.status_code != 200 or b'"errors"' in response.content:
+            raise SystemExit(f"HTTP {response.status_code}: {response.text[:500]}")
+    return (time.process_time() - cpu) * 1000 / n, (time.perf_counter() - wall) * 1000 / n
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--profile", choices=sorted(REQUESTS), help="profile this request")
+    parser.add_argument("--output", choices=sorted(OUTPUT), default="tree")
+    args = parser.parse_args()
+    settings = dataclasses.replace(Settings.from_env(), background_jobs=False, cost_bucket_size=0)
+    runtime = Runtime.start(settings)
+    try:
+        key = await create_key(runtime, WORKSPACE, Role.READ, "profile")
+        app = create_app(runtime=runtime)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://segmentql",
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            ) as http,
+        ):
+            bodies = {name: json.dumps(req).encode() for name, req in REQUESTS.items()}
+            for name, body in bodies.items():
+                await loop(http, body, 20)  # warm-up
+                cpu, wall = await loop(http, body, args.requests)
+                print(f"cpu_per_request.{name}: {cpu:.3f} ms", flush=True)
+                print(f"wall_per_request.{name}: {wall:.3f} ms", flush=True)
+            if args.profile:
+                from pyinstrument import Profiler
+
+                with Profiler(async_mode="disabled", interval=0.001) as profiler:
+                    await loop(http, bodies[args.profile], args.requests)
+                print(profiler.output_text(unicode=False, color=False, **OUTPUT[args.output]))
+    finally:
+        await runtime.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
