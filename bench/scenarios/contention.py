@@ -54,9 +54,7 @@ async def _light(bench: Bench, calls: int, errors: Counter[str]) -> list[float]:
 
 async def _first_page_under_load(bench: Bench, errors: Counter[str]) -> Latency:
     calls = max(bench.runs // LIGHT_CLIENTS, 5)
-    per_client = await asyncio.gather(
-        *(_light(bench, calls, errors) for _ in range(LIGHT_CLIENTS))
-    )
+    per_client = await asyncio.gather(*(_light(bench, calls, errors) for _ in range(LIGHT_CLIENTS)))
     return Latency([s for samples in per_client for s in samples])
 
 
