@@ -1,4 +1,5 @@
-"""`uv run python -m bench [--customers N] [--only NAME] [--runs N]`: see bench/harness.py."""
+"""`uv run python -m bench [--customers N] [--only NAME] [--runs N] [--webhook-down-s S]`:
+see bench/harness.py."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ def main() -> None:
         "--only", action="append", metavar="NAME", help="run this scenario family (repeatable)"
     )
     parser.add_argument("--runs", type=int, default=100, help="timed calls per latency figure")
+    parser.add_argument(
+        "--webhook-down-s",
+        type=float,
+        default=60.0,
+        help="how long the webhooks scenario's receiver answers 503",
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(run(args.customers, args.only, args.runs)))
+    raise SystemExit(asyncio.run(run(args.customers, args.only, args.runs, args.webhook_down_s)))
 
 
 if __name__ == "__main__":  # the guard matters: seeding spawns worker processes

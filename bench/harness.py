@@ -138,6 +138,7 @@ class Bench:
     warmup: int = 10
     seed_report: SeedReport | None = None  # set when this run seeded the bench workspace
     server: Server | None = None  # the `segmentql serve` subprocess
+    webhook_down_s: float = 60.0  # how long the webhooks scenario's receiver is down
     figures: list[Figure] = field(default_factory=list)
 
     def report(self, name: str, value: float, unit: str) -> None:
@@ -297,6 +298,9 @@ async def serve(database_url: str) -> AsyncIterator[Server]:
         # One key stands in for many clients here: its rate limit would be what is
         # measured. Set the variable to bench with the limit on.
         "SEGMENTQL_COST_BUCKET_SIZE": os.environ.get("SEGMENTQL_COST_BUCKET_SIZE", "0"),
+        # The webhooks scenario's receiver listens on 127.0.0.1 over plain http.
+        "SEGMENTQL_WEBHOOK_ALLOW_PRIVATE": "1",
+        "SEGMENTQL_WEBHOOK_HTTP_HOSTS": "127.0.0.1",
     }
     with tempfile.NamedTemporaryFile("w+", prefix="segmentql-bench-", suffix=".log") as log:
         proc = await asyncio.create_subprocess_exec(
@@ -367,7 +371,9 @@ def _write_results(bench: Bench, started: datetime, failed: list[str]) -> None:
     )
 
 
-async def run(customers: int, only: list[str] | None, runs: int) -> int:
+async def run(
+    customers: int, only: list[str] | None, runs: int, webhook_down_s: float = 60.0
+) -> int:
     """The whole benchmark; returns the process exit status."""
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -403,6 +409,7 @@ async def run(customers: int, only: list[str] | None, runs: int) -> int:
                     max(runs // 10, 3),
                     seed_report,
                     server,
+                    webhook_down_s,
                 )
                 await stats_caught_up(bench)
                 for spec in scenarios:

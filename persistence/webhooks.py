@@ -9,20 +9,24 @@ How events become deliveries (docs/webhooks.md tells why):
 - `claim` hands out due deliveries under FOR UPDATE SKIP LOCKED and leases them
   (next_attempt_at moves past the request timeout), so one process at a time
   tries a delivery, and a process that dies mid-request leaves it to be retried;
-- only the oldest pending delivery of each (endpoint, customer) is ever due:
-  order per customer holds under retries.
+- only the oldest pending delivery of each (endpoint, customer) is ever due
+  (persistence.webhook_lines keeps the others waiting): order per customer
+  holds under retries;
+- `record` stores a sent batch's outcomes in a few statements, whatever its size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.webhook import Delivery, DeliveryStatus, Endpoint, EventType
+from persistence.webhook_lines import Line, lock_endpoints, promote, reline, write_deliveries
 
 _ENDPOINT_COLUMNS = """
     id, url, description, segment_ids, event_types, enabled, disabled_reason, created_at,
@@ -55,6 +59,8 @@ def _endpoint(row: Any) -> Endpoint:
 
 def _delivery(row: Any) -> Delivery:
     m = row._mapping
+    # 'infinity' (a delivery waiting in its line) arrives as the naive datetime.max
+    waiting = m["next_attempt_at"] == datetime.max
     return Delivery(
         endpoint_id=m["endpoint_id"],
         seq=m["seq"],
@@ -65,7 +71,7 @@ def _delivery(row: Any) -> Delivery:
         occurred_at=m["occurred_at"],
         status=DeliveryStatus(m["status"]),
         attempts=m["attempts"],
-        next_attempt_at=m["next_attempt_at"] if m["status"] == "PENDING" else None,
+        next_attempt_at=None if m["status"] != "PENDING" or waiting else m["next_attempt_at"],
         last_status_code=m["last_status_code"],
         last_error=m["last_error"],
         last_attempt_at=m["last_attempt_at"],
@@ -75,24 +81,6 @@ def _delivery(row: Any) -> Delivery:
 
 def _kinds(event_types: Sequence[EventType]) -> list[str]:
     return [t.log_kind for t in event_types]
-
-
-# The deliveries of the events in (after, upto] that the endpoint's filters let through.
-_WRITE_DELIVERIES = """
-INSERT INTO webhook_delivery
-    (workspace_pk, endpoint_id, seq, kind, segment_id, segment_name, customer_id, occurred_at,
-     status, attempts, next_attempt_at)
-SELECT e.workspace_pk, CAST(:endpoint AS text), e.seq, e.kind, e.segment_id,
-       coalesce(s.name, ''), e.customer_id, e.occurred_at, 'PENDING', 0, now()
-FROM segment_event AS e
-LEFT JOIN segment AS s ON s.pk = e.segment_pk
-WHERE e.workspace_pk = :ws AND e.seq > :after AND e.seq <= :upto
-  AND e.kind = ANY(CAST(:kinds AS text[]))
-  AND (cardinality(CAST(:segments AS text[])) = 0 OR e.segment_id = ANY(CAST(:segments AS text[])))
-ON CONFLICT (workspace_pk, endpoint_id, seq) DO UPDATE
-    SET status = 'PENDING', attempts = 0, next_attempt_at = now(), last_error = NULL,
-        last_status_code = NULL, delivered_at = NULL
-"""
 
 
 class WebhookRepository:
@@ -212,7 +200,9 @@ class WebhookRepository:
         return [_delivery(r) for r in result]
 
     async def retry(self, endpoint_id: str, seq: int) -> Delivery | None:
-        """Due again at once, attempts counted afresh (a delivered one is sent again too)."""
+        """Due again at once, attempts counted afresh (a delivered one is sent again too),
+        unless an earlier delivery of its customer is pending: then after that one."""
+        await lock_endpoints(self.conn, [(self.workspace_pk, endpoint_id)])
         row = await self._one(
             f"""
             UPDATE webhook_delivery
@@ -223,26 +213,35 @@ class WebhookRepository:
             endpoint=endpoint_id,
             seq=seq,
         )
-        return None if row is None else _delivery(row)
+        if row is None:
+            return None
+        await reline(self.conn, (self.workspace_pk, endpoint_id, row.customer_id))
+        again = await self._one(
+            f"SELECT {_DELIVERY_COLUMNS} FROM webhook_delivery"
+            " WHERE workspace_pk = :ws AND endpoint_id = :endpoint AND seq = :seq",
+            endpoint=endpoint_id,
+            seq=seq,
+        )
+        return _delivery(again)
 
     async def replay(self, endpoint: Endpoint, after_seq: int) -> int:
-        """Deliveries, due now, for the kept events after `after_seq` up to the cursor."""
+        """Deliveries for the kept events after `after_seq` up to the cursor, in line.
+
+        The caller holds the endpoint's row lock (`get(..., lock=True)`).
+        """
         cursor = await self._one(
             "SELECT cursor_seq FROM webhook_endpoint WHERE workspace_pk = :ws AND id = :id",
             id=endpoint.id,
         )
-        result = await self.conn.execute(
-            text(_WRITE_DELIVERIES),
-            {
-                "ws": self.workspace_pk,
-                "endpoint": endpoint.id,
-                "after": after_seq,
-                "upto": cursor.cursor_seq,
-                "kinds": _kinds(endpoint.event_types),
-                "segments": endpoint.segment_ids,
-            },
+        return await write_deliveries(
+            self.conn,
+            self.workspace_pk,
+            endpoint.id,
+            after_seq,
+            cursor.cursor_seq,
+            _kinds(endpoint.event_types),
+            endpoint.segment_ids,
         )
-        return int(result.rowcount or 0)
 
 
 async def fan_out(conn: AsyncConnection, batch: int = 10_000) -> int:
@@ -265,18 +264,8 @@ async def fan_out(conn: AsyncConnection, batch: int = 10_000) -> int:
     )
     written = 0
     for ws, endpoint_id, cursor, segments, types, upto in endpoints.all():
-        result = await conn.execute(
-            text(_WRITE_DELIVERIES),
-            {
-                "ws": ws,
-                "endpoint": endpoint_id,
-                "after": cursor,
-                "upto": upto,
-                "kinds": _kinds([EventType(t) for t in types]),
-                "segments": list(segments),
-            },
-        )
-        written += int(result.rowcount or 0)
+        kinds = _kinds([EventType(t) for t in types])
+        written += await write_deliveries(conn, ws, endpoint_id, cursor, upto, kinds, segments)
         await conn.execute(
             text(
                 "UPDATE webhook_endpoint SET cursor_seq = :upto"
@@ -302,21 +291,13 @@ class Claimed:
 
 
 _CLAIM = f"""
-WITH heads AS (
-    -- the oldest pending delivery of each (endpoint, customer): one pass over an index
-    SELECT DISTINCT ON (workspace_pk, endpoint_id, customer_id) workspace_pk, endpoint_id, seq
-    FROM webhook_delivery
-    WHERE status = 'PENDING'
-    ORDER BY workspace_pk, endpoint_id, customer_id, seq
-), due AS (
+WITH due AS (
+    -- only heads of lines have a time that comes (persistence.webhook_lines): a range scan
     SELECT d.workspace_pk, d.endpoint_id, d.seq
-    FROM heads
-    JOIN webhook_delivery AS d
-      ON d.workspace_pk = heads.workspace_pk AND d.endpoint_id = heads.endpoint_id
-     AND d.seq = heads.seq
+    FROM webhook_delivery AS d
     JOIN webhook_endpoint AS e ON e.workspace_pk = d.workspace_pk AND e.id = d.endpoint_id
     WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND e.enabled
-    ORDER BY d.next_attempt_at, d.seq
+    ORDER BY d.next_attempt_at
     LIMIT :limit
     FOR UPDATE OF d SKIP LOCKED
 ), leased AS (
@@ -347,71 +328,106 @@ async def claim(conn: AsyncConnection, limit: int, lease_s: float) -> list[Claim
     return claimed
 
 
-async def record_success(conn: AsyncConnection, claimed: Claimed, status_code: int) -> None:
-    d = claimed.delivery
-    await conn.execute(
-        text(
-            """
-            WITH done AS (
-                UPDATE webhook_delivery
-                SET status = 'DELIVERED', delivered_at = now(), last_status_code = :code,
-                    last_error = NULL
-                WHERE workspace_pk = :ws AND endpoint_id = :endpoint AND seq = :seq
-            )
-            UPDATE webhook_endpoint SET failing_since = NULL
-            WHERE workspace_pk = :ws AND id = :endpoint AND failing_since IS NOT NULL
-            """
-        ),
-        {"ws": claimed.workspace_pk, "endpoint": d.endpoint_id, "seq": d.seq, "code": status_code},
-    )
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt: delivered (no error), or failed and due again in
+    `retry_in_s` seconds, or given up (`retry_in_s` None)."""
+
+    claimed: Claimed
+    status_code: int | None
+    error: str | None
+    retry_in_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status(self) -> DeliveryStatus:
+        if self.ok:
+            return DeliveryStatus.DELIVERED
+        return DeliveryStatus.FAILED if self.retry_in_s is None else DeliveryStatus.PENDING
 
 
-async def record_failure(
-    conn: AsyncConnection,
-    claimed: Claimed,
-    status_code: int | None,
-    error: str,
-    retry_in_s: float | None,
-    disable_after_s: float,
+# A delivery demoted while it was in flight (a retry or replay put an earlier one first)
+# keeps waiting in its line rather than getting a retry time of its own.
+_RECORD_DELIVERIES = """
+UPDATE webhook_delivery AS d
+SET status = o.status,
+    delivered_at = CASE WHEN o.status = 'DELIVERED' THEN now() END,
+    last_status_code = o.code,
+    last_error = o.error,
+    next_attempt_at = CASE
+        WHEN o.status <> 'PENDING' OR d.next_attempt_at = 'infinity' THEN d.next_attempt_at
+        ELSE now() + make_interval(secs => o.retry) END
+FROM unnest(CAST(:ws AS bigint[]), CAST(:endpoints AS text[]), CAST(:seqs AS bigint[]),
+            CAST(:statuses AS text[]), CAST(:codes AS int[]), CAST(:errors AS text[]),
+            CAST(:retries AS float8[]))
+     AS o(ws, endpoint_id, seq, status, code, error, retry)
+WHERE d.workspace_pk = o.ws AND d.endpoint_id = o.endpoint_id AND d.seq = o.seq
+"""
+
+# An endpoint with a success in the batch is not failing; one with only failures starts
+# (or keeps) its failure clock, and past `disable_after` of failing is disabled.
+_RECORD_ENDPOINTS = """
+UPDATE webhook_endpoint AS e
+SET failing_since = CASE WHEN o.ok THEN NULL ELSE coalesce(e.failing_since, now()) END,
+    enabled = e.enabled AND (o.ok OR coalesce(e.failing_since, now())
+                             > now() - make_interval(secs => CAST(:disable_after AS float8))),
+    disabled_reason = CASE
+        WHEN NOT o.ok AND coalesce(e.failing_since, now())
+             <= now() - make_interval(secs => CAST(:disable_after AS float8))
+        THEN 'Failing since ' || to_char(e.failing_since AT TIME ZONE 'UTC',
+             'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || o.error
+        ELSE e.disabled_reason END
+FROM unnest(CAST(:ws AS bigint[]), CAST(:endpoints AS text[]), CAST(:oks AS boolean[]),
+            CAST(:errors AS text[]))
+     AS o(ws, endpoint_id, ok, error)
+WHERE e.workspace_pk = o.ws AND e.id = o.endpoint_id
+  AND (NOT o.ok OR e.failing_since IS NOT NULL)
+"""
+
+
+async def record(
+    conn: AsyncConnection, outcomes: Sequence[Outcome], disable_after_s: float
 ) -> None:
-    """A failed attempt: due again in `retry_in_s`, or given up (None).
-
-    The endpoint's failure clock starts at its first failure since a success; past
-    `disable_after_s` of failing the endpoint is disabled, with the reason on it.
-    """
-    d = claimed.delivery
+    """Store a batch's outcomes and let each ended delivery's successor go (call in a
+    transaction: a crash before it commits sends the batch again after the lease)."""
+    if not outcomes:
+        return
+    await lock_endpoints(
+        conn, {(o.claimed.workspace_pk, o.claimed.delivery.endpoint_id) for o in outcomes}
+    )
     await conn.execute(
-        text(
-            """
-            WITH failed AS (
-                UPDATE webhook_delivery
-                SET status = CASE WHEN CAST(:retry AS float8) IS NULL THEN 'FAILED'
-                                  ELSE 'PENDING' END,
-                    next_attempt_at = now()
-                        + make_interval(secs => coalesce(CAST(:retry AS float8), 0)),
-                    last_status_code = :code, last_error = :error
-                WHERE workspace_pk = :ws AND endpoint_id = :endpoint AND seq = :seq
-            )
-            UPDATE webhook_endpoint
-            SET failing_since = coalesce(failing_since, now()),
-                enabled = enabled AND coalesce(failing_since, now())
-                          > now() - make_interval(secs => CAST(:disable_after AS float8)),
-                disabled_reason = CASE
-                    WHEN coalesce(failing_since, now())
-                         <= now() - make_interval(secs => CAST(:disable_after AS float8))
-                    THEN 'Failing since ' || to_char(failing_since AT TIME ZONE 'UTC',
-                         'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || CAST(:error AS text)
-                    ELSE disabled_reason END
-            WHERE workspace_pk = :ws AND id = :endpoint
-            """
-        ),
+        text(_RECORD_DELIVERIES),
         {
-            "ws": claimed.workspace_pk,
-            "endpoint": d.endpoint_id,
-            "seq": d.seq,
-            "code": status_code,
-            "error": error[:1000],
-            "retry": retry_in_s,
+            "ws": [o.claimed.workspace_pk for o in outcomes],
+            "endpoints": [o.claimed.delivery.endpoint_id for o in outcomes],
+            "seqs": [o.claimed.delivery.seq for o in outcomes],
+            "statuses": [o.status.value for o in outcomes],
+            "codes": [o.status_code for o in outcomes],
+            "errors": [None if o.error is None else o.error[:1000] for o in outcomes],
+            "retries": [o.retry_in_s for o in outcomes],
+        },
+    )
+    endpoints: dict[tuple[int, str], tuple[bool, str]] = {}
+    for o in outcomes:
+        key = (o.claimed.workspace_pk, o.claimed.delivery.endpoint_id)
+        ok, error = endpoints.get(key, (False, ""))
+        endpoints[key] = (ok or o.ok, error if o.ok else (o.error or "failed")[:1000])
+    await conn.execute(
+        text(_RECORD_ENDPOINTS),
+        {
+            "ws": [k[0] for k in endpoints],
+            "endpoints": [k[1] for k in endpoints],
+            "oks": [v[0] for v in endpoints.values()],
+            "errors": [v[1] for v in endpoints.values()],
             "disable_after": float(disable_after_s),
         },
     )
+    ended: list[Line] = [
+        (o.claimed.workspace_pk, o.claimed.delivery.endpoint_id, o.claimed.delivery.customer_id)
+        for o in outcomes
+        if o.status is not DeliveryStatus.PENDING
+    ]
+    await promote(conn, ended)

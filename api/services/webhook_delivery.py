@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook
 
 from api.runtime import Runtime
@@ -22,23 +21,22 @@ from api.services.webhooks import check_destination
 from domain.errors import DomainError
 from domain.webhook import MAX_ATTEMPTS, retry_delay_s
 from persistence.settings import Settings
-from persistence.webhooks import Claimed, claim, fan_out, record_failure, record_success
+from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 
 log = logging.getLogger("segmentql.webhooks")
 
 MAX_RESPONSE_BYTES = 64 * 1024
-CLAIM_BATCH = 200
+CLAIM_BATCH = 64
+"""Leased and sent at once: httpx's pool costs grow with requests times connections."""
 MAX_BATCHES_A_RUN = 50
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
+    """What one request got: a status code, and an error unless it was a 2xx."""
+
     status_code: int | None
     error: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def signed_request(claimed: Claimed, now: datetime) -> tuple[dict[str, str], bytes]:
@@ -67,61 +65,53 @@ async def _read_some(response: httpx.Response) -> bytes:
     return kept[:MAX_RESPONSE_BYTES]
 
 
-async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) -> Outcome:
+async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) -> Answer:
     """One attempt. The destination is checked again here: DNS may have changed."""
     try:
         await check_destination(claimed.url, runtime.settings)
     except DomainError as exc:
-        return Outcome(None, exc.message)
+        return Answer(None, exc.message)
     headers, body = signed_request(claimed, runtime.clock())
     try:
         async with client.stream("POST", claimed.url, headers=headers, content=body) as response:
             answer = await _read_some(response)
     except httpx.HTTPError as exc:
-        return Outcome(None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
+        return Answer(None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__)
     if 200 <= response.status_code < 300:
-        return Outcome(response.status_code, None)
+        return Answer(response.status_code, None)
     text = answer[:300].decode("utf-8", "replace")
-    return Outcome(response.status_code, f"HTTP {response.status_code}: {text}")
+    return Answer(response.status_code, f"HTTP {response.status_code}: {text}")
 
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
-    """The process's HTTP client: no redirects followed, the request timeout from settings."""
+    """The process's HTTP client, kept for its connections: no redirects followed, the
+    request timeout from settings, a connection kept open for each of a batch's sends."""
     found = runtime.extras.get("webhook_client")
     if found is None:
         found = runtime.extras["webhook_client"] = httpx.AsyncClient(
             follow_redirects=False,
             timeout=runtime.settings.webhook_timeout_s,
-            limits=httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=CLAIM_BATCH),
         )
     assert isinstance(found, httpx.AsyncClient)
     return found
 
 
-async def _record(
-    conn: AsyncConnection, settings: Settings, claimed: Claimed, outcome: Outcome
-) -> None:
-    if outcome.ok:
-        await record_success(conn, claimed, outcome.status_code or 0)
-        return
+def outcome(settings: Settings, claimed: Claimed, answer: Answer) -> Outcome:
+    """The answer as the delivery's fate: delivered, due again after a backoff, or given up."""
+    if answer.error is None:
+        return Outcome(claimed, answer.status_code, None)
     attempts = claimed.delivery.attempts
     retry_in = (
         None
         if attempts >= MAX_ATTEMPTS
         else retry_delay_s(attempts, settings.webhook_backoff_base_ms / 1000)
     )
-    await record_failure(
-        conn,
-        claimed,
-        outcome.status_code,
-        outcome.error or "failed",
-        retry_in,
-        settings.webhook_disable_after_s,
-    )
+    return Outcome(claimed, answer.status_code, answer.error, retry_in)
 
 
 async def deliver_webhooks(runtime: Runtime) -> int:
-    """Fan out new events, then send what is due; the number delivered."""
+    """Fan out new events, then send what is due, a batch at a time; the number delivered."""
     async with runtime.engine.begin() as conn:
         await fan_out(conn)
     delivered = 0
@@ -134,11 +124,9 @@ async def deliver_webhooks(runtime: Runtime) -> int:
         if not batch:
             break
         http = client(runtime)
-        outcomes = await asyncio.gather(*(send(http, runtime, c) for c in batch))
-        # One transaction records the batch (a crash before it commits re-sends the
-        # batch after the lease: at least once).
+        answers = await asyncio.gather(*(send(http, runtime, c) for c in batch))
+        outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
         async with runtime.engine.begin() as conn:
-            for claimed, outcome in zip(batch, outcomes, strict=True):
-                await _record(conn, runtime.settings, claimed, outcome)
+            await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
         delivered += sum(o.ok for o in outcomes)
     return delivered

@@ -14,6 +14,7 @@ import pytest
 from api.background import Periodic, running
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
+from bench.webhook_receiver import Received, receiving
 from domain.access import Role
 from tests.api.event_documents import active_segment, in_germany, move
 from tests.api.webhook_documents import (
@@ -28,7 +29,6 @@ from tests.api.webhook_documents import (
     settled,
     webhook_runtime,
 )
-from tests.api.webhook_receiver import Received, receiving
 from tests.cli import serve_process
 from tests.conftest import Workspace, serving
 

@@ -61,9 +61,7 @@ async def _rows(runtime: Runtime, query: Any, ws: int) -> list[tuple[Any, ...]]:
 async def test_derived_columns_equal_what_refresh_activity_computes(runtime: Runtime) -> None:
     # given 2000 customers loaded by two worker processes, in chunks of 1000
     name = _name()
-    report = await seed_customers(
-        runtime, name, 2000, seed=7, jobs=2, chunk_size=1000, now=NOW
-    )
+    report = await seed_customers(runtime, name, 2000, seed=7, jobs=2, chunk_size=1000, now=NOW)
     ws = await _workspace_pk(runtime, name)
     stored = await _rows(runtime, DERIVED, ws)
     # when the repository recomputes them from the orders (in a transaction rolled back)
@@ -131,9 +129,7 @@ async def test_same_seed_same_data_whatever_the_chunking(runtime: Runtime) -> No
     # given the same seed loaded in one process and in two, with other chunk sizes
     first, second = _name(), _name()
     await seed_customers(runtime, first, 2500, seed=3, jobs=1, now=NOW)
-    await seed_customers(
-        runtime, second, 2500, seed=3, jobs=2, chunk_size=2000, now=NOW
-    )
+    await seed_customers(runtime, second, 2500, seed=3, jobs=2, chunk_size=2000, now=NOW)
     # then both workspaces hold the same customers
     a = await _rows(runtime, CUSTOMERS, await _workspace_pk(runtime, first))
     b = await _rows(runtime, CUSTOMERS, await _workspace_pk(runtime, second))
@@ -161,9 +157,7 @@ async def test_indexes_are_rebuilt_as_they_were(runtime: Runtime) -> None:
     async with runtime.engine.connect() as conn:
         before = [tuple(row) for row in await conn.execute(query)]
     # when a seed drops and rebuilds them
-    report = await seed_customers(
-        runtime, _name(), 1000, rebuild_indexes=True, now=NOW
-    )
+    report = await seed_customers(runtime, _name(), 1000, rebuild_indexes=True, now=NOW)
     async with runtime.engine.connect() as conn:
         after = [tuple(row) for row in await conn.execute(query)]
     # then they are all back, defined the same way

@@ -1,4 +1,9 @@
-"""A real HTTP receiver for webhooks, on a loopback port, recording what arrives."""
+"""A real HTTP receiver for webhooks, on a loopback port, recording what arrives.
+
+One implementation for the tests (tests/api/test_webhooks.py) and the benchmark
+(bench/scenarios/webhooks.py): it lives here because bench/ may not import tests/,
+while tests may import bench/.
+"""
 
 from __future__ import annotations
 
@@ -51,11 +56,8 @@ class Receiver:
     holding: asyncio.Event | None = None
     """While set to an unset Event, requests are seen (in `seen`) but not answered."""
     seen: list[Received] = field(default_factory=list)
-
-    @property
-    def delivered(self) -> list[Received]:
-        """The requests answered 2xx."""
-        return [r for r, status in self.answered if 200 <= status < 300]
+    delivered: list[Received] = field(default_factory=list)
+    """The requests answered 2xx, in arrival order."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -76,6 +78,8 @@ class Receiver:
             status = self.answer(got, len(self.received))
         self.received.append(got)
         self.answered.append((got, status))
+        if 200 <= status < 300:
+            self.delivered.append(got)
         self.arrived.set()
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -90,7 +94,7 @@ class Receiver:
             self.arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), 0.1)
-        return self.delivered
+        return list(self.delivered)
 
 
 @contextlib.asynccontextmanager
