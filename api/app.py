@@ -33,6 +33,7 @@ from api.persisted_documents import registry
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
+from api.studio import explorer_page, studio_mount
 from persistence.migrate import is_current
 from persistence.settings import Settings
 
@@ -54,6 +55,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
                 401, "Missing or invalid API key: send 'Authorization: Bearer <key>'."
             )
         return Context(runtime, caller, request, response)
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        return explorer_page()  # every asset from the service itself, none from a CDN
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         response = await super().run(request, context, root_value)
@@ -191,6 +195,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/import/customers", import_customers, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            studio_mount(),
         ],
         middleware=middleware,
         lifespan=lifespan,
