@@ -6,11 +6,13 @@ import * as segments from "./pages/segments.js";
 import * as builder from "./pages/builder.js";
 import * as segment from "./pages/segment.js";
 import * as customers from "./pages/customers.js";
+import * as pick from "./pages/pick.js";
 
 const ROUTES = [
   [/^\/signin$/, signin.render],
   [/^\/segments$/, segments.render],
   [/^\/segments\/new$/, (main, params) => builder.render(main, params, null)],
+  [/^\/segments\/new-static$/, pick.render],
   [/^\/segments\/([^/]+)\/edit$/, (main, params, id) => builder.render(main, params, id)],
   [/^\/segments\/([^/]+)$/, (main, params, id) => segment.render(main, params, id)],
   [/^\/customers$/, customers.render],

@@ -3,6 +3,7 @@ import { gql } from "../api.js";
 import { canWrite } from "../session.js";
 import { h, replace, percent, when, show } from "../dom.js";
 import { subscribe } from "../live.js";
+import { snapshots, exporter } from "./snapshots.js";
 
 const SEGMENT = `query Segment($id: ID!) { segment(id: $id) {
   id name description kind editable predicateText timeRelative createdAt activatedAt
@@ -44,7 +45,9 @@ export async function render(main, params, id) {
       h("tbody", {}, segment.members.edges.map(({ node }) => h("tr", {},
         h("td", {}, h("a", { href: `#/customers/${encodeURIComponent(node.id)}` }, node.id)),
         ["email", "name", "country"].map((c) => h("td", {}, show(node[c]))))))),
-    segment.kind === "ACTIVE" ? feed(main, segment) : null);
+    segment.kind === "ACTIVE" ? feed(main, segment) : null,
+    snapshots(segment),
+    exporter(segment));
   return main.stopFeed || null;
 }
 

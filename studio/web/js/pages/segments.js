@@ -63,7 +63,8 @@ export function render(main) {
   replace(main,
     h("h1", {}, "Segments"),
     h("div", { className: "toolbar" }, search, kind,
-      canWrite() && h("a", { href: "#/segments/new", id: "new-segment" }, "New segment")),
+      canWrite() && h("a", { href: "#/segments/new", id: "new-segment" }, "New segment"),
+      canWrite() && h("a", { href: "#/segments/new-static", id: "new-static" }, "New static segment (pick customers)")),
     body, dialog);
   load();
 }
