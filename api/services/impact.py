@@ -7,14 +7,16 @@ entering the other way round. Compiled nodes are two-valued, so NOT is exact.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, not_
+from sqlalchemy import ColumnElement, and_, not_, or_
 
 from api.context import Context
 from api.services.definitions import current_segments, known_segment
-from api.services.predicates import Loader, memo, select_customers
+from api.services.predicates import Loader, select_customers
 from domain.records import CustomerView, Page
 from persistence.cursors import Slice
 from persistence.evaluation import evaluation_guard
@@ -51,12 +53,38 @@ async def impact(ctx: Context, segment_id: str, raw: object) -> Impact:
         current = known.condition(segment, now)
     leaving = and_(current, not_(selection.condition))
     entering = and_(selection.condition, not_(current))
+    both = memo_pair(lambda: count_sides(ctx, leaving, entering, or_(current, selection.condition)))
     return Impact(
-        Side(leaving, memo(lambda: count_side(ctx, leaving, None))),
-        Side(entering, memo(lambda: count_side(ctx, entering, None))),
+        Side(leaving, lambda: both(0)),
+        Side(entering, lambda: both(1)),
         selection.columns,
         now,
     )
+
+
+def memo_pair(load: Callable[[], Awaitable[tuple[int, int]]]) -> Callable[[int], Awaitable[int]]:
+    """Both sides' counts, loaded once however many fields ask for either, at once or not."""
+    started: list[asyncio.Future[tuple[int, int]]] = []
+
+    async def side(index: int) -> int:
+        if not started:
+            started.append(asyncio.ensure_future(load()))
+        return (await started[0])[index]
+
+    return side
+
+
+async def count_sides(
+    ctx: Context,
+    leaving: ColumnElement[bool],
+    entering: ColumnElement[bool],
+    either: ColumnElement[bool],
+) -> tuple[int, int]:
+    """Leaving and entering counted in one statement, over the customers in either version
+    (members now, or matching the edit), so the indexes of both narrow the one scan."""
+    async with ctx.reading() as uow, evaluation_guard(ctx.runtime.settings.statement_timeout_ms):
+        (out, into), _ = await uow.customers.count_each([leaving, entering], within=either)
+    return out, into
 
 
 async def side_page(

@@ -13,13 +13,15 @@ const IMPACT = `query Impact($id: ID!, $p: JSON!) { segmentImpact(segmentId: $id
   entering { count customers(first: 5) { edges { node { id email } } } } } }`;
 const CREATE = `mutation Create($input: SegmentCreateInput!) { segmentCreate(input: $input) { segment { id } ${ERRORS} } }`;
 const UPDATE = `mutation Update($id: ID!, $input: SegmentUpdateInput!) { segmentUpdate(id: $id, input: $input) { segment { id } ${ERRORS} } }`;
+const COUNT = `query Count($p: JSON!, $search: String) {
+  segmentPreview(predicate: $p, first: 1, search: $search) { userErrors { code } totalCount percentage } }`;
 const DEBOUNCE_MS = 250;
 
 function previewQuery(columns) {
   const values = columns.map((path, i) => `c${i}: value(field: ${JSON.stringify(path)})`).join(" ");
   return `query Preview($p: JSON!, $after: String, $search: String) {
     segmentPreview(predicate: $p, first: 20, after: $after, search: $search) {
-      ${ERRORS} totalCount percentage
+      ${ERRORS}
       members { edges { node { id email ${values} } } pageInfo { hasNextPage endCursor } }
     } }`;
 }
@@ -63,6 +65,7 @@ export async function render(main, params, segmentId) {
   const impact = h("div", { className: "impact", id: "impact", hidden: !existing });
   const pages = pager(() => refresh());
   const previews = newestWins();
+  const counts = newestWins();
   const impacts = newestWins();
 
   json.value = state.advanced ? JSON.stringify(existing.predicate, null, 2) : "";
@@ -136,11 +139,27 @@ export async function render(main, params, segmentId) {
     if (preview.userErrors.length) {
       summary.textContent = "Fix the rules to see who matches.";
       replace(table);
-    } else {
-      summary.replaceChildren(h("strong", { id: "preview-count" }, preview.totalCount), ` customers match (${percent(preview.percentage)} of the base)`);
-      replace(table, members(preview.members, columns), pages.controls(preview.members.pageInfo));
+      return;
     }
+    replace(table, members(preview.members, columns), pages.controls(preview.members.pageInfo));
+    refreshCount(value, variables.search);
     if (existing) refreshImpact(value);
+  }
+
+  // The count reads every match, the page only the first ones: the page is shown as soon
+  // as it comes, the count when it follows (each guarded against older answers).
+  async function refreshCount(value, term) {
+    summary.textContent = "Counting…";
+    const found = await counts(() => gql(COUNT, { p: value, search: term })).catch((e) => ({ failed: e }));
+    if (found === STALE) return;
+    if (found.failed) {
+      summary.textContent = found.failed.message;
+      return;
+    }
+    const { totalCount, percentage } = found.segmentPreview;
+    if (totalCount == null) return;
+    summary.replaceChildren(h("strong", { id: "preview-count" }, totalCount),
+      ` customers match${term ? " the search" : ""} (${percent(percentage)} of the base)`);
   }
 
   async function refreshImpact(value) {
