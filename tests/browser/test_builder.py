@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Page, Request, Route, expect
 
-from tests.api.segment_documents import PREVIEW, country_is, create_ok, read
+from tests.api.segment_documents import PREVIEW, country_is, create_ok, read, upsert_ok
 from tests.browser.builder_steps import condition, seed, set_condition
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Workspace
@@ -171,3 +171,44 @@ async def test_an_old_preview_answer_never_replaces_a_newer_one(
 
     # then the page still shows the newer count
     await expect(page.locator("#preview-count")).to_have_text("5")
+
+
+async def test_the_advanced_mode_previews_any_tree_and_names_a_wrong_node(
+    page: Page, workspace: Workspace
+) -> None:
+    # given customers, and a predicate the rule groups cannot hold (a related scope, a not)
+    await seed(workspace)
+    await upsert_ok(
+        workspace,
+        {"id": "fr_card_1", "invoices": [{"id": "i1", "status": "OPEN", "total": 10}]},
+    )
+    open_invoice = {
+        "related": {
+            "scope": "INVOICES",
+            "quantifier": "ANY",
+            "where": {"condition": {"field": "status", "operator": "EQ", "value": "OPEN"}},
+        }
+    }
+    tree = {"and": [country_is("FR"), {"not": open_invoice}]}
+    await sign_in(page, workspace)
+    await page.click("#new-segment")
+
+    # when it is typed in the advanced mode
+    await page.click("#toggle-advanced")
+    await page.fill("#advanced-json", json.dumps(tree))
+
+    # then the preview counts it as the API does, with a column for the scope
+    await expect(page.locator("#preview-count")).to_have_text(
+        str(await preview_count(workspace, tree))
+    )
+    await expect(page.locator("#preview-members thead")).to_contain_text("invoices")
+
+    # and a wrong quantifier is reported with its path
+    wrong = {
+        "and": [
+            country_is("FR"),
+            {"not": {"related": {**open_invoice["related"], "quantifier": "SOME"}}},
+        ]
+    }
+    await page.fill("#advanced-json", json.dumps(wrong))
+    await expect(page.locator("#rule-errors")).to_contain_text("predicate.and[1].not.related")
