@@ -20,6 +20,7 @@ const ROUTES = [
 ];
 
 let leave = null; // what the current page stops when another opens (a live feed)
+let opened = 0; // counts page openings: a page that finishes loading after another opened stops at once
 
 function route() {
   const [path, query = ""] = (location.hash.slice(1) || "/segments").split("?");
@@ -39,8 +40,13 @@ function route() {
     const found = path.match(pattern);
     if (found) {
       const ids = found.slice(1).map(decodeURIComponent);
-      leave = render(main, params, ...ids) || null;
-      if (leave instanceof Promise) leave.then((stop) => (leave = stop || null));
+      const mine = ++opened;
+      const result = render(main, params, ...ids);
+      Promise.resolve(result).then((stop) => {
+        if (typeof stop !== "function") return;
+        if (mine === opened) leave = stop;
+        else stop();
+      });
       return;
     }
   }

@@ -10,11 +10,13 @@ function headersFor(key) {
   return key ? JSON.stringify({ Authorization: `Bearer ${key}` }, null, 2) : "";
 }
 
+let root = null;
+
 function render(key) {
   const fetcher = GraphiQL.createFetcher({ url: endpoint.href, subscriptionUrl: socket.href });
-  const root = document.getElementById("graphiql");
-  ReactDOM.unmountComponentAtNode(root);
-  ReactDOM.render(
+  if (root) root.unmount(); // GraphiQL reads its headers once: a new key is a new explorer
+  root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
     React.createElement(GraphiQL, {
       fetcher,
       defaultHeaders: headersFor(key),
@@ -22,7 +24,6 @@ function render(key) {
       shouldPersistHeaders: false,
       defaultQuery: "{ segments(first: 10) { totalCount edges { node { id name kind } } } }\n",
     }),
-    root,
   );
 }
 

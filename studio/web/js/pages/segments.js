@@ -1,11 +1,11 @@
 // Segments list: counts, share of base, cost and its hints; search, kind filter, delete.
 import { gql, newestWins, STALE } from "../api.js";
 import { canWrite } from "../session.js";
-import { h, replace, debounce, percent, when } from "../dom.js";
+import { h, replace, debounce, percent, when, pager } from "../dom.js";
 
-const SEGMENTS = `query Segments($search: String, $kind: SegmentKind) {
-  segments(first: 100, search: $search, kind: $kind) {
-    totalCount
+const SEGMENTS = `query Segments($search: String, $kind: SegmentKind, $after: String) {
+  segments(first: 100, search: $search, kind: $kind, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
     edges { node {
       id name kind editable
       stats { customerCount percentage computedAt }
@@ -27,12 +27,13 @@ export function render(main) {
   const body = h("div", {}, h("p", { className: "muted" }, "Loading…"));
   const dialog = h("dialog", { id: "confirm-delete" });
   const run = newestWins();
+  const pages = pager(() => load());
 
   async function load() {
-    const variables = { search: search.value || null, kind: kind.value || null };
+    const variables = { search: search.value || null, kind: kind.value || null, after: pages.after };
     try {
       const data = await run(() => gql(SEGMENTS, variables));
-      if (data !== STALE) replace(body, table(data.segments, confirmDelete));
+      if (data !== STALE) replace(body, table(data.segments, confirmDelete), pages.controls(data.segments.pageInfo));
     } catch (e) {
       replace(body, h("p", { className: "error" }, e.message));
     }
@@ -58,8 +59,9 @@ export function render(main) {
     dialog.showModal();
   }
 
-  search.addEventListener("input", debounce(load, 200));
-  kind.addEventListener("change", load);
+  const again = () => { pages.reset(); load(); };
+  search.addEventListener("input", debounce(again, 200));
+  kind.addEventListener("change", again);
   replace(main,
     h("h1", {}, "Segments"),
     h("div", { className: "toolbar" }, search, kind,
