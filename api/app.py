@@ -41,6 +41,7 @@ from api.schema import schema
 from api.services.bootstrap import prepare_database
 from api.top_level_errors import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE
 from persistence.database import database_unavailable
+from api.studio import explorer_page, studio_mount
 from persistence.migrate import is_current
 from persistence.settings import Settings
 
@@ -69,6 +70,9 @@ class SegmentGraphQL(GraphQL[Context, None]):
                 401, "Missing or invalid API key: send 'Authorization: Bearer <key>'."
             )
         return Context(runtime, caller, request, response)
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        return explorer_page()  # every asset from the service itself, none from a CDN
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         response = await super().run(request, context, root_value)
@@ -222,6 +226,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            studio_mount(),
         ],
         middleware=middleware,
         lifespan=lifespan,

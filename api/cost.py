@@ -70,6 +70,7 @@ OVERRIDES: Mapping[str, int] = {
     "MembershipConnection.totalCount": 10,  # a COUNT of the predicate's matches
     "SegmentPreview.totalCount": 10,
     "SegmentPreview.percentage": 10,
+    "ImpactSide.count": 10,  # a COUNT of the customers leaving (or entering) a segment
     "Segment.stats": 10,  # may recount the segment
     "Segment.evaluationCost": 10,  # an EXPLAIN of the segment's count
     "Customer.segments": 10,  # evaluates every segment of the workspace for the customer

@@ -329,14 +329,18 @@ class CustomerRepository:
         return pages
 
     async def count_each(
-        self, conditions: Sequence[ColumnElement[bool]], search: str | None = None
+        self,
+        conditions: Sequence[ColumnElement[bool]],
+        search: str | None = None,
+        within: ColumnElement[bool] | None = None,
     ) -> tuple[list[int], int]:
-        """How many customers (matching `search`) meet each condition, and how many
-        there are: one scan."""
+        """How many customers (matching `search`, and `within` when given: a condition
+        every counted one meets, which lets an index narrow the scan) meet each
+        condition, and how many there are: one scan."""
         query = (
             select(func.count(), *(func.count().filter(cond) for cond in conditions))
             .select_from(c)
-            .where(and_(*self.filtered(search, None)))
+            .where(and_(*self.filtered(search, within)))
         )
         row = (await self.conn.execute(query)).one()
         return [int(n) for n in row[1:]], int(row[0])

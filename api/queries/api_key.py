@@ -1,4 +1,4 @@
-"""apiKeys (ADMIN)."""
+"""apiKeys (ADMIN), viewer (any key)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import strawberry
 from api.context import Info
 from api.permissions import IsAdmin
 from api.services import api_keys as service
-from api.types.api_key import ApiKey
+from api.types.api_key import ApiKey, Viewer
 
 
 @strawberry.type
@@ -21,3 +21,9 @@ class ApiKeyQueries:
         return [
             ApiKey.from_domain(k) for k in await service.list_keys(ctx.runtime, ctx.workspace_pk)
         ]
+
+    @strawberry.field(description="The calling key's workspace and role: what a UI may offer.")
+    def viewer(self, info: Info) -> Viewer:
+        caller = info.context.caller
+        assert caller is not None  # GraphQL requests without a key are refused before this
+        return Viewer(workspace=caller.workspace_name, role=caller.role)

@@ -7,10 +7,10 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import asks_for_rows, page_info_of, window
+from api.pagination import asks_for_rows, window
 from api.services import customers as service
 from api.services import predicates
-from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from api.types.customer import Customer, CustomerConnection
 from domain.custom_property import storable_text
 from domain.customer import MAX_ID_LENGTH
 from domain.errors import DomainError, ValidationFailed
@@ -56,8 +56,4 @@ class CustomerQueries:
             )
         except (DomainError, ValidationFailed) as exc:
             raise request_error(exc) from exc
-        edges = [
-            CustomerEdge(cursor=cur, node=Customer.from_domain(v))
-            for cur, v in zip(page.cursors, page.items, strict=True)
-        ]
-        return CustomerConnection(edges=edges, page_info=page_info_of(page), count_loader=count)
+        return CustomerConnection.of(page, count)

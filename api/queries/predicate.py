@@ -1,4 +1,4 @@
-"""segmentPreview and segmentFields."""
+"""segmentPreview, segmentImpact and segmentFields."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import user_errors
-from api.pagination import page_info_of, window
+from api.pagination import window
+from api.services import impact
 from api.services import predicates as service
-from api.types.customer import Customer, CustomerConnection, CustomerEdge
+from api.types.customer import CustomerConnection
+from api.types.impact import SegmentImpact
 from api.types.predicate import FieldDescriptor, SegmentPreview
 from domain.errors import DomainError, ValidationFailed
 from persistence.customers import decode_cursor
@@ -41,22 +43,30 @@ class PredicateQueries:
                 count_loader=None,
                 total_loader=None,
             )
-        page = result.page
-        members = CustomerConnection(
-            edges=[
-                CustomerEdge(cursor=cur, node=Customer.from_domain(v))
-                for cur, v in zip(page.cursors, page.items, strict=True)
-            ],
-            page_info=page_info_of(page),
-            count_loader=result.count,
-        )
         return SegmentPreview(
             user_errors=[],
             columns=result.columns,
-            members=members,
+            members=CustomerConnection.of(result.page, result.count),
             count_loader=result.count,
             total_loader=result.total,
         )
+
+    @strawberry.field(
+        description=(
+            "What saving `predicate` as a PASSIVE segment's new predicate would change now: "
+            "who would leave, who would enter; nothing saved."
+        )
+    )
+    async def segment_impact(
+        self, info: Info, segment_id: strawberry.ID, predicate: JSON
+    ) -> SegmentImpact:
+        try:
+            found = await impact.impact(info.context, str(segment_id), predicate)
+        except (DomainError, ValidationFailed) as exc:
+            return SegmentImpact(
+                user_errors=user_errors(exc), columns=[], leaving=None, entering=None
+            )
+        return SegmentImpact.of(found)
 
     @strawberry.field(
         description="Every field path a predicate may use: type, operators, allowed values, scope."

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_
 
 from api.context import Context
-from api.services.definitions import current_segments, known_segment
+from api.services.definitions import cached_segments, current_segments, known_segment
 from domain.errors import DomainError, ErrorCode
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
 from domain.instant import format_instant
@@ -221,8 +221,11 @@ async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
     if path in scopes:
         async with ctx.reading() as uow:
             return await uow.customers.count_related(scopes[path].value.lower(), view.pk)
-    async with ctx.reading() as uow:
-        catalog = (await current_segments(ctx, uow)).catalog
+    known = cached_segments(ctx)  # a page of rows asks once each: no query when cached
+    if known is None:
+        async with ctx.reading() as uow:
+            known = await current_segments(ctx, uow)
+    catalog = known.catalog
     if catalog.customer_field(path) is None:
         raise DomainError(
             ErrorCode.UNKNOWN_FIELD, f"There is no customer field {path!r}.", ("field",)

@@ -37,3 +37,9 @@ class ApiKey:
             expires_at=info.expires_at,
             revoked_at=info.revoked_at,
         )
+
+
+@strawberry.type(description="Who is calling: the key's workspace and role (for a client's UI).")
+class Viewer:
+    workspace: str = strawberry.field(description="The workspace's name.")
+    role: RoleEnum = strawberry.field(description="What the key may do.")  # type: ignore[valid-type]

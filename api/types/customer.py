@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info, page_size
+from api.pagination import PageInfo, page_info, page_info_of, page_size
 from api.services.customers import order_page, related_records
 from api.services.predicates import customer_value
 from api.services.segment_reads import segments_of_customer
@@ -19,7 +19,7 @@ from api.services.tracked_events import event_page
 from api.types.node import Node
 from api.types.tracked_event import CustomerEvent, CustomerEventConnection, CustomerEventEdge
 from domain.errors import DomainError
-from domain.records import CustomerView, RecordView
+from domain.records import CustomerView, Page, RecordView
 
 if TYPE_CHECKING:
     from api.types.segment import Segment
@@ -257,6 +257,20 @@ class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
     count_loader: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @classmethod
+    def of(
+        cls, page: Page[CustomerView], count: Callable[[], Awaitable[int]]
+    ) -> CustomerConnection:
+        """A page of customers read by a service, with the count loader for `totalCount`."""
+        return cls(
+            edges=[
+                CustomerEdge(cursor=cur, node=Customer.from_domain(view))
+                for cur, view in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=page_info_of(page),
+            count_loader=count,
+        )
 
     @strawberry.field(description="How many customers match in all (counted only when asked for).")
     async def total_count(self) -> int:

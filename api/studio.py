@@ -1,0 +1,52 @@
+"""The studio (the web app at `/`) and the offline API explorer (GET /graphql in a browser).
+
+Both are static files under studio/web/, served as they are: hand-written ES modules
+and the vendored React, ReactDOM and GraphiQL builds (studio/copy-vendor.mjs copies
+them from the npm packages pinned in studio/package-lock.json). Nothing is built at
+start, and no page names a host other than the service: the Content-Security-Policy
+sent with every file says so to the browser as well.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+WEB = Path(__file__).resolve().parent.parent / "studio" / "web"
+EXPLORER = WEB / "explorer.html"
+
+# Scripts, styles, fonts, images and connections (HTTP and WebSocket) from the service only.
+# GraphiQL sets inline styles and embeds its fonts as data: URLs.
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+HEADERS = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff"}
+
+mimetypes.add_type("text/javascript", ".js")  # what browsers want for ES modules
+mimetypes.add_type("text/css", ".css")
+
+
+class StudioFiles(StaticFiles):
+    """studio/web/ at `/` (index.html for a folder), with the policy headers on each file."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(HEADERS)
+        return response
+
+
+def studio_mount() -> Mount:
+    """The last route: whatever no other route answers is a studio file, or a 404."""
+    return Mount("/", app=StudioFiles(directory=WEB, html=True), name="studio")
+
+
+def explorer_page() -> Response:
+    """The explorer page, served instead of strawberry's (which loads GraphiQL from a CDN)."""
+    return HTMLResponse(EXPLORER.read_text(), headers=HEADERS)

@@ -1,0 +1,49 @@
+"""Steps on the builder page, shared by the builder tests."""
+
+from __future__ import annotations
+
+from playwright.async_api import Page
+
+from tests.api.segment_documents import upsert_ok
+from tests.conftest import Workspace
+
+CUSTOMERS = [
+    {"id": "fr_card_1", "country": "FR", "paymentMethodType": "CARD", "email": "a@example.com"},
+    {"id": "fr_card_2", "country": "FR", "paymentMethodType": "CARD"},
+    {"id": "fr_debit", "country": "FR", "paymentMethodType": "DIRECT_DEBIT"},
+    {"id": "de_card", "country": "DE", "paymentMethodType": "CARD"},
+    {"id": "de_wallet", "country": "DE", "paymentMethodType": "WALLET"},
+    {"id": "es_1", "country": "ES"},
+    {"id": "it_1", "country": "IT"},
+    {"id": "nowhere"},
+]
+
+
+async def seed(ws: Workspace) -> None:
+    await upsert_ok(ws, *CUSTOMERS)
+
+
+def condition(page: Page, address: str) -> str:
+    return f'.condition[data-address="{address}"]'
+
+
+async def set_condition(
+    page: Page,
+    address: str,
+    field: str,
+    operator: str,
+    value: str | None = None,
+    values: str | None = None,
+    choice: str | None = None,
+) -> None:
+    """Pick the field and operator of the condition at `address` ("group.condition"), then
+    type its value, paste its IN values, or choose an allowed value."""
+    at = condition(page, address)
+    await page.select_option(f"{at} .field-picker", field)
+    await page.select_option(f"{at} .operator", operator)
+    if value is not None:
+        await page.fill(f"{at} input.value", value)
+    if values is not None:
+        await page.fill(f"{at} textarea.values", values)
+    if choice is not None:
+        await page.select_option(f"{at} select.value", choice)
