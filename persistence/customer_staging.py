@@ -33,6 +33,9 @@ CUSTOMER_FIELDS = tuple(name for name in CUSTOMER_ATTRS if name != "createdAt")
 """The PATCH fields of a customer, in bit order (createdAt is never cleared: see `_merge`)."""
 SCOPE_FIELDS = {scope: tuple(attrs) for scope, attrs in RELATED_ATTRS.items()}
 CUSTOMER_STAGE = "import_stage_customer"
+_EXCLUDED = ", ".join(f"'{status}'" for status in EXCLUDED_ORDER_STATUSES)
+PK_STAGE = "import_stage_pk"
+"""The pk of each staged customer id, once the customers are merged (records join it)."""
 
 
 def _stage_name(scope: str) -> str:
@@ -49,9 +52,11 @@ def _stage_ddl() -> list[str]:
         f"{snake(name)} {_type_of(c, snake(name))}" for name in CUSTOMER_FIELDS
     )
     ddl = [
+        f"CREATE TEMP TABLE IF NOT EXISTS {PK_STAGE} (id text PRIMARY KEY, pk bigint) "
+        "ON COMMIT DELETE ROWS",
         f"CREATE TEMP TABLE IF NOT EXISTS {CUSTOMER_STAGE} (id text, sent integer, "
         f"{customer_columns}, created_at timestamptz, props_set jsonb, props_removed text[], "
-        "props_cleared boolean) ON COMMIT DELETE ROWS"
+        "props_cleared boolean) ON COMMIT DELETE ROWS",
     ]
     for scope, fields in SCOPE_FIELDS.items():
         table = SCOPE_TABLES[scope]
@@ -80,13 +85,29 @@ def _differs(columns: Sequence[str]) -> str:
 
 
 def _customer_merge() -> str:
-    """One statement: the chunk's customers merged, inserted or updated where they differ;
-    returns each written pk, and the old and new parents of the written (their hasChild)."""
+    """One statement: the chunk's customers merged, inserted or updated where they differ,
+    and every staged id's pk noted in the pk stage; returns each written pk, whether it was
+    created, and the old and new parents of the written (their hasChild may have moved).
+
+    Each stored customer is found by its unique key, one probe a staged row (a
+    LATERAL with LIMIT, which the planner keeps as such): the work follows the
+    chunk's size, never the workspace's, whatever the statistics say. A new
+    customer gets its activity from its staged orders (it has no others); one
+    that existed is recomputed after its orders are merged (`_ACTIVITY`).
+    """
     columns = [snake(name) for name in CUSTOMER_FIELDS] + ["created_at", "properties"]
+    activity = ["orders_count", "total_spent", "first_order_at", "last_order_at"]
     return f"""
-WITH old AS (
-    SELECT c.* FROM customer c JOIN {CUSTOMER_STAGE} s ON c.id = s.id
-    WHERE c.workspace_pk = $1
+WITH activity AS (
+    SELECT customer_id,
+        count(*) FILTER (WHERE counted) AS orders_count,
+        coalesce(sum(coalesce(amount, 0)) FILTER (WHERE counted), 0) AS total_spent,
+        min(placed_at) FILTER (WHERE counted) AS first_order_at,
+        max(placed_at) FILTER (WHERE counted) AS last_order_at
+    FROM (SELECT customer_id, amount, placed_at,
+                 coalesce(status, 'PLACED') NOT IN ({_EXCLUDED}) AS counted
+          FROM {_stage_name("orders")}) o
+    GROUP BY customer_id
 ), merged AS (
     SELECT s.id, o.pk AS old_pk, {", ".join(_picked(CUSTOMER_FIELDS))},
         coalesce(s.created_at, o.created_at, $2) AS new_created_at, o.created_at AS old_created_at,
@@ -94,31 +115,43 @@ WITH old AS (
               ELSE coalesce(o.properties, '{{}}'::jsonb) END || s.props_set) - s.props_removed
             AS new_properties,
         o.properties AS old_properties, o.parent_id AS previous_parent
-    FROM {CUSTOMER_STAGE} s LEFT JOIN old o ON o.id = s.id
+    FROM {CUSTOMER_STAGE} s LEFT JOIN LATERAL (
+        SELECT * FROM customer c WHERE c.workspace_pk = $1 AND c.id = s.id LIMIT 1
+    ) o ON true
 ), written AS (
-    INSERT INTO customer (workspace_pk, id, {", ".join(columns)}, updated_at)
-    SELECT $1, m.id, {", ".join(f"m.new_{col}" for col in columns)}, $2
-    FROM merged m WHERE {_differs(columns)}
+    INSERT INTO customer (workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
+                          updated_at)
+    SELECT $1, m.id, {", ".join(f"m.new_{col}" for col in columns)},
+        {", ".join(f"coalesce(a.{col}, 0)" for col in activity[:2])},
+        {", ".join(f"a.{col}" for col in activity[2:])}, $2
+    FROM merged m LEFT JOIN activity a ON a.customer_id = m.id
+    WHERE {_differs(columns)}
+    ORDER BY m.id COLLATE "C"
     ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO UPDATE SET
         {", ".join(f"{col} = EXCLUDED.{col}" for col in [*columns, "updated_at"])}
-    RETURNING pk, id, parent_id
+    RETURNING pk, id, parent_id, xmax = 0 AS created
+), noted AS (
+    INSERT INTO {PK_STAGE} (id, pk)
+    SELECT m.id, coalesce(w.pk, m.old_pk) FROM merged m LEFT JOIN written w ON w.id = m.id
 )
-SELECT w.pk, w.parent_id, m.previous_parent FROM written w JOIN merged m ON m.id = w.id
+SELECT w.pk, w.created, w.parent_id, m.previous_parent
+FROM written w JOIN merged m ON m.id = w.id
 """
 
 
 def _records_merge(scope: str) -> str:
     """One statement: a scope's staged records merged into its table, written where they
-    differ; returns the customers whose records were written."""
+    differ; returns the customers whose records were written. Stored records are probed
+    by their unique key, one a staged record, as `_customer_merge` probes customers."""
     table = SCOPE_TABLES[scope]
     columns = [snake(name) for name in SCOPE_FIELDS[scope]]
     return f"""
-WITH staged AS (
-    SELECT c.pk AS customer_pk, r.* FROM {_stage_name(scope)} r
-    JOIN customer c ON c.workspace_pk = $1 AND c.id = r.customer_id
-), merged AS (
-    SELECT s.customer_pk, s.id, o.pk AS old_pk, {", ".join(_picked(SCOPE_FIELDS[scope]))}
-    FROM staged s LEFT JOIN {table.name} o ON o.customer_pk = s.customer_pk AND o.id = s.id
+WITH merged AS (
+    SELECT k.pk AS customer_pk, s.id, o.pk AS old_pk, {", ".join(_picked(SCOPE_FIELDS[scope]))}
+    FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id
+    LEFT JOIN LATERAL (
+        SELECT * FROM {table.name} r WHERE r.customer_pk = k.pk AND r.id = s.id LIMIT 1
+    ) o ON true
 ), written AS (
     INSERT INTO {table.name} (customer_pk, id, {", ".join(columns)})
     SELECT m.customer_pk, m.id, {", ".join(f"m.new_{col}" for col in columns)}
@@ -131,7 +164,6 @@ SELECT DISTINCT customer_pk FROM written
 """
 
 
-_EXCLUDED = ", ".join(f"'{status}'" for status in EXCLUDED_ORDER_STATUSES)
 _TOUCH = "UPDATE customer SET updated_at = $2 WHERE pk = ANY($1::bigint[])"
 
 _ACTIVITY = f"""
@@ -156,19 +188,17 @@ WHERE c.pk = a.pk
 """ordersCount, totalSpent, first/lastOrderAt recomputed from the orders, as
 `CustomerRepository.refresh_activity` does, for the customers whose orders changed."""
 
-_LOCK = f"""
+_LOCK = """
 SELECT count(*) FROM (
-    SELECT c.pk FROM customer c WHERE c.workspace_pk = $1
-      AND c.id IN (SELECT id FROM {CUSTOMER_STAGE})
-    ORDER BY c.id FOR NO KEY UPDATE OF c
+    SELECT pk FROM customer WHERE workspace_pk = $1 AND id = ANY($2::text[])
+    ORDER BY id FOR NO KEY UPDATE
 ) locked
 """
 """The chunk's existing customers locked in id order, as an upsert locks them (NO KEY
 UPDATE: membership inserts, whose foreign key takes KEY SHARE, go ahead)."""
 
-STAGES = [CUSTOMER_STAGE, *(_stage_name(scope) for scope in SCOPE_FIELDS)]
+STAGES = [PK_STAGE, CUSTOMER_STAGE, *(_stage_name(scope) for scope in SCOPE_FIELDS)]
 _PREPARE = ";\n".join([*_stage_ddl(), f"TRUNCATE {', '.join(STAGES)}"])
-_ANALYZE = f"ANALYZE {', '.join(STAGES)}"
 CUSTOMER_MERGE = _customer_merge()
 RECORDS_MERGE = {scope: _records_merge(scope) for scope in SCOPE_FIELDS}
 
@@ -230,21 +260,23 @@ class StagedChunk:
         for scope, rows in self.records.items():
             if rows:
                 await raw.copy_records_to_table(_stage_name(scope), records=rows)
-        await raw.execute(_ANALYZE)  # temporary tables get no statistics otherwise
-        await raw.fetchval(_LOCK, workspace_pk)
+        await raw.fetchval(_LOCK, workspace_pk, sorted(self.ids))
         written: set[int] = set()
+        created: set[int] = set()
         parents: set[str] = set()
         for row in await raw.fetch(CUSTOMER_MERGE, workspace_pk, now):
             written.add(int(row["pk"]))
+            if row["created"]:
+                created.add(int(row["pk"]))
             parents.update(p for p in (row["parent_id"], row["previous_parent"]) if p is not None)
         related: set[int] = set()
         for scope, rows in self.records.items():
             if not rows:
                 continue
-            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope], workspace_pk)}
+            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope])}
             related |= changed
-            if scope == "orders" and changed:
-                await raw.execute(_ACTIVITY, sorted(changed))
+            if scope == "orders" and changed - created:  # the created have theirs already
+                await raw.execute(_ACTIVITY, sorted(changed - created))
         if related - written:  # only their records changed: they changed too
             await raw.execute(_TOUCH, sorted(related - written), now)
         ids = [row[0] for row in self.customers]
