@@ -220,6 +220,29 @@ async def test_strict_writes_nothing_when_one_line_is_bad(
     assert await customer(workspace, "c0") is None  # the batches before it rolled back too
 
 
+@pytest.mark.parametrize("strict", [False, True])
+async def test_a_customer_named_on_two_lines_gets_both_in_order(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path, strict: bool
+) -> None:
+    # given an ACTIVE segment, and a file naming ada twice (the second line starts a chunk)
+    segment_id = await active_segment(workspace, "germans", in_germany())
+    data = jsonl(
+        {"id": "ada", "country": "DE", "email": "ada@example.com"},
+        BOB,
+        {"id": "ada", "country": "FR", "city": "Paris"},
+    )
+
+    report = await run_import(runtime, workspace, tmp_path / "c.jsonl", data, strict=strict)
+
+    # then both lines applied in order, as two upserts in a row, events included
+    assert (report.written, report.rejected, report.failure) == (3, 0, None)
+    ada = await customer(workspace, "ada")
+    assert ada is not None
+    assert (ada["country"], ada["email"], ada["city"]) == ("FR", "ada@example.com", "Paris")
+    kinds = [(e["kind"], e["customerId"]) for e in await logged_events(workspace, segment_id)]
+    assert kinds == [("ENTERED", "ada"), ("LEFT", "ada")]
+
+
 async def test_csv_with_properties_and_gzip(
     runtime: Runtime, workspace: Workspace, tmp_path: Path
 ) -> None:
