@@ -39,9 +39,9 @@ from api.read_routing import watched
 from api.runtime import Runtime
 from api.schema import schema
 from api.services.bootstrap import prepare_database
+from api.studio import explorer_page, studio_mount
 from api.top_level_errors import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE
 from persistence.database import database_unavailable
-from api.studio import explorer_page, studio_mount
 from persistence.migrate import is_current
 from persistence.settings import Settings
 

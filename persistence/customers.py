@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     delete,
     exists,
@@ -543,8 +544,10 @@ class CustomerRepository:
     async def pks_of(self, ids: set[str]) -> list[int]:
         if not ids:
             return []
+        # one array parameter, however many (an IN list binds one each, 32767 at most)
+        wanted = bindparam("ids", sorted(ids), type_=ARRAY(String))
         rows = await self.conn.execute(
-            select(c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id.in_(sorted(ids)))
+            select(c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id == any_(wanted))
         )
         return [int(r.pk) for r in rows]
 

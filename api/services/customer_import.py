@@ -19,6 +19,7 @@ since the import began, are deleted with their LEFT events.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from api.runtime import Runtime
-from api.services.customers import delete_ids, write_changes
+from api.services.customers import delete_ids, write_staged
 from api.services.stats_refresher import recount_workspace
 from domain.custom_property import CustomPropertyDef
 from domain.customer import CustomerChange, validate_customer
@@ -43,10 +44,18 @@ from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
 from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.customer_import import SeenIds
+from persistence.customer_staging import StagedChunk
 from persistence.unit_of_work import UnitOfWork
 
 BATCH = 1000
+"""Ids a statement of replace mode sends or deletes at a time."""
 CHUNK = 1 << 20
+"""Bytes read from the file at a time."""
+CHUNK_CUSTOMERS = 20_000
+"""Customers merged a transaction: big enough for set-based statements to pay, small
+enough that a chunk's rows and locks stay modest (memory stays flat whatever the file)."""
+YIELD_EVERY = 200
+"""Lines parsed between two turns given to the event loop (the merge in flight)."""
 
 Lines = Callable[[], AsyncIterator[Line]]
 """Opens the file from its start (replace mode reads it twice)."""
@@ -175,33 +184,93 @@ async def _write_file(
     writer: _Writer,
     bar: ProgressSink,
 ) -> None:
+    """Chunk after chunk, the next one parsed and validated while this one is merged (the
+    database works on its own core meanwhile)."""
     declared = await _declared(runtime, workspace_pk)
-    header: CsvHeader | None = None
-    report = writer.report
-    shown = 0
-    async for line in open_lines():
+    chunks = _Chunks(open_lines(), options.format, declared, writer.report)
+    pending = asyncio.ensure_future(chunks.next())
+    try:
+        while (parsed := await pending) is not None:
+            pending = asyncio.ensure_future(chunks.next())
+            chunk, lines = parsed
+            await writer.write(chunk)
+            bar.advance(lines)
+            bar.describe(f"{writer.report.rejected:,} rejected")
+    finally:
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await pending
+
+
+class _Chunks:
+    """The file's lines as chunks of validated changes, each customer id once a chunk.
+
+    A file broken part way (a truncated gzip) gives its lines before the break
+    first, then raises FileBroken.
+
+    A line is validated exactly as `customersUpsert` validates a customer; a
+    refused one is recorded in the report with its number and left out. A
+    customer named again ends the chunk (the later line starts the next), so
+    the later line wins, as two upserts in a row would have it.
+    """
+
+    def __init__(
+        self,
+        lines: AsyncIterator[Line],
+        file_format: FileFormat,
+        declared: Mapping[str, CustomPropertyDef],
+        report: ImportReport,
+    ) -> None:
+        self.lines, self.format, self.declared, self.report = lines, file_format, declared, report
+        self.header: CsvHeader | None = None
+        self.carried: CustomerChange | None = None
+        self.broken: FileBroken | None = None
+
+    async def next(self) -> tuple[StagedChunk, int] | None:
+        """The next chunk and how many lines it took; None at the end of the file."""
+        if self.broken is not None:
+            raise self.broken
+        chunk, read = StagedChunk(), 0
+        if self.carried is not None:
+            chunk.add(self.carried)
+            self.carried = None
         try:
-            values = _values(line, options.format, header, declared)
+            async for line in self.lines:
+                read += 1
+                if read % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the merge of the chunk before go on meanwhile
+                change = self._change(line)
+                if change is None:
+                    continue
+                if change.id in chunk:
+                    self.carried = change
+                    break
+                chunk.add(change)
+                if len(chunk) >= CHUNK_CUSTOMERS:
+                    break
+        except FileBroken as broken:
+            self.broken = broken  # raised at the next call: the lines before it go in first
+        return (chunk, read) if len(chunk) or read or self.broken else None
+
+    def _change(self, line: Line) -> CustomerChange | None:
+        """The line's change; None for the header, a blank line or a refused line."""
+        report = self.report
+        try:
+            values = _values(line, self.format, self.header, self.declared)
             if isinstance(values, CsvHeader):
-                header = values
-                continue
+                self.header = values
+                return None
             if values is None:
-                continue
+                return None
             report.lines += 1
-            change = validate_customer(values, declared, ())
+            return validate_customer(values, self.declared, ())
         except DomainError as error:
             report.lines += 1
             report.reject(line.number, error)
-            continue
         except ValidationFailed as failed:
             report.reject(line.number, failed.errors[0])
-            continue
-        if await writer.add(change):
-            bar.advance(report.lines - shown)
-            shown = report.lines
-            bar.describe(f"{report.rejected:,} rejected")
-    await writer.flush()
-    bar.advance(report.lines - shown)
+        return None
 
 
 def _values(
@@ -227,12 +296,11 @@ async def _declared(runtime: Runtime, workspace_pk: int) -> dict[str, CustomProp
 
 
 class _Writer:
-    """Batches of validated changes, each its own transaction (or one for a strict import)."""
+    """Chunks of validated changes, each its own transaction (or one for a strict import)."""
 
     def __init__(self, runtime: Runtime, workspace_pk: int, strict: bool, report: ImportReport):
         self.runtime, self.workspace_pk, self.strict = runtime, workspace_pk, strict
         self.report = report
-        self.batch: dict[str, CustomerChange] = {}
         self._whole: UnitOfWork | None = None
 
     async def __aenter__(self) -> _Writer:
@@ -244,29 +312,14 @@ class _Writer:
         if self._whole is not None:
             await self._whole.__aexit__(None, None, None)  # rolls back unless finished
 
-    async def add(self, change: CustomerChange) -> bool:
-        """Queue one change; True when a batch was written. A repeated id starts a new batch,
-        so the later line wins, as two upserts in a row would have it."""
-        flushed = False
-        if change.id in self.batch:
-            await self.flush()
-            flushed = True
-        self.batch[change.id] = change
-        if len(self.batch) >= BATCH:
-            await self.flush()
-            flushed = True
-        return flushed
-
-    async def flush(self) -> None:
-        if not self.batch or (self.strict and self.report.rejected):
-            self.batch.clear()
-            return
-        changes = list(self.batch.values())
-        self.batch.clear()
+    async def write(self, chunk: StagedChunk) -> None:
+        """Merge one chunk in its own transaction (or the strict import's one)."""
+        if not len(chunk) or (self.strict and self.report.rejected):
+            return  # a strict import is rolled back once a line is refused
         async with self._transaction() as uow:
-            outcome = await write_changes(uow, changes, self.runtime.clock, skip_unchanged=True)
+            outcome = await write_staged(uow, chunk, self.runtime.clock)
         self.report.written += len(outcome.pks)
-        self.report.unchanged += len(changes) - len(outcome.pks)
+        self.report.unchanged += len(chunk) - len(outcome.pks)
 
     async def delete_absent(self, seen: SeenIds, began: datetime) -> None:
         after = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.records import CustomerView, Page, RecordView
 from persistence.changes import HAS_CHILD, add
 from persistence.cursors import Slice
+from persistence.customer_staging import StagedChunk
 from persistence.customers import UpsertOutcome, decode_cursor
 from persistence.unit_of_work import UnitOfWork
 
@@ -42,8 +43,34 @@ async def write_changes(
     skip_unchanged: bool = False,
 ) -> UpsertOutcome:
     """Store validated changes and keep ACTIVE segments live, inside the caller's transaction."""
+
+    async def store(now: datetime) -> UpsertOutcome:
+        return await uow.customers.upsert(changes, now, skip_unchanged=skip_unchanged)
+
+    return await _keeping_segments_live(uow, store, clock)
+
+
+async def write_staged(
+    uow: UnitOfWork, chunk: StagedChunk, clock: Callable[[], datetime]
+) -> UpsertOutcome:
+    """`write_changes` for an import's chunk: COPYed and merged set-based, unchanged
+    customers skipped, ACTIVE segments kept live in the caller's transaction."""
+
+    async def store(now: datetime) -> UpsertOutcome:
+        return await chunk.merge(uow.conn, uow.workspace_pk, now)
+
+    return await _keeping_segments_live(uow, store, clock)
+
+
+async def _keeping_segments_live(
+    uow: UnitOfWork,
+    store: Callable[[datetime], Awaitable[UpsertOutcome]],
+    clock: Callable[[], datetime],
+) -> UpsertOutcome:
+    """Enter the write gate, store, then re-evaluate the written customers and the parents
+    whose hasChild may have moved against the ACTIVE segments (events recorded here)."""
     await membership.begin_write(uow)  # before any customer row is locked
-    outcome = await uow.customers.upsert(changes, clock(), skip_unchanged=skip_unchanged)
+    outcome = await store(clock())
     changes = dict(outcome.changes)
     for parent in await uow.customers.pks_of(outcome.parent_ids):
         add(changes, parent, HAS_CHILD)

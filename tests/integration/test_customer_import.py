@@ -104,6 +104,67 @@ async def test_jsonl_with_nested_records_lands_as_the_api_would_store_it(
     assert [i["id"] for i in ada["invoices"]] == ["i1"]
 
 
+PATCHES = [
+    {
+        "id": "ada",
+        "city": "Berlin",
+        "email": None,
+        "createdAt": None,
+        "properties": {"plan": None},
+        "orders": [
+            {"id": "o1", "status": "REFUNDED"},
+            {"id": "o3", "amount": 5, "placedAt": "2026-11-25T10:00:00Z"},
+        ],
+        "wallets": [],
+    },
+    {"id": "bob", "parentId": "ada", "properties": None, "invoices": [{"id": "i9", "total": 1}]},
+    {"id": "cy", "name": "Cy", "parentId": "bob"},
+]
+HAS_CHILD = {"condition": {"field": "hasChild", "operator": "EQ", "value": True}}
+
+
+async def test_changes_to_stored_customers_merge_as_customers_upsert_merges_them(
+    runtime: Runtime, workspace: Workspace, other_workspace: Workspace, tmp_path: Path
+) -> None:
+    # given the same customers and ACTIVE segment (on hasChild) in two workspaces
+    segments = {}
+    for ws in (workspace, other_workspace):
+        await declare_plan(ws)
+        await upsert_ok(ws, ADA, {**BOB, "properties": {"plan": "free"}})
+        segments[ws.name] = await active_segment(ws, "parents", HAS_CHILD)
+
+    # when the same partial changes go in through the API in one and an import in the other
+    await upsert_ok(other_workspace, *PATCHES)
+    report = await run_import(runtime, workspace, tmp_path / "c.jsonl", jsonl(*PATCHES))
+
+    # then every field, record and derived value is the same: omitted fields kept, nulls
+    # cleared, properties merged key by key, records upserted by id and none removed
+    assert (report.written, report.unchanged, report.rejected) == (3, 0, 0)
+    for customer_id in ("ada", "bob", "cy"):
+        imported = await customer(workspace, customer_id)
+        upserted = await customer(other_workspace, customer_id)
+        assert imported is not None and upserted is not None
+        for volatile in ("updatedAt", "createdAt"):  # the API set them when each ran
+            imported.pop(volatile), upserted.pop(volatile)
+        assert imported == upserted, customer_id
+    ada = await customer(workspace, "ada")
+    assert ada is not None
+    assert (ada["email"], ada["country"], ada["city"]) == (None, "DE", "Berlin")
+    assert (ada["ordersCount"], ada["totalSpent"], ada["hasChild"]) == (2, 35, True)
+    assert ada["createdAt"] == "2026-01-02T03:04:05+00:00" and ada["properties"] == {}
+    assert [w["id"] for w in ada["wallets"]] == ["w1"]
+
+    # and the segment's events are the same transitions (hasChild of the parents moved)
+    def transitions(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((e["kind"], e["customerId"]) for e in events)
+
+    imported_events = transitions(await logged_events(workspace, segments[workspace.name]))
+    assert imported_events == [("ENTERED", "ada"), ("ENTERED", "bob")]
+    assert imported_events == transitions(
+        await logged_events(other_workspace, segments[other_workspace.name])
+    )
+
+
 async def test_bad_lines_are_reported_by_number_and_good_lines_land(
     runtime: Runtime, workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -157,6 +218,29 @@ async def test_strict_writes_nothing_when_one_line_is_bad(
     assert report.failure is not None and "nothing was written" in report.failure
     assert [r.line for r in report.rejections] == [2201]
     assert await customer(workspace, "c0") is None  # the batches before it rolled back too
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_a_customer_named_on_two_lines_gets_both_in_order(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path, strict: bool
+) -> None:
+    # given an ACTIVE segment, and a file naming ada twice (the second line starts a chunk)
+    segment_id = await active_segment(workspace, "germans", in_germany())
+    data = jsonl(
+        {"id": "ada", "country": "DE", "email": "ada@example.com"},
+        BOB,
+        {"id": "ada", "country": "FR", "city": "Paris"},
+    )
+
+    report = await run_import(runtime, workspace, tmp_path / "c.jsonl", data, strict=strict)
+
+    # then both lines applied in order, as two upserts in a row, events included
+    assert (report.written, report.rejected, report.failure) == (3, 0, None)
+    ada = await customer(workspace, "ada")
+    assert ada is not None
+    assert (ada["country"], ada["email"], ada["city"]) == ("FR", "ada@example.com", "Paris")
+    kinds = [(e["kind"], e["customerId"]) for e in await logged_events(workspace, segment_id)]
+    assert kinds == [("ENTERED", "ada"), ("LEFT", "ada")]
 
 
 async def test_csv_with_properties_and_gzip(
