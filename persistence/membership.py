@@ -394,8 +394,15 @@ class MembershipLog:
         whole workspace).
         """
         pks = literal(sorted(set(customer_pks)), ARRAY(BigInteger))
+        matched = [case((t.for_few_customers, literal(t.pk, BigInteger))) for t in tracked]
+        return self._live_and_stored(tracked, matched, c, c.c.pk == any_(pks))
+
+    def _live_and_stored(
+        self, tracked: Sequence[Tracked], matched: list[Any], source: Any, *where: Any
+    ) -> tuple[Any, Any]:
+        """One row a customer of `source` (`where`): the tracked segments it matches
+        (`matched`: a segment's pk, or NULL, each) and those it is stored in, unnested."""
         segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
-        matched = array([case((t.for_few_customers, literal(t.pk, BigInteger))) for t in tracked])
         member = (
             select(member_table.c.segment_pk)
             .where(member_table.c.customer_pk == c.c.pk)
@@ -404,10 +411,11 @@ class MembershipLog:
         written = (
             select(
                 c.c.pk.label("customer_pk"),
-                func.array_remove(matched, null()).label("live"),
+                func.array_remove(array(matched), null()).label("live"),
                 func.array(member.scalar_subquery()).label("stored"),
             )
-            .where(c.c.workspace_pk == self.workspace_pk, c.c.pk == any_(pks))
+            .select_from(source)
+            .where(c.c.workspace_pk == self.workspace_pk, *where)
             .cte("written")
         )
         return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
@@ -444,24 +452,9 @@ class MembershipLog:
                 grouped.c.grp == any_(literal(wanting, ARRAY(BigInteger))), t.for_few_customers
             )
 
-        matched = array([case((evaluated(t), literal(t.pk, BigInteger))) for t in tracked])
-        segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
-        member = (
-            select(member_table.c.segment_pk)
-            .where(member_table.c.customer_pk == c.c.pk)
-            .correlate(c)
-        )
-        written = (
-            select(
-                c.c.pk.label("customer_pk"),
-                func.array_remove(matched, null()).label("live"),
-                func.array(member.scalar_subquery()).label("stored"),
-            )
-            .select_from(c.join(grouped, c.c.pk == grouped.c.customer_pk))
-            .where(c.c.workspace_pk == self.workspace_pk)
-            .cte("written")
-        )
-        return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
+        matched = [case((evaluated(t), literal(t.pk, BigInteger))) for t in tracked]
+        joined = c.join(grouped, c.c.pk == grouped.c.customer_pk)
+        return self._live_and_stored(tracked, matched, joined)
 
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
