@@ -212,3 +212,28 @@ async def test_the_advanced_mode_previews_any_tree_and_names_a_wrong_node(
     }
     await page.fill("#advanced-json", json.dumps(wrong))
     await expect(page.locator("#rule-errors")).to_contain_text("predicate.and[1].not.related")
+
+
+async def test_a_condition_can_be_membership_of_another_segment(
+    page: Page, workspace: Workspace
+) -> None:
+    # given a segment of the French
+    await seed(workspace)
+    france = await create_ok(workspace, name="France", predicate=country_is("FR"))
+    await sign_in(page, workspace)
+    await page.click("#new-segment")
+    await page.fill("#segment-name", "French cards")
+
+    # when the rules say: member of France AND paying by card
+    await page.select_option(f"{condition(page, '0.0')} .field-picker", "@segment")
+    await page.select_option(f"{condition(page, '0.0')} .segment-ref", france["id"])
+    await page.click('.group[data-group="0"] .add-condition')
+    await set_condition(page, "0.1", "paymentMethodType", "EQ", choice="CARD")
+
+    # then the preview counts the two French card payers, and the reference is saved
+    await expect(page.locator("#preview-count")).to_have_text("2")
+    await page.click("#save")
+    await expect(page.locator("#segment-kind")).to_have_text("PASSIVE")
+    saved = await read(workspace, page.url.rsplit("/", 1)[1])
+    assert saved is not None
+    assert saved["predicate"]["or"][0]["and"][0] == {"segment": france["id"]}

@@ -4,6 +4,8 @@
 import { h, replace } from "./dom.js";
 
 export const MAX_VALUES = 200;
+const REFERENCE = "segment"; // a group member {segment: id}: membership of another segment
+const PICK_REFERENCE = "@segment"; // its entry in the field picker
 const NO_OPERAND = new Set(["EXISTS", "NOT_EXISTS"]);
 const LIST = new Set(["IN", "NOT_IN"]);
 
@@ -13,8 +15,9 @@ export function rulesOf(predicate) {
   const read = [];
   for (const group of groups) {
     const members = group.and ? group.and : [group];
-    if (!members.every((m) => m.condition && Object.keys(m).length === 1)) return null;
-    read.push(members.map((m) => ({ ...m.condition })));
+    const fits = (m) => Object.keys(m).length === 1 && (m.condition || typeof m.segment === "string");
+    if (!members.every(fits)) return null;
+    read.push(members.map((m) => (m.condition ? { ...m.condition } : { segment: m.segment })));
   }
   return read;
 }
@@ -22,7 +25,8 @@ export function rulesOf(predicate) {
 export function predicateOf(groups) {
   const kept = groups.filter((g) => g.length);
   if (!kept.length) return null;
-  return { or: kept.map((g) => ({ and: g.map((c) => ({ condition: condition(c) })) })) };
+  const node = (c) => (REFERENCE in c ? { segment: c.segment } : { condition: condition(c) });
+  return { or: kept.map((g) => ({ and: g.map(node) })) };
 }
 
 function condition(c) {
@@ -53,8 +57,9 @@ export function columnsOf(node, found = []) {
   return [...new Set(found)];
 }
 
-// editor(container, fields, groups, onChange): draws the groups and keeps `groups` current.
-export function editor(container, fields, groups, onChange) {
+// editor(container, fields, groups, onChange, segments): draws the groups and keeps
+// `groups` current; `segments` ({id, name}) are those a condition may refer to.
+export function editor(container, fields, groups, onChange, segments = []) {
   const byPath = new Map(fields.map((f) => [f.path, f]));
   const fresh = () => {
     const first = fields[0];
@@ -79,21 +84,37 @@ export function editor(container, fields, groups, onChange) {
 
   function row(c, i, j) {
     const descriptor = byPath.get(c.field);
+    const referring = REFERENCE in c;
     const field = h("select", { className: "field-picker", onchange: () => {
-      c.field = field.value;
-      const d = byPath.get(c.field);
-      if (!d.operators.includes(c.operator)) c.operator = d.operators[0];
+      for (const key of Object.keys(c)) delete c[key];
+      if (field.value === PICK_REFERENCE) {
+        c.segment = segments.length ? segments[0].id : "";
+      } else {
+        Object.assign(c, { field: field.value, operator: byPath.get(field.value).operators[0], value: "" });
+      }
       changed();
-    } }, fields.map((f) => h("option", { value: f.path, selected: f.path === c.field, title: f.description }, f.path)));
+    } },
+      fields.map((f) => h("option", { value: f.path, selected: !referring && f.path === c.field, title: f.description }, f.path)),
+      h("option", { value: PICK_REFERENCE, selected: referring }, "member of segment…"));
+    if (referring) {
+      const known = segments.some((s) => s.id === c.segment) ? segments : [...segments, { id: c.segment, name: c.segment }];
+      const target = h("select", { className: "segment-ref", onchange: () => { c.segment = target.value; onChange(); } },
+        known.map((s) => h("option", { value: s.id, selected: s.id === c.segment }, s.name)));
+      return h("div", { className: "condition", dataset: { address: `${i}.${j}` } },
+        field, target, removal(i, j), h("span", { className: "error condition-error", role: "alert" }));
+    }
     const operator = h("select", { className: "operator", onchange: () => { c.operator = operator.value; changed(); } },
       (descriptor ? descriptor.operators : [c.operator]).map((op) => h("option", { value: op, selected: op === c.operator }, op)));
-    const remove = h("button", { type: "button", className: "remove", title: "Remove this condition", onclick: () => {
+    return h("div", { className: "condition", dataset: { address: `${i}.${j}` } },
+      field, operator, operand(c, descriptor), removal(i, j), h("span", { className: "error condition-error", role: "alert" }));
+  }
+
+  function removal(i, j) {
+    return h("button", { type: "button", className: "remove", title: "Remove this condition", onclick: () => {
       groups[i].splice(j, 1);
       if (!groups[i].length) groups.splice(i, 1);
       changed();
     } }, "×");
-    return h("div", { className: "condition", dataset: { address: `${i}.${j}` } },
-      field, operator, operand(c, descriptor), remove, h("span", { className: "error condition-error", role: "alert" }));
   }
 
   function operand(c, descriptor) {

@@ -5,7 +5,8 @@ import { canWrite } from "../session.js";
 import { h, replace, debounce, percent, show, pager } from "../dom.js";
 import { editor, rulesOf, predicateOf, columnsOf } from "../rules.js";
 
-const FIELDS = "{ segmentFields { path type operators allowedValues scope description } }";
+const FIELDS = `{ segmentFields { path type operators allowedValues scope description }
+  segments(first: 1000) { edges { node { id name } } } }`;
 const SEGMENT = "query Segment($id: ID!) { segment(id: $id) { id name description kind editable predicate } }";
 const ERRORS = "userErrors { field message code }";
 const IMPACT = `query Impact($id: ID!, $p: JSON!) { segmentImpact(segmentId: $id, predicate: $p) { ${ERRORS}
@@ -28,7 +29,7 @@ function previewQuery(columns) {
 
 export async function render(main, params, segmentId) {
   replace(main, h("p", { className: "muted" }, "Loading…"));
-  const [{ segmentFields }, existing] = await Promise.all([
+  const [{ segmentFields, segments }, existing] = await Promise.all([
     gql(FIELDS),
     segmentId ? gql(SEGMENT, { id: segmentId }).then((d) => d.segment) : null,
   ]);
@@ -42,6 +43,7 @@ export async function render(main, params, segmentId) {
     return;
   }
   const fields = segmentFields.filter((f) => f.scope == null);
+  const others = segments.edges.map((e) => e.node).filter((s) => s.id !== segmentId);
   const groups = rulesOf(existing ? existing.predicate : null);
   const state = { groups: groups || [], advanced: groups === null };
 
@@ -92,7 +94,7 @@ export async function render(main, params, segmentId) {
       }
       state.groups.splice(0, state.groups.length, ...read);
       state.advanced = false;
-      editor(rules, fields, state.groups, () => schedule());
+      editor(rules, fields, state.groups, () => schedule(), others);
     }
     drawMode();
     schedule();
@@ -216,7 +218,7 @@ export async function render(main, params, segmentId) {
           h("p", {}, save), saveError)),
       h("section", {},
         h("h2", {}, "Live preview"), summary, search, table, impact)));
-  editor(rules, fields, state.groups, () => schedule());
+  editor(rules, fields, state.groups, () => schedule(), others);
   drawMode();
   if (!state.groups.length && !state.advanced) {
     rules.querySelector("#add-group").click(); // start with one empty condition
