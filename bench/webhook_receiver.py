@@ -58,6 +58,8 @@ class Receiver:
     seen: list[Received] = field(default_factory=list)
     delivered: list[Received] = field(default_factory=list)
     """The requests answered 2xx, in arrival order."""
+    endless_body: bool = False
+    """Answer with a body that trickles on until the sender hangs up (at most 30 s)."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -82,6 +84,8 @@ class Receiver:
             self.delivered.append(got)
         self.arrived.set()
         await send({"type": "http.response.start", "status": status, "headers": []})
+        if self.endless_body:
+            await _trickle(receive, send)
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
@@ -95,6 +99,19 @@ class Receiver:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), 0.1)
         return list(self.delivered)
+
+
+async def _trickle(receive: Any, send: Any) -> None:
+    """16 KB every 10 ms until the client disconnects."""
+    gone = asyncio.ensure_future(receive())  # the next message is http.disconnect
+    try:
+        for _ in range(3000):
+            if gone.done():
+                return
+            await send({"type": "http.response.body", "body": b"x" * 16384, "more_body": True})
+            await asyncio.sleep(0.01)
+    finally:
+        gone.cancel()
 
 
 @contextlib.asynccontextmanager

@@ -377,7 +377,7 @@ SET failing_since = CASE WHEN o.ok THEN NULL ELSE coalesce(e.failing_since, now(
     disabled_reason = CASE
         WHEN NOT o.ok AND coalesce(e.failing_since, now())
              <= now() - make_interval(secs => CAST(:disable_after AS float8))
-        THEN 'Failing since ' || to_char(e.failing_since AT TIME ZONE 'UTC',
+        THEN 'Failing since ' || to_char(coalesce(e.failing_since, now()) AT TIME ZONE 'UTC',
              'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '; last error: ' || o.error
         ELSE e.disabled_reason END
 FROM unnest(CAST(:ws AS bigint[]), CAST(:endpoints AS text[]), CAST(:oks AS boolean[]),

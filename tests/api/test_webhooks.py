@@ -8,6 +8,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,63 @@ async def test_a_process_killed_mid_delivery_delivers_after_restart(
             [delivery] = await settled(ws, endpoint_id)
     assert kinds(got) == [("SEGMENT_ENTERED", "c1")]
     assert delivery["status"] == "DELIVERED" and delivery["attempts"] >= 2
+
+
+async def test_an_endpoint_failing_past_the_disable_setting_is_disabled_with_the_reason(
+    ws: Workspace, runtime: Runtime
+) -> None:
+    # given: a process disabling endpoints after 1 s of failing (3 days by default)
+    quick = webhook_runtime(runtime, webhook_disable_after_s=1)
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    try:
+        async with receiving(lambda r, index: 500) as receiver:
+            endpoint_id = (await create_endpoint(ws, receiver.url, segmentIds=[segment_id]))[
+                "endpoint"
+            ]["id"]
+            # when: every attempt fails
+            await move(ws, "c1", "DE")
+            async with delivering(quick):
+                endpoint = await until_disabled(ws, endpoint_id)
+            attempts = len(receiver.received)
+    finally:
+        await quick.close()
+    # then: disabled after retries spanning the setting, with the reason on it
+    assert attempts >= 2
+    reason = endpoint["disabledReason"]
+    assert reason.startswith("Failing since ") and "last error: HTTP 500" in reason, reason
+    # and: enabling it again clears the reason
+    enabled = (await ws.gql(UPDATE_ENDPOINT, {"id": endpoint_id, "enabled": True})).data
+    assert enabled["webhookEndpointUpdate"]["endpoint"]["disabledReason"] is None
+
+
+async def until_disabled(ws: Workspace, endpoint_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        [endpoint] = [
+            e for e in (await ws.gql(ENDPOINTS)).data["webhookEndpoints"] if e["id"] == endpoint_id
+        ]
+        if not endpoint["enabled"]:
+            return endpoint
+        assert loop.time() < deadline, f"still enabled: {endpoint}"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_endless_response_body_is_read_only_to_64_kb(
+    ws: Workspace, hooks_runtime: Runtime
+) -> None:
+    # given: a receiver answering 200 with a body that trickles on for 30 s
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    async with receiving() as receiver, delivering(hooks_runtime):
+        receiver.endless_body = True
+        endpoint_id = (await create_endpoint(ws, receiver.url, segmentIds=[segment_id]))[
+            "endpoint"
+        ]["id"]
+        # when
+        started = asyncio.get_running_loop().time()
+        await move(ws, "c1", "DE")
+        [delivery] = await settled(ws, endpoint_id, timeout=10)
+        took = asyncio.get_running_loop().time() - started
+    # then: delivered at the first attempt, without waiting for the body to end
+    assert (delivery["status"], delivery["attempts"]) == ("DELIVERED", 1)
+    assert took < 10
