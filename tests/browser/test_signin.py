@@ -49,3 +49,23 @@ async def test_a_wrong_key_is_refused_with_a_message(page: Page, workspace: Work
     # then the page says so and keeps nothing
     await expect(page.locator(".signin .error")).to_contain_text("refused")
     assert await page.evaluate("sessionStorage.getItem('segmentql.key')") is None
+
+
+async def test_a_read_key_sees_segment_pages_without_their_controls(
+    page: Page, workspace: Workspace
+) -> None:
+    # given a PASSIVE segment, and a READ key signed in
+    segment = await create_ok(workspace, name="fr", predicate=country_is("FR"))
+    await sign_in(page, workspace, Role.READ)
+
+    # when its page and its builder are opened
+    await page.goto(f"{workspace.base_url}/#/segments/{segment['id']}")
+    await expect(page.locator("#segment-kind")).to_have_text("PASSIVE")
+    edit_links = await page.locator("#edit-segment").count()
+    snapshot_buttons = await page.locator("#take-snapshot").count()
+    await page.goto(f"{workspace.base_url}/#/segments/{segment['id']}/edit")
+    await expect(page.locator("#preview-count")).to_have_text("0")
+
+    # then the page and the preview are there, but nothing that would change them
+    assert (edit_links, snapshot_buttons) == (0, 0)
+    await expect(page.locator("#save")).to_have_count(0)
