@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from persistence.migrate import migrate
 from persistence.settings import Settings
 from tests.api.documents import UPSERT
 from tests.api.event_documents import active_segment, in_germany, last_event_id, subscribed
+from tests.cli import free_port
 from tests.conftest import Workspace, new_workspace, serving
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -42,9 +42,7 @@ class OwnPostgres:
     def __init__(self, folder: Path) -> None:
         self.data = folder / "data"
         self.log = folder / "server.log"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self.as_owner: list[str] = []
         if os.geteuid() == 0:

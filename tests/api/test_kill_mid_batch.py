@@ -8,13 +8,9 @@ of the batch, and no event, may be left once the held lock is released.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -24,47 +20,11 @@ from api.runtime import Runtime
 from domain.access import Role
 from tests.api.documents import UPSERT
 from tests.api.event_documents import active_segment, in_germany
-from tests.conftest import ROOT, Workspace, new_workspace
+from tests.cli import serve_process
+from tests.conftest import Workspace, new_workspace
 from tests.integration.dataset import workspace_pk
 
 BATCH = 500
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-async def server_process(database_url: str) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`segmentql serve` on the tests' database, in a process of its own to kill."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SEGMENTQL_HOST": "127.0.0.1",
-        "SEGMENTQL_PORT": str(port),
-        "SEGMENTQL_BACKGROUND_JOBS": "0",
-        "SEGMENTQL_COST_BUCKET_SIZE": "0",
-    }
-    command = [sys.executable, "-m", "api.cli", "serve", "--log-level", "warning"]
-    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            for _ in range(600):
-                assert proc.poll() is None, "the server exited"
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{base_url}/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield base_url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(30)
 
 
 async def count(conn: asyncpg.Connection, sql: str, pk: int) -> int:
@@ -73,12 +33,19 @@ async def count(conn: asyncpg.Connection, sql: str, pk: int) -> int:
 
 
 async def test_sigkill_mid_batch_leaves_none_of_it(
-    server_process: tuple[str, subprocess.Popen[bytes]],
+    runtime: Runtime, http: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    async with serve_process(database_url, tmp_path / "server.log") as (base_url, proc):
+        await killed_mid_batch(runtime, http, database_url, base_url, proc)
+
+
+async def killed_mid_batch(
     runtime: Runtime,
     http: httpx.AsyncClient,
     database_url: str,
+    base_url: str,
+    proc: asyncio.subprocess.Process,
 ) -> None:
-    base_url, proc = server_process
     # given an ACTIVE segment every customer of the batch would enter
     ws: Workspace = await new_workspace(runtime, base_url, http)
     await active_segment(ws, "Germans", in_germany())
@@ -107,7 +74,7 @@ async def test_sigkill_mid_batch_leaves_none_of_it(
 
         # when the server process is killed there
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+        await asyncio.wait_for(proc.wait(), 30)
         with pytest.raises(httpx.HTTPError):
             await writer
         await holder.execute("ROLLBACK")
