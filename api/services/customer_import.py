@@ -1,13 +1,15 @@
-"""Bulk customer import: a file of `CustomerInput`s written batch by batch, live segments kept.
+"""Bulk customer import: a file of `CustomerInput`s written chunk by chunk, live segments kept.
 
 Each line is validated exactly as `customersUpsert` validates one customer
 (domain.customer.validate_customer); a bad line is reported with its number
-and changes nothing, and the good lines go in, `BATCH` customers a
-transaction, through the same write path as the API (`write_changes`), so
-ACTIVE memberships and their ENTERED/LEFT events are recorded in the batch's
-own transaction, exactly once. Customers whose stored values already equal
-the line are left alone: importing the same file again writes nothing and
-records no event.
+and changes nothing, and the good lines go in, `CHUNK_CUSTOMERS` a
+transaction, COPYed into staging tables and merged set-based
+(persistence/customer_staging.py) by `write_staged`, which keeps ACTIVE
+memberships live as the API's writes do: their ENTERED/LEFT events are
+recorded in the chunk's own transaction, exactly once. The next chunk is
+parsed while one is merged. Customers whose stored values already equal the
+line are left alone: importing the same file again writes nothing and records
+no event.
 
 `strict` makes the file all-or-nothing: one transaction, rolled back if any
 line is refused. `replace` makes the file the whole truth: a first pass
