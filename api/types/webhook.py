@@ -80,7 +80,10 @@ class WebhookDelivery:
     last_error: str | None = strawberry.field(description="What went wrong last time.")
     last_attempt_at: datetime | None = strawberry.field(description="When it was last tried.")
     next_attempt_at: datetime | None = strawberry.field(
-        description="When it is tried next (PENDING only)."
+        description=(
+            "When it is tried next (PENDING only; null while it waits for an earlier"
+            " delivery to the same customer)."
+        )
     )
     delivered_at: datetime | None = strawberry.field(description="When a 2xx answer came.")
 
