@@ -43,6 +43,7 @@ from api.runtime import Runtime
 from api.side_task import side_task
 from persistence.database import pool_usage
 from persistence.event_log import log_head_total
+from persistence.reevaluations import REEVALUATIONS
 
 OPERATION_NAMES_KEPT = 200
 """Distinct operation names given their own histogram per process; later ones are `other`
@@ -117,6 +118,19 @@ REPLICA_SKIPPED = Counter(
     ["reason"],
 )
 
+LIVE_WORK = {
+    name: Counter(f"segmentql_live_{name}_total", text)
+    for name, text in {
+        "writes": "Customer writes (and tracked events) checked against ACTIVE segments.",
+        "segments_evaluated": "ACTIVE segments those writes evaluated, summed over writes.",
+        "segments_skipped": "ACTIVE segments those writes did not need to evaluate "
+        "(they read nothing the write changed), summed over writes.",
+        "customer_evaluations": "(customer, segment) pairs those writes evaluated.",
+    }.items()
+}
+"""persistence.reevaluations's process counters, carried over when the process is sampled."""
+_live_seen: dict[str, int] = {}
+
 _operations: set[str] = set()
 _NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
@@ -153,6 +167,9 @@ def sample_process(runtime: Runtime) -> None:
     POOL_WAITING.set(waiting)
     hub = runtime.extras.get("hub")
     SUBSCRIBERS.set(sum(len(feed.subscribers) for feed in hub.feeds.values()) if hub else 0)
+    for name, total in REEVALUATIONS.snapshot().items():
+        LIVE_WORK[name].inc(total - _live_seen.get(name, 0))
+        _live_seen[name] = total
 
 
 SAMPLE_INTERVAL_S = 1.0

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.runtime import Runtime
 from tests.api.event_documents import active_segment, in_germany, move
+from tests.api.segment_documents import upsert_ok
 from tests.conftest import Workspace, serving
 
 PROBE = "query MetricsProbe { customers(first: 1) { totalCount } }"
@@ -96,6 +97,32 @@ async def test_event_log_head_follows_recorded_events(
     # Then the head moved by one
     after = value(await scrape(http, workspace.base_url), "segmentql_event_log_head")
     assert after == before + 1
+
+
+async def test_live_work_counts_the_segments_a_write_evaluated_and_skipped(
+    workspace: Workspace, http: httpx.AsyncClient
+) -> None:
+    # Given an ACTIVE segment reading only the country, and a stored customer
+    await active_segment(workspace, "Germans by country", in_germany())
+    await move(workspace, "m4", "FR")
+    before = await scrape(http, workspace.base_url)
+
+    # When the customer's country changes, then (a second write) only its name
+    await move(workspace, "m4", "DE")
+    await upsert_ok(workspace, {"id": "m4", "name": "Nobody reads this"})
+
+    # Then the first write evaluated the segment and the second skipped it
+    after = await scrape(http, workspace.base_url)
+
+    def moved(name: str) -> float:
+        return value(after, f"segmentql_live_{name}_total") - value(
+            before, f"segmentql_live_{name}_total"
+        )
+
+    assert moved("writes") == 2
+    assert moved("segments_evaluated") == 1
+    assert moved("segments_skipped") == 1
+    assert moved("customer_evaluations") == 1
 
 
 async def test_metrics_token_and_switch(runtime: Runtime, http: httpx.AsyncClient) -> None:
