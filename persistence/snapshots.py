@@ -144,6 +144,16 @@ class SnapshotRepository:
         ).first()
         return _instance(row) if row else None
 
+    async def with_ids(self, ids: Sequence[str]) -> list[Instance]:
+        """The instances `ids` of the workspace (those that exist), in one statement."""
+        rows = await self.conn.execute(
+            select(instance_table).where(
+                instance_table.c.workspace_pk == self.workspace_pk,
+                instance_table.c.id.in_(list(ids)),
+            )
+        )
+        return [_instance(r) for r in rows]
+
     async def page(self, segment_pk: int, window: Slice[int]) -> Page[Instance]:
         """Newest first (cursors are left to the caller)."""
         newest_first = window.listed_descending()
