@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -144,6 +144,16 @@ class SnapshotRepository:
         ).first()
         return _instance(row) if row else None
 
+    async def with_ids(self, ids: Sequence[str]) -> list[Instance]:
+        """The instances `ids` of the workspace (those that exist), in one statement."""
+        rows = await self.conn.execute(
+            select(instance_table).where(
+                instance_table.c.workspace_pk == self.workspace_pk,
+                instance_table.c.id.in_(list(ids)),
+            )
+        )
+        return [_instance(r) for r in rows]
+
     async def page(self, segment_pk: int, window: Slice[int]) -> Page[Instance]:
         """Newest first (cursors are left to the caller)."""
         newest_first = window.listed_descending()
@@ -167,28 +177,27 @@ class SnapshotRepository:
         return int(result.scalar_one())
 
     async def member_rows(
-        self, instance_pks: Sequence[int], first: int, after: tuple[int, str] | None
-    ) -> tuple[list[tuple[int, str, str | None, int]], bool]:
-        """(instance pk, customer id, email, customer pk), keyset by (instance pk, customer id)."""
-        conditions = [member_table.c.instance_pk.in_(list(instance_pks))]
-        if after is not None:
-            key = func.row(member_table.c.instance_pk, member_table.c.customer_id)
-            conditions.append(key > func.row(after[0], after[1]))
+        self, instance_pks: Sequence[int], window: Slice[tuple[int, str]]
+    ) -> tuple[list[tuple[int, str, str | None, int]], bool, bool]:
+        """(instance pk, customer id, email, customer pk), keyset by (instance pk, customer id).
+
+        The page, hasNextPage, hasPreviousPage. The key is the members' primary key, a
+        row comparison both ways, so a backward page is the same index scan read in
+        reverse.
+        """
+        pk, customer_id = member_table.c.instance_pk, member_table.c.customer_id
+        conditions = [pk.in_(list(instance_pks)), *window.conditions(tuple_(pk, customer_id))]
         rows = list(
             await self.conn.execute(
-                select(
-                    member_table.c.instance_pk,
-                    member_table.c.customer_id,
-                    member_table.c.email,
-                    member_table.c.customer_pk,
-                )
+                select(pk, customer_id, member_table.c.email, member_table.c.customer_pk)
                 .where(*conditions)
-                .order_by(member_table.c.instance_pk, member_table.c.customer_id)
-                .limit(first + 1)
+                .order_by(window.order(pk), window.order(customer_id))
+                .limit(window.limit)
             )
         )
-        out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in rows[:first]]
-        return out, len(rows) > first
+        found, has_next, has_previous = window.cut(rows)
+        out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in found]
+        return out, has_next, has_previous
 
     async def existing_member_ids(self, instance_pk: int, window: Slice[str]) -> Page[str]:
         """Members of the instance whose customer still exists, by customer id.

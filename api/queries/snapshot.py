@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.pagination import page_info, page_size
+from api.pagination import page_info_of, window
 from api.services import snapshots as service
 from api.types.snapshot import (
     SegmentationRow,
@@ -16,6 +16,7 @@ from api.types.snapshot import (
     encode_row_cursor,
     instance_connection,
 )
+from domain.records import Page
 
 
 @strawberry.type
@@ -33,7 +34,10 @@ class SnapshotQueries:
         return await instance_connection(info, str(segment_id), first, after, last, before)
 
     @strawberry.field(
-        description="One row per member per instance, for a segment and/or one instance."
+        description=(
+            "One row per member per instance, for a segment and/or one instance "
+            "(`last`/`before` page backward)."
+        )
     )
     async def segmentation_table(
         self,
@@ -42,14 +46,15 @@ class SnapshotQueries:
         instance_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> SegmentationRowConnection:
-        position = decode_row_cursor(after) if after is not None else None
+        pages = window(decode_row_cursor, first, after, last, before)
         result = await service.segmentation_rows(
             info.context,
             str(segment_id) if segment_id else None,
             str(instance_id) if instance_id else None,
-            page_size(first),
-            position,
+            pages,
         )
         cursors = [encode_row_cursor(r.instance.pk, r.customer_id) for r in result.rows]
         return SegmentationRowConnection(
@@ -57,6 +62,8 @@ class SnapshotQueries:
                 SegmentationRowEdge(cursor=cur, node=SegmentationRow.from_domain(r))
                 for cur, r in zip(cursors, result.rows, strict=True)
             ],
-            page_info=page_info(cursors, result.has_next, after),
+            page_info=page_info_of(
+                Page(result.rows, result.has_next, cursors, result.has_previous)
+            ),
             total_count=result.total,
         )

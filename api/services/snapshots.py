@@ -140,22 +140,22 @@ class RowPage:
     rows: list[InstanceRow]
     has_next: bool
     total: int
+    has_previous: bool = False
 
 
 async def segmentation_rows(
     ctx: Context,
     segment_id: str | None,
     instance_id: str | None,
-    first: int,
-    after: tuple[int, str] | None,
+    window: Slice[tuple[int, str]],
 ) -> RowPage:
     async with ctx.read_transaction() as uow:
         instances = {i.pk: i for i in await uow.snapshots.instances_of(segment_id, instance_id)}
         if not instances:
             return RowPage([], False, 0)
-        found, more = await uow.snapshots.member_rows(list(instances), first, after)
+        found, more, earlier = await uow.snapshots.member_rows(list(instances), window)
     rows = [InstanceRow(instances[pk], cid, email) for pk, cid, email, _ in found]
-    return RowPage(rows, more, sum(i.num_customers for i in instances.values()))
+    return RowPage(rows, more, sum(i.num_customers for i in instances.values()), earlier)
 
 
 async def instance_members(

@@ -9,7 +9,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, bad_cursor, page_info_of, page_size, window
+from api.pagination import PageInfo, page_info_of, page_size, window
 from api.services import snapshots as service
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from api.types.node import Node
@@ -33,11 +33,9 @@ def encode_row_cursor(instance_pk: int, customer_id: str) -> str:
     return cursors.encode("r", f"{instance_pk}:{customer_id}")
 
 
-def decode_row_cursor(cursor: str) -> tuple[int, str]:
+def decode_row_cursor(cursor: str) -> tuple[int, str] | None:
     pk, _, customer_id = (cursors.decode("r", cursor) or "").partition(":")
-    if not pk.isdigit():
-        raise bad_cursor(cursor)
-    return int(pk), customer_id
+    return (int(pk), customer_id) if pk.isdigit() else None
 
 
 @strawberry.type(description="Who entered and who left between two instances of a segment.")

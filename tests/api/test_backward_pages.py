@@ -218,6 +218,17 @@ query InstanceMembers($segmentId: ID!, $first: Int, $after: String, $last: Int,
 }}
 """
 
+SEGMENTATION_TABLE = f"""
+query Table($segmentId: ID!, $first: Int, $after: String, $last: Int, $before: String) {{
+  segmentationTable(
+    segmentId: $segmentId, first: $first, after: $after, last: $last, before: $before
+  ) {{
+    edges {{ cursor node {{ id: customerIdentity segmentInstanceId }} }}
+    {PAGE_INFO}
+  }}
+}}
+"""
+
 TAKE = """
 mutation Take($segmentId: ID!) {
   segmentSnapshotTake(segmentId: $segmentId) { instance { id } userErrors { code } }
@@ -251,6 +262,15 @@ async def test_snapshot_lists_backward(workspace: Workspace) -> None:
     forward = await read_forward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
     backward = await read_backward(workspace, INSTANCE_MEMBERS, members_path, 5, **args)
     check_both_ways(forward, backward, [f"c{i:05d}" for i in range(12)])
+
+    # and the segmentation table (a row per member per instance, keyed by both) too,
+    # with pages that straddle one instance's rows and the next one's
+    path = ["segmentationTable"]
+    forward = await read_forward(workspace, SEGMENTATION_TABLE, path, 7, **args)
+    backward = await read_backward(workspace, SEGMENTATION_TABLE, path, 7, **args)
+    check_both_ways(forward, backward, [f"c{i:05d}" for i in range(12)] * 5)
+    instances = [e["node"]["segmentInstanceId"] for p in forward for e in p["edges"]]
+    assert [instances[n] for n in range(0, 60, 12)] == list(reversed(expected))
 
 
 SEGMENT_EVENTS = f"""

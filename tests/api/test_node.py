@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from api.runtime import Runtime
+from persistence.database import counting_statements
+from tests.api.documents import UPSERT
 from tests.conftest import Workspace
 
 USER_ERRORS = "userErrors { field message code }"
@@ -205,3 +208,58 @@ async def test_nodes_refuses_too_many_ids(workspace: Workspace) -> None:
 
     # then it is a request error with a code
     assert [e["extensions"]["code"] for e in result.errors] == ["BAD_USER_INPUT"]
+
+
+ALL_NODE_IDS = """
+query {
+  customers(first: 30) { edges { node { nodeId } } }
+  segments(first: 30) {
+    edges { node { nodeId instances(first: 30) { edges { node { nodeId } } } } }
+  }
+}
+"""
+
+
+async def statements_of_nodes(ws: Workspace, runtime: Runtime, ids: list[str]) -> int:
+    """SQL statements `nodes(ids:)` runs, beyond those of a request that reads nothing."""
+    with counting_statements(runtime.engine) as baseline:
+        await ws.gql("{ __typename }")
+    with counting_statements(runtime.engine) as seen:
+        result = await ws.gql(NODES, {"ids": ids})
+    assert result.errors == [], result.errors
+    assert [n["nodeId"] for n in result.data["nodes"]] == ids  # every one found, in order
+    return len(seen) - len(baseline)
+
+
+async def test_nodes_reads_once_per_type_not_once_per_id(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    # given 25 more customers, 4 more segments and 3 more snapshots beside one of each type
+    objects = await one_of_each(workspace)
+    customers = [{"id": f"more_{n:02d}"} for n in range(25)]
+    upserted = await workspace.gql(UPSERT, {"customers": customers})
+    assert upserted.data["customersUpsert"]["userErrors"] == []
+    for n in range(4):
+        made = await workspace.gql(SETUP_SEGMENT.replace('"Everyone"', f'"Everyone {n}"'))
+        payload(made, "segmentCreate")
+    for _ in range(3):
+        taken = await workspace.gql(SETUP_INSTANCE, {"segmentId": objects["Segment"]["id"]})
+        payload(taken, "segmentSnapshotTake")
+    listed = await workspace.gql(ALL_NODE_IDS)
+    data = listed.data
+    many = [e["node"]["nodeId"] for e in data["customers"]["edges"]]
+    for segment in data["segments"]["edges"]:
+        many.append(segment["node"]["nodeId"])
+        many += [e["node"]["nodeId"] for e in segment["node"]["instances"]["edges"]]
+    many.append(objects["CustomProperty"]["nodeId"])
+    few = [o["nodeId"] for o in objects.values()]
+    assert len(many) == 26 + 5 + 4 + 1, len(many)
+
+    # when nodes(ids:) asks for one of each type, then for all 36 (one id twice)
+    one_each = await statements_of_nodes(workspace, runtime, few)
+    all_of_them = await statements_of_nodes(workspace, runtime, [*many, many[0]])
+
+    # then both cost the same few statements: one read per type (a segment's usages
+    # are a second), however many ids of that type are asked for
+    assert all_of_them == one_each, (one_each, all_of_them)
+    assert all_of_them <= len(few) + 1, all_of_them
