@@ -11,8 +11,8 @@ import pytest
 from api.runtime import Runtime
 from api.types.node import global_id, parse_global_id
 from domain.access import Role
-from tests.api.webhook_documents import DELETE_ENDPOINT, create_endpoint, webhook_runtime
-from tests.conftest import Workspace, serving
+from tests.api.webhook_documents import DELETE_ENDPOINT, create_endpoint, loopback_server
+from tests.conftest import Workspace
 
 NODE = """
 query Node($id: ID!) {
@@ -33,11 +33,8 @@ REVOKE = "mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } userErrors 
 
 @pytest.fixture(scope="module")
 async def hooks_url(runtime: Runtime) -> AsyncIterator[str]:
-    """A server whose settings let endpoints point at loopback (nothing is delivered here)."""
-    rt = webhook_runtime(runtime)
-    async with serving(rt) as url:
+    async with loopback_server(runtime) as url:
         yield url
-    await rt.close()
 
 
 def through(ws: Workspace, url: str) -> Workspace:

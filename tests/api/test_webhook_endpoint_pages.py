@@ -9,8 +9,8 @@ import pytest
 
 from api.runtime import Runtime
 from domain.access import Role
-from tests.api.webhook_documents import create_endpoint, webhook_runtime
-from tests.conftest import Workspace, serving
+from tests.api.webhook_documents import create_endpoint, loopback_server
+from tests.conftest import Workspace
 
 PAGE = """
 query($first: Int, $after: String, $last: Int, $before: String) {
@@ -25,10 +25,8 @@ query($first: Int, $after: String, $last: Int, $before: String) {
 
 @pytest.fixture(scope="module")
 async def hooks_url(runtime: Runtime) -> AsyncIterator[str]:
-    rt = webhook_runtime(runtime)
-    async with serving(rt) as url:
+    async with loopback_server(runtime) as url:
         yield url
-    await rt.close()
 
 
 @pytest.fixture
