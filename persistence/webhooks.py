@@ -25,7 +25,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.records import Page
 from domain.webhook import Delivery, DeliveryStatus, Endpoint, EventType
+from persistence import cursors
+from persistence.cursors import Slice
 from persistence.webhook_lines import Line, lock_endpoints, promote, reline, write_deliveries
 
 _ENDPOINT_COLUMNS = """
@@ -55,6 +58,21 @@ def _endpoint(row: Any) -> Endpoint:
         previous_secret=m["previous_secret"],
         previous_secret_until=m["previous_secret_until"],
     )
+
+
+def encode_endpoint_cursor(endpoint: Endpoint) -> str:
+    return cursors.encode("we", f"{endpoint.created_at.isoformat()} {endpoint.id}")
+
+
+def decode_endpoint_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The (created_at, id) an endpoint cursor holds, or None for anything else."""
+    key = cursors.decode("we", cursor)
+    created, _, endpoint_id = (key or "").partition(" ")
+    try:
+        at = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    return (at, endpoint_id) if endpoint_id and at.tzinfo is not None else None
 
 
 def _delivery(row: Any) -> Delivery:
@@ -131,6 +149,35 @@ class WebhookRepository:
             {"ws": self.workspace_pk},
         )
         return [_endpoint(r) for r in result]
+
+    async def page(self, window: Slice[tuple[datetime, str]]) -> Page[Endpoint]:
+        """A keyset page of the endpoints, oldest first (by created_at, then id)."""
+        conditions = ["workspace_pk = :ws"]
+        params: dict[str, Any] = {"ws": self.workspace_pk, "limit": window.limit}
+        for name, key, op in (("after", window.after, ">"), ("before", window.before, "<")):
+            if key is not None:
+                conditions.append(f"(created_at, id) {op} (:{name}_at, :{name}_id)")
+                params[f"{name}_at"], params[f"{name}_id"] = key
+        direction = "DESC" if window.backward else "ASC"
+        result = await self.conn.execute(
+            text(
+                f"SELECT {_ENDPOINT_COLUMNS} FROM webhook_endpoint"
+                f" WHERE {' AND '.join(conditions)}"
+                f" ORDER BY created_at {direction}, id {direction} LIMIT :limit"
+            ),
+            params,
+        )
+        rows, has_next, has_previous = window.cut(list(result))
+        items = [_endpoint(r) for r in rows]
+        keys = [encode_endpoint_cursor(e) for e in items]
+        return Page(items, has_next, keys, has_previous)
+
+    async def count(self) -> int:
+        result = await self.conn.execute(
+            text("SELECT count(*) FROM webhook_endpoint WHERE workspace_pk = :ws"),
+            {"ws": self.workspace_pk},
+        )
+        return int(result.scalar_one())
 
     async def get(self, endpoint_id: str, lock: bool = False) -> Endpoint | None:
         row = await self._one(

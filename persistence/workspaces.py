@@ -191,6 +191,16 @@ class WorkspaceRepository:
         )
         return [_key_info(r) for r in rows]
 
+    async def key(self, workspace_pk: int, pk: int) -> KeyInfo | None:
+        """One of the workspace's keys, revoked or not; None: no such key here."""
+        row = await self.conn.execute(
+            select(*_KEY_COLUMNS).where(
+                key_table.c.workspace_pk == workspace_pk, key_table.c.pk == pk
+            )
+        )
+        found = row.first()
+        return None if found is None else _key_info(found)
+
     async def revoke_key(self, workspace_pk: int, pk: int) -> KeyInfo | None:
         """Revoked from now on (a key revoked before keeps its time); None: no such key."""
         row = await self.conn.execute(

@@ -8,14 +8,18 @@ from graphql import GraphQLError
 from api.context import Info
 from api.services import nodes as service
 from api.services.nodes import NodeModel
+from api.types.api_key import ApiKey
 from api.types.custom_property import CustomProperty
 from api.types.customer import Customer
 from api.types.node import Node, parse_global_id
 from api.types.segment import Segment
 from api.types.snapshot import SegmentInstance
+from api.types.webhook import WebhookEndpoint
 from domain.custom_property import CustomPropertyDef
 from domain.records import CustomerView
 from domain.segment import Segment as SegmentModel
+from domain.webhook import Endpoint
+from persistence.workspaces import KeyInfo
 
 MAX_NODES = 100
 
@@ -27,6 +31,10 @@ def _to_type(model: NodeModel) -> Node:
         return Segment.from_domain(model)
     if isinstance(model, CustomPropertyDef):
         return CustomProperty.from_domain(model)
+    if isinstance(model, Endpoint):
+        return WebhookEndpoint.from_domain(model)
+    if isinstance(model, KeyInfo):
+        return ApiKey.from_domain(model)
     return SegmentInstance.from_domain(model)
 
 
@@ -51,7 +59,8 @@ class NodeQueries:
     @strawberry.field(
         description=(
             "Any object by its global `nodeId`; null for a malformed id, another workspace's, "
-            "or a deleted object's."
+            "a deleted object's, or one the key's role may not read (webhook endpoints and "
+            "API keys need an ADMIN key)."
         )
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info, page_size
+from api.pagination import page_info, page_info_of, page_size, window
 from api.permissions import IsAdmin
 from api.services import webhooks as service
 from api.types.webhook import (
@@ -15,10 +15,13 @@ from api.types.webhook import (
     WebhookDeliveryEdge,
     WebhookDeliveryStatusEnum,
     WebhookEndpoint,
+    WebhookEndpointConnection,
+    WebhookEndpointEdge,
     decode_delivery_cursor,
     encode_delivery_cursor,
 )
 from domain.errors import DomainError
+from persistence.webhooks import decode_endpoint_cursor
 
 
 @strawberry.type
@@ -28,6 +31,32 @@ class WebhookQueries:
     )
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
         return [WebhookEndpoint.from_domain(e) for e in await service.list_endpoints(info.context)]
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description=(
+            "The workspace's webhook endpoints as a connection, oldest first: "
+            "`first`/`after` forward, `last`/`before` backward."
+        ),
+    )
+    async def webhook_endpoints_connection(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> WebhookEndpointConnection:
+        pages = window(decode_endpoint_cursor, first, after, last, before)
+        page, count = await service.endpoint_page(info.context, pages)
+        return WebhookEndpointConnection(
+            edges=[
+                WebhookEndpointEdge(cursor=cursor, node=WebhookEndpoint.from_domain(e))
+                for cursor, e in zip(page.cursors, page.items, strict=True)
+            ],
+            page_info=page_info_of(page),
+            count_loader=count,
+        )
 
     @strawberry.field(
         permission_classes=[IsAdmin],

@@ -6,21 +6,35 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from api.context import Context
+from domain.access import Role
 from domain.custom_property import CustomPropertyDef, storable_text
 from domain.customer import MAX_ID_LENGTH
 from domain.records import CustomerView
 from domain.segment import Segment
 from domain.snapshot import Instance
+from domain.webhook import Endpoint
 from persistence.unit_of_work import UnitOfWork
+from persistence.workspaces import KeyInfo, key_pk
 
-NodeModel = CustomerView | Segment | Instance | CustomPropertyDef
+NodeModel = CustomerView | Segment | Instance | CustomPropertyDef | Endpoint | KeyInfo
+
+
+async def _api_key(uow: UnitOfWork, key: str) -> KeyInfo | None:
+    pk = key_pk(key)
+    return None if pk is None else await uow.workspaces.key(uow.workspace_pk, pk)
+
 
 _FETCHERS: dict[str, Callable[[UnitOfWork, str], Awaitable[NodeModel | None]]] = {
     "Customer": lambda uow, key: uow.customers.get(key),
     "Segment": lambda uow, key: uow.segments.get(key),
     "SegmentInstance": lambda uow, key: uow.snapshots.get(key),
     "CustomProperty": lambda uow, key: uow.properties.get(key),
+    "WebhookEndpoint": lambda uow, key: uow.webhooks.get(key),
+    "ApiKey": _api_key,
 }
+
+# Types only some roles may read, as their own list fields require (webhookEndpoints, apiKeys).
+_REQUIRED_ROLE: dict[str, Role] = {"WebhookEndpoint": Role.ADMIN, "ApiKey": Role.ADMIN}
 
 
 async def _properties(uow: UnitOfWork, keys: Sequence[str]) -> dict[str, NodeModel]:
@@ -56,13 +70,20 @@ _BATCH_FETCHERS: dict[
 is read key by key through `_FETCHERS`."""
 
 
-def _could_exist(type_name: str, key: str) -> bool:
-    return type_name in _FETCHERS and len(key) <= MAX_ID_LENGTH and storable_text(key)
+def _may_exist(ctx: Context, type_name: str, key: str) -> bool:
+    """Whether an object of `type_name` keyed `key` could be the caller's to read."""
+    return (
+        type_name in _FETCHERS
+        and ctx.can(_REQUIRED_ROLE.get(type_name, Role.READ))
+        and len(key) <= MAX_ID_LENGTH
+        and storable_text(key)
+    )
 
 
 async def fetch(ctx: Context, type_name: str, key: str) -> NodeModel | None:
-    """The object, or None when it does not exist (or never could) in this workspace."""
-    if not _could_exist(type_name, key):
+    """The object, or None when it does not exist (or never could) in this workspace,
+    or when the caller's role may not read objects of its type."""
+    if not _may_exist(ctx, type_name, key):
         return None
     async with ctx.reading() as uow:
         return await _FETCHERS[type_name](uow, key)
@@ -78,7 +99,7 @@ async def fetch_many(
     """
     keys: dict[str, list[str]] = defaultdict(list)
     for type_name, key in dict.fromkeys(wanted):
-        if _could_exist(type_name, key):
+        if _may_exist(ctx, type_name, key):
             keys[type_name].append(key)
     found: dict[tuple[str, str], NodeModel] = {}
     if not keys:

@@ -7,10 +7,12 @@ import dataclasses
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from api.context import Context
+from api.services.predicates import Loader, memo
 from domain.errors import DomainError, ErrorCode, segment_not_found
+from domain.records import Page
 from domain.webhook import (
     Delivery,
     DeliveryStatus,
@@ -24,6 +26,7 @@ from domain.webhook import (
     parse_delivery_id,
     refused_address,
 )
+from persistence.cursors import Slice
 from persistence.settings import Settings
 from persistence.unit_of_work import UnitOfWork
 
@@ -104,6 +107,19 @@ async def create_endpoint(
 async def list_endpoints(ctx: Context) -> list[Endpoint]:
     async with ctx.reading() as uow:
         return await uow.webhooks.all()
+
+
+async def endpoint_page(
+    ctx: Context, window: Slice[tuple[datetime, str]]
+) -> tuple[Page[Endpoint], Loader]:
+    async with ctx.reading() as uow:
+        page = await uow.webhooks.page(window)
+
+    async def count() -> int:
+        async with ctx.reading() as uow:
+            return await uow.webhooks.count()
+
+    return page, memo(count)
 
 
 async def update_endpoint(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from api.types.node import Node
 from domain.access import Role
 from persistence.workspaces import KeyInfo
 
@@ -13,7 +14,7 @@ RoleEnum = strawberry.enum(Role, name="ApiKeyRole", description="What a key may 
 
 
 @strawberry.type(description="An API key of the workspace.")
-class ApiKey:
+class ApiKey(Node):
     id: strawberry.ID = strawberry.field(description="Stable id, key_...")
     name: str | None = strawberry.field(description="What it is for, for people.")
     role: RoleEnum = strawberry.field(description="READ, WRITE or ADMIN.")  # type: ignore[valid-type]
@@ -37,6 +38,9 @@ class ApiKey:
             expires_at=info.expires_at,
             revoked_at=info.revoked_at,
         )
+
+    def node_key(self) -> str:
+        return str(self.id)
 
 
 @strawberry.type(description="Who is calling: the key's workspace and role (for a client's UI).")

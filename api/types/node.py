@@ -18,7 +18,14 @@ import strawberry
 
 from api.context import Info
 
-NODE_TYPES = ("Customer", "Segment", "SegmentInstance", "CustomProperty")
+NODE_TYPES = (
+    "Customer",
+    "Segment",
+    "SegmentInstance",
+    "CustomProperty",
+    "WebhookEndpoint",
+    "ApiKey",
+)
 
 
 @strawberry.interface(

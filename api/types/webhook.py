@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 
 from api.pagination import PageInfo, bad_cursor
+from api.types.node import Node
 from domain.webhook import Delivery, DeliveryStatus, Endpoint, EventType
 from persistence import cursors
 
@@ -21,7 +23,7 @@ WebhookDeliveryStatusEnum = strawberry.enum(
 
 
 @strawberry.type(description="A URL that receives signed segment events (Standard Webhooks).")
-class WebhookEndpoint:
+class WebhookEndpoint(Node):
     id: strawberry.ID = strawberry.field(description="Stable id, whe_...")
     url: str = strawberry.field(description="Where events are POSTed.")
     description: str | None = strawberry.field(description="Free text for people.")
@@ -55,6 +57,26 @@ class WebhookEndpoint:
             failing_since=endpoint.failing_since,
             created_at=endpoint.created_at,
         )
+
+    def node_key(self) -> str:
+        return str(self.id)
+
+
+@strawberry.type(description="An endpoint in a connection.")
+class WebhookEndpointEdge:
+    cursor: str = strawberry.field(description="Pass as `after` (or `before`) to page on.")
+    node: WebhookEndpoint = strawberry.field(description="The endpoint.")
+
+
+@strawberry.type(description="A page of the workspace's webhook endpoints, oldest first.")
+class WebhookEndpointConnection:
+    edges: list[WebhookEndpointEdge] = strawberry.field(description="This page.")
+    page_info: PageInfo = strawberry.field(description="Where the page sits.")
+    count_loader: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many endpoints the workspace has (counted when asked).")
+    async def total_count(self) -> int:
+        return await self.count_loader()
 
 
 @strawberry.type(description="One event for one endpoint, and how sending it went.")

@@ -152,3 +152,12 @@ def test_every_benchmark_document_is_under_the_default_maximum() -> None:
     assert len(documents) >= 10
     for document in documents:
         assert cost(document) <= DEFAULT_MAX_COST, document
+
+
+def test_the_endpoints_connection_is_priced_as_other_connections() -> None:
+    endpoints = "{ webhookEndpointsConnection%s { totalCount edges { node { id } } } }"
+    segments = "{ segments%s { totalCount edges { node { id } } } }"
+    for page in ("(first: 20)", "(last: 20)", ""):
+        assert cost(endpoints % page) == cost(segments % page)
+    assert cost(endpoints % "(last: 20)") == 21
+    assert cost("{ webhookEndpoints { id } }") == 5  # the plain list: LIST_SIZE assumed

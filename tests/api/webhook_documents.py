@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 from api.runtime import Runtime
 from persistence.database import create_engine
-from tests.conftest import Workspace
+from tests.conftest import Workspace, serving
 
 ENDPOINT_FIELDS = "id url segmentIds eventTypes enabled disabledReason"
 ERRORS = "userErrors { field message code }"
@@ -77,6 +79,17 @@ def webhook_runtime(runtime: Runtime, **overrides: Any) -> Runtime:
         **overrides,
     )
     return Runtime(settings, runtime.database, create_engine(runtime.database, settings))
+
+
+@contextlib.asynccontextmanager
+async def loopback_server(runtime: Runtime) -> AsyncIterator[str]:
+    """A server with `webhook_runtime`'s settings, for endpoints on loopback."""
+    rt = webhook_runtime(runtime)
+    try:
+        async with serving(rt) as url:
+            yield url
+    finally:
+        await rt.close()
 
 
 async def create_endpoint(ws: Workspace, url: str, **variables: Any) -> dict[str, Any]:
