@@ -179,9 +179,7 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"ready": False, "reason": type(exc).__name__}, 503)
     if not current:
         return JSONResponse({"ready": False, "reason": "migrations pending"}, 503)
-    return JSONResponse(
-        {"ready": True, "pid": os.getpid(), "backgroundLeader": is_leader(runtime)}
-    )
+    return JSONResponse({"ready": True, "pid": os.getpid(), "backgroundLeader": is_leader(runtime)})
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:

@@ -13,6 +13,8 @@ from domain.records import Page
 from persistence.cursors import Slice
 
 K = TypeVar("K")
+V = TypeVar("V")
+E = TypeVar("E")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
@@ -109,3 +111,8 @@ def page_info(cursors: list[str], has_next: bool, after: str | None) -> PageInfo
         start_cursor=cursors[0] if cursors else None,
         end_cursor=cursors[-1] if cursors else None,
     )
+
+
+def edges_of(page: Page[V], edge: Callable[..., E], node: Callable[[V], Any]) -> list[E]:
+    """A page's edges: `edge(cursor=..., node=node(item))` for each item, in order."""
+    return [edge(cursor=c, node=node(v)) for c, v in zip(page.cursors, page.items, strict=True)]

@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info_of, window
+from api.pagination import edges_of, page_info_of, window
 from api.services import events as service
 from api.types.event import SegmentEvent, SegmentEventConnection, SegmentEventEdge
 from domain.errors import DomainError
@@ -37,10 +37,7 @@ class EventQueries:
         except DomainError as exc:
             raise request_error(exc) from exc
         return SegmentEventConnection(
-            edges=[
-                SegmentEventEdge(cursor=cur, node=SegmentEvent.from_log(e))
-                for cur, e in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, SegmentEventEdge, SegmentEvent.from_log),
             page_info=page_info_of(page),
             total_count=total,
         )

@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info_of, window
+from api.pagination import edges_of, page_info_of, window
 from api.services import segment_reads as reads
 from api.types.segment import (
     MembershipCheck,
@@ -45,10 +45,7 @@ class SegmentQueries:
         pages = window(decode_segment_cursor, first, after, last, before)
         page, count = await reads.segment_page(info.context, pages, search, kind)
         return SegmentConnection(
-            edges=[
-                SegmentEdge(cursor=cur, node=Segment.from_domain(s))
-                for cur, s in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, SegmentEdge, Segment.from_domain),
             page_info=page_info_of(page),
             count_loader=count,
         )

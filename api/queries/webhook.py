@@ -6,7 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import page_info, page_info_of, page_size, window
+from api.pagination import edges_of, page_info, page_info_of, page_size, window
 from api.permissions import IsAdmin
 from api.services import webhooks as service
 from api.types.webhook import (
@@ -50,10 +50,7 @@ class WebhookQueries:
         pages = window(decode_endpoint_cursor, first, after, last, before)
         page, count = await service.endpoint_page(info.context, pages)
         return WebhookEndpointConnection(
-            edges=[
-                WebhookEndpointEdge(cursor=cursor, node=WebhookEndpoint.from_domain(e))
-                for cursor, e in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, WebhookEndpointEdge, WebhookEndpoint.from_domain),
             page_info=page_info_of(page),
             count_loader=count,
         )

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info, page_info_of, page_size
+from api.pagination import PageInfo, edges_of, page_info, page_info_of, page_size
 from api.services.customers import order_page, related_records
 from api.services.predicates import customer_value
 from api.services.segment_reads import segments_of_customer
@@ -237,10 +237,7 @@ class Customer(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> OrderConnection:
         page, total = await order_page(info.context, self.view.pk, page_size(first), after)
-        edges = [
-            OrderEdge(cursor=cur, node=record_from_view(v))
-            for cur, v in zip(page.cursors, page.items, strict=True)
-        ]
+        edges = edges_of(page, OrderEdge, record_from_view)
         return OrderConnection(
             edges=edges, page_info=page_info(page.cursors, page.has_next, after), total_count=total
         )
@@ -264,10 +261,7 @@ class CustomerConnection:
     ) -> CustomerConnection:
         """A page of customers read by a service, with the count loader for `totalCount`."""
         return cls(
-            edges=[
-                CustomerEdge(cursor=cur, node=Customer.from_domain(view))
-                for cur, view in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, CustomerEdge, Customer.from_domain),
             page_info=page_info_of(page),
             count_loader=count,
         )

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info_of, window
+from api.pagination import PageInfo, edges_of, page_info_of, window
 from api.services import segment_reads as reads
 from api.types.customer import Customer, CustomerEdge
 from api.types.node import Node
@@ -164,10 +164,7 @@ class Segment(Node):
             raise request_error(exc) from exc
         page = result.page
         return MembershipConnection(
-            edges=[
-                CustomerEdge(cursor=cur, node=Customer.from_domain(v))
-                for cur, v in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, CustomerEdge, Customer.from_domain),
             page_info=page_info_of(page),
             columns=result.columns,
             count_loader=result.count,

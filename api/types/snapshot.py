@@ -9,7 +9,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import request_error
-from api.pagination import PageInfo, page_info_of, page_size, window
+from api.pagination import PageInfo, edges_of, page_info_of, page_size, window
 from api.services import snapshots as service
 from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from api.types.node import Node
@@ -96,10 +96,7 @@ class SegmentInstance(Node):
             return await service.existing_member_count(info.context, self.model)
 
         return CustomerConnection(
-            edges=[
-                CustomerEdge(cursor=cur, node=Customer.from_domain(v))
-                for cur, v in zip(page.cursors, page.items, strict=True)
-            ],
+            edges=edges_of(page, CustomerEdge, Customer.from_domain),
             page_info=page_info_of(page),
             count_loader=count,
         )
