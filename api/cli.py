@@ -75,8 +75,10 @@ def serve(
 
     import uvicorn
 
+    from api.open_files import raise_open_file_limit
     from persistence.settings import Settings
 
+    raise_open_file_limit()  # one file per WebSocket subscriber; workers inherit it
     # The workers read their settings from the environment: the flags go there too.
     if host:
         os.environ["SEGMENTQL_HOST"] = host
