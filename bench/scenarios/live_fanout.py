@@ -14,6 +14,7 @@ subscribers it includes this process reading N messages.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -110,6 +111,14 @@ def rss_kib(bench: Bench) -> int:
     raise BenchError("no VmRSS in /proc/<pid>/status")
 
 
+def server_cpu_s(bench: Bench) -> float:
+    """User plus system CPU seconds the server process has used so far."""
+    if bench.server is None:
+        raise BenchError("no server process to measure")
+    fields = Path(f"/proc/{bench.server.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> None:
     """`count` subscribers; `rounds` writes; every subscriber must get its segment's event."""
     name = f"live_fanout.{count}"
@@ -127,6 +136,7 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
         samples: list[float] = []
         lasts: list[float] = []
         received = 0
+        server_cpu, client_cpu = server_cpu_s(bench), time.process_time()
         for _ in range(rounds):
             events, sent = await toggle()
             times = await arrivals(subs, events)
@@ -134,6 +144,8 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
             samples += [(t - sent) * 1000 for t in times]
             if times:
                 lasts.append((max(times) - sent) * 1000)
+        server_cpu = (server_cpu_s(bench) - server_cpu) / rounds * 1000
+        client_cpu = (time.process_time() - client_cpu) / rounds * 1000
     bench.report(f"{name}.received", received, "events")
     bench.report(f"{name}.expected", count * rounds, "events")
     if samples:
@@ -141,6 +153,8 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
         bench.report(f"{name}.latency.p50", latency.p50, "ms")
         bench.report(f"{name}.latency.p95", latency.p95, "ms")
         bench.report(f"{name}.all_received.p50", Latency(lasts).p50, "ms")
+    bench.report(f"{name}.server_cpu_per_write", server_cpu, "ms")
+    bench.report(f"{name}.bench_cpu_per_write", client_cpu, "ms")
     bench.report(f"{name}.server_rss_before", rss_before / 1024, "MiB")
     bench.report(f"{name}.server_rss_idle", rss_idle / 1024, "MiB")
     if count > 1:
