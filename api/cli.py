@@ -75,8 +75,10 @@ def serve(
 
     import uvicorn
 
+    from api.open_files import raise_open_file_limit
     from persistence.settings import Settings
 
+    raise_open_file_limit()  # one file per WebSocket subscriber; workers inherit it
     # The workers read their settings from the environment: the flags go there too.
     if host:
         os.environ["SEGMENTQL_HOST"] = host
@@ -89,6 +91,10 @@ def serve(
         "log_level": log_level,
         "timeout_graceful_shutdown": 30,
         "ws": "websockets-sansio",
+        # Events are a few hundred bytes: compressing each one for each subscriber
+        # cost more CPU than it saved bytes, and the zlib state of every idle
+        # WebSocket was most of its memory (docs/operations.md, live_fanout).
+        "ws_per_message_deflate": False,
     }
     if workers == 1:
         from api.app import create_app

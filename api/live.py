@@ -62,7 +62,9 @@ class Feed:
     runtime: Runtime
     workspace_pk: int
     position: int
-    subscribers: set[Subscriber] = field(default_factory=set)
+    # By the segment they follow (None: the whole workspace), so that an event
+    # costs only the subscribers that want it, not every subscriber here.
+    by_segment: dict[str | None, set[Subscriber]] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -82,12 +84,26 @@ class Feed:
             async with self.runtime.engine.connect() as conn:
                 batch = await events_after(conn, self.workspace_pk, self.position, FETCH_BATCH)
             for event in batch:
-                for subscriber in list(self.subscribers):
-                    subscriber.offer(event)
+                for key in (event.segment_id, None):
+                    for subscriber in list(self.by_segment.get(key, ())):
+                        subscriber.offer(event)
             if batch:
                 self.position = batch[-1].seq
             if len(batch) < FETCH_BATCH:
                 return
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.by_segment.setdefault(subscriber.segment_id, set()).add(subscriber)
+
+    def discard(self, subscriber: Subscriber) -> None:
+        followers = self.by_segment.get(subscriber.segment_id)
+        if followers is not None:
+            followers.discard(subscriber)
+            if not followers:
+                del self.by_segment[subscriber.segment_id]
+
+    def subscriber_count(self) -> int:
+        return sum(len(followers) for followers in self.by_segment.values())
 
 
 class EventHub:
@@ -145,7 +161,7 @@ class EventHub:
         self._ensure_listener()
         feed = await self._feed(workspace_pk)
         subscriber = Subscriber(segment_id, asyncio.Queue(maxsize=self.buffer))
-        feed.subscribers.add(subscriber)
+        feed.add(subscriber)
         try:
             async with self.runtime.engine.connect() as conn:
                 position = after if after is not None else await last_seq(conn, workspace_pk)
@@ -160,8 +176,8 @@ class EventHub:
                     position = event.seq
                     yield event
         finally:
-            feed.subscribers.discard(subscriber)
-            if not feed.subscribers and feed.task is not None:
+            feed.discard(subscriber)
+            if not feed.by_segment and feed.task is not None:
                 feed.task.cancel()
                 self.feeds.pop(workspace_pk, None)
 

@@ -166,7 +166,7 @@ def sample_process(runtime: Runtime) -> None:
     POOL_IN_USE.set(in_use)
     POOL_WAITING.set(waiting)
     hub = runtime.extras.get("hub")
-    SUBSCRIBERS.set(sum(len(feed.subscribers) for feed in hub.feeds.values()) if hub else 0)
+    SUBSCRIBERS.set(sum(feed.subscriber_count() for feed in hub.feeds.values()) if hub else 0)
     for name, total in REEVALUATIONS.snapshot().items():
         LIVE_WORK[name].inc(total - _live_seen.get(name, 0))
         _live_seen[name] = total

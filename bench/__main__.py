@@ -1,4 +1,5 @@
-"""`uv run python -m bench [--customers N] [--only NAME] [--runs N] [--webhook-down-s S]`:
+"""`uv run python -m bench [--customers N] [--only NAME] [--runs N] [--webhook-down-s S]
+[--subscribers N]`:
 see bench/harness.py."""
 
 from __future__ import annotations
@@ -24,8 +25,18 @@ def main() -> None:
         default=60.0,
         help="how long the webhooks scenario's receiver answers 503",
     )
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        default=10_000,
+        help="concurrent WebSocket subscribers of the live_fanout scenario",
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(run(args.customers, args.only, args.runs, args.webhook_down_s)))
+    raise SystemExit(
+        asyncio.run(
+            run(args.customers, args.only, args.runs, args.webhook_down_s, args.subscribers)
+        )
+    )
 
 
 if __name__ == "__main__":  # the guard matters: seeding spawns worker processes

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
+from api.open_files import raise_open_file_limit
 from api.progress import CommandProgress
 from api.runtime import Runtime
 from api.services.bootstrap import create_key
@@ -139,6 +140,7 @@ class Bench:
     seed_report: SeedReport | None = None  # set when this run seeded the bench workspace
     server: Server | None = None  # the `segmentql serve` subprocess
     webhook_down_s: float = 60.0  # how long the webhooks scenario's receiver is down
+    subscribers: int = 10_000  # the live_fanout scenario's concurrent subscribers
     figures: list[Figure] = field(default_factory=list)
 
     def report(self, name: str, value: float, unit: str) -> None:
@@ -372,7 +374,11 @@ def _write_results(bench: Bench, started: datetime, failed: list[str]) -> None:
 
 
 async def run(
-    customers: int, only: list[str] | None, runs: int, webhook_down_s: float = 60.0
+    customers: int,
+    only: list[str] | None,
+    runs: int,
+    webhook_down_s: float = 60.0,
+    subscribers: int = 10_000,
 ) -> int:
     """The whole benchmark; returns the process exit status."""
     database_url = os.environ.get("DATABASE_URL")
@@ -388,6 +394,7 @@ async def run(
         known = ", ".join(s.name for s in scenarios)
         raise SystemExit(f"unknown scenario {', '.join(sorted(unknown))}; known: {known}")
     started = datetime.now(UTC)
+    raise_open_file_limit()  # the live_fanout scenario's WebSockets; the server inherits it
     runtime = Runtime.start()
     failed: list[str] = []
     try:
@@ -410,6 +417,7 @@ async def run(
                     seed_report,
                     server,
                     webhook_down_s,
+                    subscribers,
                 )
                 await stats_caught_up(bench)
                 for spec in scenarios:

@@ -387,13 +387,24 @@ class Subscriber:
 
 
 @contextlib.asynccontextmanager
-async def subscribers(bench: Bench, count: int, segment_id: str) -> AsyncIterator[list[Subscriber]]:
-    """`count` subscribers of `segment_id`, each resuming after the current last event."""
-    after = await last_event(bench)
+async def subscribers(
+    bench: Bench,
+    count: int,
+    segment_id: str | list[str],
+    key: str | None = None,
+    workspace_pk: int | None = None,
+) -> AsyncIterator[list[Subscriber]]:
+    """`count` subscribers, each resuming after the current last event.
+
+    All follow `segment_id`, or given a list, subscriber i follows the (i mod n)th.
+    """
+    after = await last_event(bench, workspace_pk)
     url = bench.base_url.replace("http://", "ws://", 1) + "/graphql"
-    key = bench.http.headers["Authorization"].removeprefix("Bearer ")
+    key = key or bench.http.headers["Authorization"].removeprefix("Bearer ")
+    segments = [segment_id] if isinstance(segment_id, str) else segment_id
     subs = [
-        Subscriber(url, key, {"segmentId": segment_id, "after": str(after)}) for _ in range(count)
+        Subscriber(url, key, {"segmentId": segments[i % len(segments)], "after": str(after)})
+        for i in range(count)
     ]
     try:
         for start in range(0, count, 50):  # a handful of handshakes at a time
@@ -403,11 +414,11 @@ async def subscribers(bench: Bench, count: int, segment_id: str) -> AsyncIterato
         await asyncio.gather(*(s.stop() for s in subs))
 
 
-async def last_event(bench: Bench) -> int:
+async def last_event(bench: Bench, workspace_pk: int | None = None) -> int:
     return int(
         await bench.conn.fetchval(
             "SELECT coalesce(max(seq), 0) FROM segment_event WHERE workspace_pk = $1",
-            bench.workspace_pk,
+            workspace_pk or bench.workspace_pk,
         )
     )
 
