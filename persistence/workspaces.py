@@ -61,9 +61,16 @@ def key_id(pk: int) -> str:
     return f"key_{pk}"
 
 
+KEY_PK_DIGITS = 18
+"""A key's pk is a bigint: more digits than this name no key (and would overflow it)."""
+
+
 def key_pk(value: str) -> int | None:
+    """The pk a key id names (`key_42`), or None for anything else: ASCII digits only
+    (`str.isdigit` also takes superscripts like `²`, which `int` refuses)."""
     digits = value.removeprefix("key_")
-    return int(digits) if value.startswith("key_") and digits.isdigit() else None
+    well_formed = digits.isascii() and digits.isdigit() and len(digits) <= KEY_PK_DIGITS
+    return int(digits) if value.startswith("key_") and well_formed else None
 
 
 def _key_info(row: Any) -> KeyInfo:

@@ -131,6 +131,8 @@ async def test_ids_of_the_right_shape_but_unknown_give_null(workspace: Workspace
     unknown = [
         ("ApiKey", "key_999999999"),
         ("ApiKey", "key_x"),
+        ("ApiKey", "key_\u00b2"),  # a digit to str.isdigit, not to int()
+        ("ApiKey", "key_" + "9" * 40),  # past a bigint
         ("ApiKey", "7"),
         ("WebhookEndpoint", "whe_nope"),
     ]
