@@ -1,13 +1,22 @@
-"""The migrations build exactly the schema the table classes describe."""
+"""The migrations build exactly the schema the table classes describe, and carry data over."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+import asyncpg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.runtime import Runtime
-from persistence.migrate import head_revision, is_current
+from persistence.database import libpq_dsn
+from persistence.migrate import alembic_config, head_revision, is_current
 from persistence.migrations.env_filter import include_object
 from persistence.tables import metadata
 
@@ -28,3 +37,86 @@ async def test_migrated_database_matches_the_table_classes(runtime: Runtime) -> 
         differences = await conn.run_sync(_differences)
     # then nothing is missing or extra
     assert differences == []
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(runtime: Runtime) -> AsyncIterator[AsyncEngine]:
+    """An empty database of its own on the test server, dropped afterwards."""
+    name = f"segmentql_migration_{uuid.uuid4().hex[:10]}"
+    url = runtime.database.url
+    admin = await asyncpg.connect(
+        libpq_dsn(replace(runtime.database, url=url.set(database="postgres")))
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        engine = create_async_engine(url.set(database=name))
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def _to(revision: str) -> Callable[[Connection], None]:
+    def run(connection: Connection) -> None:
+        config = alembic_config(connection)
+        if revision < (_current_revision(connection) or ""):
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+
+    return run
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+BACKLOG = """
+INSERT INTO workspace (pk, name) VALUES (1, 'old');
+INSERT INTO webhook_endpoint (workspace_pk, id, url, segment_ids, event_types, enabled, secret,
+                              cursor_seq)
+VALUES (1, 'whe_1', 'https://example.com/hook', '{}', '{ENTERED,LEFT}', true, 'whsec_x', 5);
+INSERT INTO webhook_delivery (workspace_pk, endpoint_id, seq, kind, segment_id, segment_name,
+                              customer_id, status, attempts, next_attempt_at)
+VALUES (1, 'whe_1', 1, 'ENTERED', 'seg_1', 'S', 'cus_a', 'DELIVERED', 1, now()),
+       (1, 'whe_1', 2, 'LEFT', 'seg_1', 'S', 'cus_a', 'PENDING', 2, now() + interval '1 minute'),
+       (1, 'whe_1', 3, 'ENTERED', 'seg_1', 'S', 'cus_a', 'PENDING', 0, now()),
+       (1, 'whe_1', 4, 'ENTERED', 'seg_1', 'S', 'cus_b', 'PENDING', 0, now()),
+       (1, 'whe_1', 5, 'LEFT', 'seg_1', 'S', 'cus_a', 'PENDING', 0, now());
+"""
+
+
+async def test_a_pending_backlog_is_put_in_lines_by_the_upgrade(runtime: Runtime) -> None:
+    async with scratch_database(runtime) as engine, engine.connect() as conn:
+        # given a database at 0011 holding deliveries written by that version: every
+        # PENDING one has a real time, three of them of customer cus_a
+        await conn.run_sync(_to("0011"))
+        await conn.commit()
+        for statement in filter(str.strip, BACKLOG.split(";")):
+            await conn.execute(text(statement))
+        await conn.commit()
+
+        async def waiting() -> set[int]:
+            rows = await conn.execute(
+                text("SELECT seq FROM webhook_delivery WHERE next_attempt_at = 'infinity'")
+            )
+            return {row.seq for row in rows}
+
+        # when it is upgraded
+        await conn.run_sync(_to("head"))
+        await conn.commit()
+        # then only the head of each customer's line keeps its time: cus_a's seq 2 (its
+        # retry time too), cus_b's seq 4; cus_a's later ones wait behind seq 2
+        assert await waiting() == {3, 5}
+        head = await conn.execute(
+            text("SELECT next_attempt_at > now() FROM webhook_delivery WHERE seq = 2")
+        )
+        assert head.scalar_one() is True
+
+        # and a downgrade makes the waiting ones due again, as the older version expects
+        await conn.run_sync(_to("0011"))
+        await conn.commit()
+        assert await waiting() == set()
