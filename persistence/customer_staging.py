@@ -1,13 +1,13 @@
 """The bulk import's write path: a chunk of validated changes COPYed into staging tables and
 merged into the customer tables set-based, a handful of statements whatever its size.
 
-Same meaning as `CustomerRepository.upsert(..., skip_unchanged=True)` (PATCH: an
+Same meaning as `CustomerRepository.upsert` (PATCH: an
 absent field keeps its stored value, properties merge key by key, related
 records are upserted by id and never removed), but the merge runs in
 PostgreSQL: each staged row carries a bit mask of the fields its line sent, and
 `CASE WHEN sent & bit` picks the staged or the stored value. A row whose merged
-values equal the stored ones is not written (`IS DISTINCT FROM`), so an
-unchanged file writes nothing.
+values equal the stored ones is not written (`IS DISTINCT FROM`; the API's upsert
+writes it anyway), so an unchanged file writes nothing.
 
 The staging tables are temporary (`ON COMMIT DELETE ROWS`), created once per
 connection and emptied at the start of every chunk (a strict import merges

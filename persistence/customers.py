@@ -461,21 +461,15 @@ class CustomerRepository:
 
     # ---- writes --------------------------------------------------------
 
-    async def upsert(
-        self, changes: Sequence[CustomerChange], now: datetime, *, skip_unchanged: bool = False
-    ) -> UpsertOutcome:
+    async def upsert(self, changes: Sequence[CustomerChange], now: datetime) -> UpsertOutcome:
         """Apply a validated batch; says what was written and whose hasChild may have moved.
 
-        `skip_unchanged` leaves alone every customer (and related record) whose stored
-        values already equal what the batch says: no write, no updatedAt bump, and the
-        customer is not in the outcome's pks (so nothing re-evaluates it). Imports use
-        it so that loading the same file twice changes nothing.
+        (An import's chunks go through persistence.customer_staging instead, which
+        leaves customers whose stored values already equal the file's unwritten.)
         """
         ordered = sorted(changes, key=lambda ch: ch.id)
         existing = await self._lock([ch.id for ch in ordered])
         rows = [self._merged_row(ch, existing.get(ch.id), now) for ch in ordered]
-        if skip_unchanged:
-            rows = [row for row in rows if _differs(row, existing.get(row["id"]))]
         pks = {id_: int(old["pk"]) for id_, old in existing.items()}
         written = await self._write_rows(rows, pks)
         by_pk = {pks[row["id"]]: row for row in rows}
@@ -485,7 +479,7 @@ class CustomerRepository:
         for scope in SCOPE_TABLES:
             batch = [(pks[ch.id], rec) for ch in ordered for rec in ch.related.get(scope, ())]
             if batch:
-                stored, differing = await self._upsert_records(scope, batch, skip_unchanged)
+                stored, differing = await self._upsert_records(scope, batch)
                 related_changed |= stored
                 for pk in differing:
                     add(found, pk, scope_changed(scope))
@@ -591,10 +585,10 @@ class CustomerRepository:
         return row
 
     async def _upsert_records(
-        self, scope: str, batch: list[tuple[int, RecordChange]], skip_unchanged: bool
+        self, scope: str, batch: list[tuple[int, RecordChange]]
     ) -> tuple[set[int], set[int]]:
-        """Upsert the records. Returns the customers whose records were written (all,
-        unless skipping unchanged ones) and those whose records changed value."""
+        """Upsert the records. Returns the customers whose records were written (all of
+        the batch's) and those whose records changed value."""
         table = SCOPE_TABLES[scope]
         # The stored versions, matched on (customer_pk, id) pairs passed as two arrays:
         # two bind parameters however large the batch (asyncpg allows 32767).
@@ -622,9 +616,7 @@ class CustomerRepository:
             row.update(customer_pk=pk, id=rec.id)
             if _differs(row, old.get((pk, rec.id))):
                 differing.add(pk)
-                rows.append(row)
-            elif not skip_unchanged:
-                rows.append(row)
+            rows.append(row)
         if not rows:
             return set(), set()
         stmt = insert(table)

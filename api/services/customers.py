@@ -39,13 +39,11 @@ async def write_changes(
     uow: UnitOfWork,
     changes: Sequence[CustomerChange],
     clock: Callable[[], datetime],
-    *,
-    skip_unchanged: bool = False,
 ) -> UpsertOutcome:
     """Store validated changes and keep ACTIVE segments live, inside the caller's transaction."""
 
     async def store(now: datetime) -> UpsertOutcome:
-        return await uow.customers.upsert(changes, now, skip_unchanged=skip_unchanged)
+        return await uow.customers.upsert(changes, now)
 
     return await _keeping_segments_live(uow, store, clock)
 
