@@ -22,7 +22,7 @@ counted (an upper bound). `@skip`/`@include` are ignored (also an upper bound).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +49,8 @@ from graphql import (
     VariableNode,
 )
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
-from strawberry.extensions import SchemaExtension
 
 from api.pagination import DEFAULT_PAGE, MAX_PAGE
-from api.request_budget import heavy_gate
-from persistence.cost_buckets import Charge, charge
 from persistence.settings import Settings
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -112,7 +109,7 @@ def document_cost(
     operation_name: str | None = None,
 ) -> int:
     """The cost of the operation of a validated document that would run."""
-    operation = _operation(document, operation_name)
+    operation = operation_of(document, operation_name)
     if operation is None:
         return 0
     root = schema.get_root_type(operation.operation)
@@ -124,71 +121,6 @@ def document_cost(
     pricer = _Pricer(schema, fragments, variables or {})
     extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
     return pricer.selection(root, operation.selection_set, None, extra)
-
-
-class QueryCost(SchemaExtension):
-    """Refuse, before anything runs, an operation costing more than the maximum or more
-    than its key's bucket holds; report the cost and the bucket in `extensions.cost`."""
-
-    requested: int | None = None
-    maximum: int = DEFAULT_MAX_COST
-    bucket: Charge | None = None
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        runtime: Any = getattr(context.context, "runtime", None)
-        if runtime is not None:
-            self.maximum = runtime.settings.max_query_cost
-        assert context.graphql_document is not None
-        self.requested = cost_of(
-            context.schema._schema,
-            context.graphql_document,
-            context.query,
-            context.variables,
-            context.operation_name,
-        )
-        if self.requested > self.maximum:
-            raise too_costly(self.requested, self.maximum)
-        caller = getattr(context.context, "caller", None)
-        if runtime is not None and caller is not None and caller.key_pk is not None:
-            await self._charge(runtime, caller.workspace_pk, caller.key_pk)
-        if runtime is None:
-            yield
-            return
-        async with heavy_gate(runtime, self.requested):
-            yield
-
-    async def _charge(self, runtime: Any, workspace_pk: int, key_pk: int) -> None:
-        settings = runtime.settings
-        if not self.requested or settings.cost_bucket_size <= 0:
-            return  # nothing to charge, or rate limiting is off
-        async with runtime.reader.connect() as conn:
-            self.bucket = await charge(
-                conn,
-                workspace_pk,
-                key_pk,
-                self.requested,
-                settings.cost_bucket_size,
-                settings.cost_restore_rate,
-            )
-        if not self.bucket.granted:
-            raise throttled(self.requested, self.bucket.available, settings.cost_restore_rate)
-
-    def get_results(self) -> dict[str, Any]:
-        if self.requested is None:
-            return {}
-        cost: dict[str, Any] = {
-            "requestedQueryCost": self.requested,
-            "maximumQueryCost": self.maximum,
-        }
-        runtime: Any = getattr(self.execution_context.context, "runtime", None)
-        if self.bucket is not None and runtime is not None:
-            cost["throttleStatus"] = {
-                "maximumAvailable": runtime.settings.cost_bucket_size,
-                "currentlyAvailable": int(self.bucket.available),
-                "restoreRate": runtime.settings.cost_restore_rate,
-            }
-        return {"cost": cost}
 
 
 def throttled(requested: int, available: float, rate: int) -> GraphQLError:
@@ -242,14 +174,35 @@ def variables_shape(variables: Mapping[str, Any] | None) -> tuple[tuple[str, Any
     return tuple(sorted(shape))
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+def fields_of(
+    schema: GraphQLSchema, fragments: Fragments, parent: ParentType, selections: SelectionSetNode
+) -> Iterator[tuple[ParentType, FieldNode]]:
+    """The fields of a selection set, fragments spread, each with the type it is selected on."""
+    for node in selections.selections:
+        if isinstance(node, FieldNode):
+            yield parent, node
+            continue
+        if isinstance(node, InlineFragmentNode):
+            condition, inner = node.type_condition, node.selection_set
+        else:
+            assert isinstance(node, FragmentSpreadNode)
+            fragment = fragments[node.name.value]
+            condition, inner = fragment.type_condition, fragment.selection_set
+        on = schema.get_type(condition.name.value) if condition else parent
+        assert isinstance(on, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
+        yield from fields_of(schema, fragments, on, inner)
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation that runs: the named one, or the only one."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if name is None:
         return operations[0] if len(operations) == 1 else None
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 
-def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLNamedType, bool]:
+def unwrap(type_: GraphQLOutputType) -> tuple[GraphQLNamedType, bool]:
+    """The named type under NonNull and List wrappers, and whether a List was among them."""
     is_list = False
     while isinstance(type_, GraphQLNonNull | GraphQLList):
         is_list = is_list or isinstance(type_, GraphQLList)
@@ -275,26 +228,14 @@ class _Pricer:
     def _fields(
         self, parent: ParentType, selections: SelectionSetNode
     ) -> Iterator[tuple[ParentType, FieldNode]]:
-        for node in selections.selections:
-            if isinstance(node, FieldNode):
-                yield parent, node
-                continue
-            if isinstance(node, InlineFragmentNode):
-                condition, inner = node.type_condition, node.selection_set
-            else:
-                assert isinstance(node, FragmentSpreadNode)
-                fragment = self.fragments[node.name.value]
-                condition, inner = fragment.type_condition, fragment.selection_set
-            on = self.schema.get_type(condition.name.value) if condition else parent
-            assert isinstance(on, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
-            yield from self._fields(on, inner)
+        return fields_of(self.schema, self.fragments, parent, selections)
 
     def field(self, parent: ParentType, node: FieldNode, page: int | None, extra: int) -> int:
         name = node.name.value
         if name.startswith("__") or isinstance(parent, GraphQLUnionType):
             return 0
         definition = parent.fields[name]
-        named, is_list = _unwrap(definition.type)
+        named, is_list = unwrap(definition.type)
         once = OVERRIDES.get(f"{parent.name}.{name}", 0) + extra
         if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
             return once  # a scalar or an enum, or a list of them

@@ -18,7 +18,7 @@ from strawberry.extensions import (
 )
 
 from api.argument_checks import guard_arguments
-from api.cost import QueryCost
+from api.cost_extension import QueryCost
 from api.mutations.api_key import ApiKeyMutations
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations

@@ -57,3 +57,43 @@ async def charge(
         )
     ).one()
     return Charge(granted=not row.refused, available=float(row.available))
+
+
+_REFUND = text(
+    f"""
+    UPDATE cost_bucket AS b SET
+        available = least(:size, {_REFILLED} + :points),
+        updated_at = now()
+    WHERE b.workspace_pk = :workspace_pk AND b.key_pk = :key_pk
+    RETURNING available
+    """
+).bindparams(
+    bindparam("workspace_pk", type_=BigInteger),
+    bindparam("key_pk", type_=BigInteger),
+    *(bindparam(name, type_=Float) for name in ("points", "size", "rate")),
+)
+
+
+async def refund(
+    conn: AsyncConnection,
+    workspace_pk: int,
+    key_pk: int,
+    points: int,
+    size: int,
+    rate: float,
+) -> float | None:
+    """Give `points` back to the key's bucket (what a query was charged beyond what it
+    cost), never over `size`; returns the points available after, None without a bucket."""
+    row = (
+        await conn.execute(
+            _REFUND,
+            {
+                "workspace_pk": workspace_pk,
+                "key_pk": key_pk,
+                "points": float(points),
+                "size": float(size),
+                "rate": float(rate),
+            },
+        )
+    ).one_or_none()
+    return None if row is None else float(row.available)

@@ -6,11 +6,13 @@ import importlib
 import pkgutil
 import re
 import time
+from typing import Any
 
 import pytest
 from graphql import GraphQLError, OperationDefinitionNode, parse
 
 import bench.scenarios
+from api.actual_cost import actual_cost
 from api.cost import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, document_cost
 from api.runtime import Runtime
 from api.schema import schema
@@ -27,6 +29,8 @@ NESTED = """
 """
 NESTED_SMALL = NESTED.replace("first: 100", "first: 5")
 NESTED_SMALL_COST = 52_731  # as docs/api.md's example computes it
+# 1 + 5 * (1 + 10 + 1 * (1 + 1 + 5 * (1 + 10 + 1 * (1 + 1 + 5 * (1 + 10 + 1)))))
+NESTED_SMALL_ACTUAL = 1891
 TYPENAME = "{ __typename }"
 FIRST_PAGE = "query Page($n: Int) { customers(first: $n) { edges { node { id email } } } }"
 
@@ -50,6 +54,10 @@ def executable(block: str) -> bool:
 
 def cost(document: str, variables: dict[str, object] | None = None) -> int:
     return document_cost(schema._schema, parse(document), variables)
+
+
+def actual(document: str, data: dict[str, Any]) -> int:
+    return actual_cost(schema._schema, parse(document), data)
 
 
 async def test_the_nested_document_is_refused_before_any_statement(
@@ -90,6 +98,9 @@ async def test_the_same_shape_with_small_pages_runs_and_reports_its_cost(
     reported = result.body["extensions"]["cost"]
     assert reported["requestedQueryCost"] == NESTED_SMALL_COST
     assert reported["maximumQueryCost"] == DEFAULT_MAX_COST
+    # what came back: 5 customers in 1 segment, 5 members a page, each in that segment
+    assert reported["actualQueryCost"] == NESTED_SMALL_ACTUAL
+    assert actual(NESTED_SMALL, result.data) == NESTED_SMALL_ACTUAL
 
 
 async def test_every_response_carries_its_cost(workspace: Workspace) -> None:
@@ -97,6 +108,7 @@ async def test_every_response_carries_its_cost(workspace: Workspace) -> None:
 
     assert result.data["customers"]["edges"] == []
     assert result.body["extensions"]["cost"]["requestedQueryCost"] == 21
+    assert result.body["extensions"]["cost"]["actualQueryCost"] == 1  # no customer came back
 
 
 def test_page_sizes_come_from_arguments_variables_and_defaults() -> None:
@@ -161,3 +173,29 @@ def test_the_endpoints_connection_is_priced_as_other_connections() -> None:
         assert cost(endpoints % page) == cost(segments % page)
     assert cost(endpoints % "(last: 20)") == 21
     assert cost("{ webhookEndpoints { id } }") == 5  # the plain list: LIST_SIZE assumed
+
+
+def test_the_actual_cost_counts_what_came_back() -> None:
+    page = "{ customers(first: 50) { edges { node { id invoices { id } segments { id } } } } }"
+    two = {
+        "customers": {
+            "edges": [
+                {"node": {"id": "a", "invoices": [{"id": "i1"}, {"id": "i2"}], "segments": []}},
+                {"node": {"id": "b", "invoices": [], "segments": None}},
+            ]
+        }
+    }
+    # 1 connection + 2 customers + 2 invoices + 10 per segments field asked (twice)
+    assert actual(page, two) == 1 + 2 + 2 + 2 * 10
+    assert actual(page, {"customers": {"edges": []}}) == 1
+    assert actual(page, {"customers": None}) == 0
+
+
+def test_fields_merged_under_one_key_are_priced_once() -> None:
+    twice = (
+        "{ customers(first: 5) { edges { node { invoices { id } ...I } } } } "
+        "fragment I on Customer { invoices { total } }"
+    )
+    data = {"customers": {"edges": [{"node": {"invoices": [{"id": "i", "total": 1.0}]}}]}}
+    assert actual(twice, data) == 1 + 1 + 1
+    assert actual(twice, data) <= cost(twice)

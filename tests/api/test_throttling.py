@@ -17,11 +17,13 @@ import pytest
 from api.cost import THROTTLED
 from api.runtime import Runtime
 from domain.access import Role
+from tests.api.segment_documents import upsert_ok
 from tests.conftest import ROOT, Workspace, new_workspace, serving
 
 SIZE = 1000
 RATE = 1  # a point a second: nothing refills noticeably during the test
 COSTS_600 = "{ customers(first: 599) { edges { node { id } } } }"
+COSTS_300 = "{ customers(first: 299) { edges { node { id } } } }"
 
 
 def free_port() -> int:
@@ -84,9 +86,18 @@ async def test_a_key_over_its_bucket_is_throttled_on_every_process_and_others_ar
         on_other = Workspace(ws.name, ws.keys, other, http)
 
         # given a READ key that spent 600 of its 1000 points on the first process
+        # (599 customers: the page is full, so nothing of the charge is refunded; written
+        # half by the ADMIN key, half by the WRITE key, so that neither bucket runs dry)
+        customers = [{"id": f"c{n:03d}"} for n in range(599)]
+        await upsert_ok(ws, *customers[:300])
+        await upsert_ok(
+            Workspace(ws.name, {Role.ADMIN: ws.keys[Role.WRITE]}, ws.base_url, http),
+            *customers[300:],
+        )
         spent = await ws.gql(COSTS_600, role=Role.READ)
         status = spent.body["extensions"]["cost"]["throttleStatus"]
-        assert spent.data["customers"]["edges"] == []
+        assert len(spent.data["customers"]["edges"]) == 599
+        assert spent.body["extensions"]["cost"]["actualQueryCost"] == 600
         assert status["maximumAvailable"] == SIZE
         assert status["restoreRate"] == RATE
         assert 400 <= status["currentlyAvailable"] <= 410
@@ -104,5 +115,27 @@ async def test_a_key_over_its_bucket_is_throttled_on_every_process_and_others_ar
         again = await ws.gql(COSTS_600, role=Role.READ)
         assert [e["extensions"]["code"] for e in again.errors] == [THROTTLED]
         # while another key of the same workspace keeps working on both
-        assert (await on_other.gql(COSTS_600, role=Role.WRITE)).errors == []
+        assert (await on_other.gql(COSTS_300, role=Role.WRITE)).errors == []
         assert (await ws.gql("{ customers(first: 10) { edges { node { id } } } }")).errors == []
+
+
+async def test_what_a_query_was_charged_beyond_its_actual_cost_goes_back_to_the_bucket(
+    runtime: Runtime, first_process: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, first_process, http)
+    await upsert_ok(ws, *({"id": f"c{n}"} for n in range(3)))
+
+    # when a key asks for 600 points' worth and gets 3 customers
+    first = await ws.gql(COSTS_600, role=Role.READ)
+
+    # then it is charged 600 up front and given back all but the 4 it cost
+    cost = first.body["extensions"]["cost"]
+    assert len(first.data["customers"]["edges"]) == 3
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (600, 4)
+    assert SIZE - 4 - 2 <= cost["throttleStatus"]["currentlyAvailable"] <= SIZE - 4
+    # so that two more such requests fit in the 1000 points (without refunds the second
+    # would be throttled)
+    for _ in range(2):
+        again = await ws.gql(COSTS_600, role=Role.READ)
+        assert again.errors == []
+        assert again.body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] >= 980
