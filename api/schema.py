@@ -14,7 +14,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 
 from api.argument_checks import guard_arguments
@@ -25,7 +24,7 @@ from api.mutations.segment import SegmentMutations
 from api.mutations.snapshot import SnapshotMutations
 from api.mutations.tracked_event import TrackedEventMutations
 from api.mutations.webhook import WebhookMutations
-from api.persisted_documents import PersistedDocuments
+from api.persisted_documents import CachedValidation, PersistedDocuments
 from api.queries.api_key import ApiKeyQueries
 from api.queries.customer import CustomerQueries
 from api.queries.event import EventQueries
@@ -111,7 +110,7 @@ def build_schema() -> strawberry.Schema:
             # Parse and validate each distinct document once (bounded caches, so unique
             # documents cannot grow them).
             CachedDocuments,
-            lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
+            CachedValidation,
             # After validation, before any resolver: refuse what would cost too much.
             QueryCost,
             RequestDeadline,

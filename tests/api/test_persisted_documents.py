@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import graphql
 import httpx
 import pytest
+import strawberry.schema.schema as strawberry_schema
 
+import api.schema as api_schema
+from api import persisted_documents
 from api.persisted_documents import (
     DOCUMENT_NOT_TRUSTED,
     PERSISTED_QUERY_HASH_MISMATCH,
@@ -105,3 +110,66 @@ async def test_trusted_mode_runs_only_registered_documents(
     assert by_hash["data"] == by_text["data"] == {"customers": {"edges": []}}
     assert codes(other) == codes(other_apq) == [DOCUMENT_NOT_TRUSTED]
     assert other.get("data") is None
+
+
+@pytest.fixture
+def parses_and_validations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often graphql's parse and validate run from here on (counting wrappers)."""
+    calls: Counter[str] = Counter()
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting("validate", graphql.validate))
+    monkeypatch.setattr(strawberry_schema, "parse", counting("parse", graphql.parse))
+    monkeypatch.setattr(api_schema, "_parse_cached", counting("parse", graphql.parse))
+    return calls
+
+
+def forget_caches() -> None:
+    """Empty the per-text caches, so that only a registry could spare the work."""
+    persisted_documents._validate_cached.cache_clear()
+
+
+async def test_apq_hits_are_neither_parsed_nor_validated_again(
+    workspace: Workspace, parses_and_validations: Counter[str]
+) -> None:
+    query = FIRST_PAGE.replace("Page", f"Hits{workspace.name.replace('-', '')}")
+    digest = sha256(query)
+    stored = await post(workspace, persisted(digest, query))
+    assert stored["data"] == {"customers": {"edges": []}}
+    assert parses_and_validations == {"parse": 1, "validate": 1}
+    forget_caches()
+
+    for _ in range(3):
+        again = await post(workspace, persisted(digest))
+        assert again["data"] == {"customers": {"edges": []}}
+
+    assert parses_and_validations == {"parse": 1, "validate": 1}
+    # while a document sent as text is parsed and validated
+    await post(workspace, {"query": query.replace("first: 50", "first: 49")})
+    assert parses_and_validations == {"parse": 2, "validate": 2}
+
+
+async def test_registered_documents_are_validated_once_and_never_parsed_per_request(
+    runtime: Runtime,
+    trusted_server: str,
+    http: httpx.AsyncClient,
+    parses_and_validations: Counter[str],
+) -> None:
+    ws = await new_workspace(runtime, trusted_server, http)
+    parses_and_validations.clear()  # creating the workspace ran documents of its own
+
+    first = await post(ws, persisted(sha256(REGISTERED)))
+    forget_caches()
+    later = [await post(ws, persisted(sha256(REGISTERED))) for _ in range(2)]
+    by_text = await post(ws, {"query": REGISTERED})
+
+    assert first["data"] == by_text["data"] == {"customers": {"edges": []}}
+    assert all(r["data"] == first["data"] for r in later)
+    # parsed when the manifest was loaded, validated on first use only
+    assert parses_and_validations == {"validate": 1}
