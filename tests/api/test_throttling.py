@@ -13,10 +13,14 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from gql.transport.exceptions import TransportQueryError
+from graphql import parse
 
-from api.cost import THROTTLED
+from api.cost import THROTTLED, document_cost
 from api.runtime import Runtime
+from api.schema import schema
 from domain.access import Role
+from tests.api.event_documents import CHANGED, subscribed
 from tests.api.segment_documents import upsert_ok
 from tests.conftest import ROOT, Workspace, new_workspace, serving
 
@@ -139,3 +143,46 @@ async def test_what_a_query_was_charged_beyond_its_actual_cost_goes_back_to_the_
         again = await ws.gql(COSTS_600, role=Role.READ)
         assert again.errors == []
         assert again.body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] >= 980
+
+
+@pytest.fixture
+async def tiny_buckets(runtime: Runtime) -> AsyncIterator[str]:
+    """Buckets of 11 points that never refill: one count empties one."""
+    drained = Runtime(
+        replace(runtime.settings, cost_bucket_size=11, cost_restore_rate=0),
+        runtime.database,
+        runtime.engine,
+    )
+    async with serving(drained) as url:
+        yield url
+
+
+COSTS_11 = "{ customers(first: 1) { totalCount } }"
+
+
+async def test_a_subscription_is_charged_on_subscribe_over_a_websocket(
+    runtime: Runtime, tiny_buckets: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, tiny_buckets, http)
+    # given a READ key whose bucket a count emptied (its actual cost is its requested one)
+    spent = await ws.gql(COSTS_11, role=Role.READ)
+    assert spent.body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 0
+
+    # when it subscribes over a real WebSocket
+    async with subscribed(tiny_buckets, ws.keys[Role.READ]) as refused:
+        # then the subscription is refused with THROTTLED before any event
+        with pytest.raises(TransportQueryError) as caught:
+            await refused.next()
+    [error] = caught.value.errors or []
+    assert error["extensions"]["code"] == THROTTLED
+    assert error["extensions"]["requestedQueryCost"] == cost_of_changed()
+
+    # while the ADMIN key, whose bucket is full, subscribes and stays subscribed
+    async with subscribed(tiny_buckets, ws.keys[Role.ADMIN]) as accepted:
+        await asyncio.sleep(0.3)
+        assert accepted.pending() == 0  # no error arrived
+        assert accepted.task is not None and not accepted.task.done()
+
+
+def cost_of_changed() -> int:
+    return document_cost(schema._schema, parse(CHANGED))
