@@ -125,9 +125,7 @@ def compiled_for_driver(
     return result.string, args, names
 
 
-def filtered(
-    workspace_pk: int, search: str | None, where: ColumnElement[bool] | None
-) -> list[Any]:
+def filtered(workspace_pk: int, search: str | None, where: ColumnElement[bool] | None) -> list[Any]:
     conditions: list[Any] = [c.c.workspace_pk == workspace_pk]
     if search:
         conditions.append(search_expr(search))
@@ -208,6 +206,12 @@ def _uses_index(plan: dict[str, Any]) -> bool:
     if "Index" in str(plan.get("Node Type", "")):
         return True
     return any(_uses_index(child) for child in plan.get("Plans", []))
+
+
+def _subplan_number(plan: dict[str, Any]) -> int:
+    """`InitPlan 2 (returns $1)` -> 2: the subplans in the order of the select list."""
+    words = str(plan.get("Subplan Name", "")).split()
+    return int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
 
 
 def _scan_rows(plan: dict[str, Any]) -> float:
@@ -392,15 +396,46 @@ class CustomerRepository:
             uses_index=_uses_index(plan),
         )
 
-    async def count_related(self, scope: str, customer_pk: int) -> int:
-        """How many records of a scope (`events` included) the customer has."""
+    async def explain_counts(self, conditions: Sequence[ColumnElement[bool]]) -> list[PlanSummary]:
+        """`explain_count` of several conditions in one EXPLAIN: each count a scalar
+        subquery of one SELECT, which the planner plans on its own as an InitPlan (the
+        same plan it would give the count alone)."""
+        if not conditions:
+            return []
+        counts = [
+            select(func.count())
+            .select_from(c)
+            .where(c.c.workspace_pk == self.workspace_pk, condition)
+            .scalar_subquery()
+            .label(f"count_{i}")
+            for i, condition in enumerate(conditions)
+        ]
+        raw = (await self.conn.execute(Explain(select(*counts)))).scalar_one()
+        plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+        subplans = sorted(plan.get("Plans", []), key=_subplan_number)
+        if len(subplans) != len(conditions):  # planned otherwise: explain them one by one
+            return [await self.explain_count(condition) for condition in conditions]
+        return [
+            PlanSummary(
+                total_cost=float(sub["Total Cost"]),
+                rows=int(_scan_rows(sub)),
+                uses_index=_uses_index(sub),
+            )
+            for sub in subplans
+        ]
+
+    async def count_related_each(self, scope: str, customer_pks: Sequence[int]) -> dict[int, int]:
+        """How many records of a scope (`events` included) each customer has, in one statement."""
         table = Event.__table__ if scope == "events" else SCOPE_TABLES.get(scope)  # type: ignore[attr-defined]
         if table is None:
-            return 0
-        total = await self.conn.execute(
-            select(func.count()).select_from(table).where(table.c.customer_pk == customer_pk)
+            return dict.fromkeys(customer_pks, 0)
+        rows = await self.conn.execute(
+            select(table.c.customer_pk, func.count())
+            .where(table.c.customer_pk.in_(list(customer_pks)))
+            .group_by(table.c.customer_pk)
         )
-        return int(total.scalar_one())
+        counted = {int(pk): int(n) for pk, n in rows}
+        return {pk: counted.get(pk, 0) for pk in customer_pks}
 
     async def related(self, scope: str, customer_pk: int) -> list[RecordView]:
         return (await self.related_many(scope, [customer_pk])).get(customer_pk, [])

@@ -170,6 +170,45 @@ class SnapshotRepository:
         found, has_next, has_previous = newest_first.cut(rows)
         return Page([_instance(r) for r in found], has_next, [], has_previous)
 
+    async def pages_each(
+        self, segment_pks: Sequence[int], window: Slice[int]
+    ) -> dict[int, Page[Instance]]:
+        """`page` of several segments in one statement (a window partitioned by segment)."""
+        newest_first = window.listed_descending()
+        key = instance_table.c.pk
+        rank = func.row_number().over(
+            partition_by=instance_table.c.segment_pk, order_by=newest_first.order(key)
+        )
+        ranked = (
+            select(instance_table, rank.label("rn"))
+            .where(instance_table.c.segment_pk.in_(list(segment_pks)))
+            .where(*newest_first.conditions(key))
+            .subquery()
+        )
+        rows = await self.conn.execute(
+            select(ranked)
+            .where(ranked.c.rn <= newest_first.limit)
+            .order_by(ranked.c.segment_pk, ranked.c.rn)
+        )
+        found: dict[int, list[Any]] = {pk: [] for pk in segment_pks}
+        for row in rows:
+            found[row.segment_pk].append(row)
+        pages = {}
+        for pk, listed in found.items():
+            items, has_next, has_previous = newest_first.cut(listed)
+            pages[pk] = Page([_instance(r) for r in items], has_next, [], has_previous)
+        return pages
+
+    async def counts_each(self, segment_pks: Sequence[int]) -> dict[int, int]:
+        """`count` of several segments in one statement."""
+        rows = await self.conn.execute(
+            select(instance_table.c.segment_pk, func.count())
+            .where(instance_table.c.segment_pk.in_(list(segment_pks)))
+            .group_by(instance_table.c.segment_pk)
+        )
+        counted = {int(pk): int(n) for pk, n in rows}
+        return {pk: counted.get(pk, 0) for pk in segment_pks}
+
     async def count(self, segment_pk: int) -> int:
         result = await self.conn.execute(
             select(func.count()).where(instance_table.c.segment_pk == segment_pk)
@@ -215,6 +254,44 @@ class SnapshotRepository:
         )
         found, has_next, has_previous = window.cut(rows)
         return Page([str(r[0]) for r in found], has_next, [], has_previous)
+
+    async def existing_member_ids_each(
+        self, instance_pks: Sequence[int], window: Slice[str]
+    ) -> dict[int, Page[str]]:
+        """`existing_member_ids` of several instances in one statement."""
+        key = member_table.c.customer_id
+        rank = func.row_number().over(
+            partition_by=member_table.c.instance_pk, order_by=window.order(key)
+        )
+        ranked = (
+            select(member_table.c.instance_pk, key, rank.label("rn"))
+            .where(member_table.c.instance_pk.in_(list(instance_pks)), *self._still_exists())
+            .where(*window.conditions(key))
+            .subquery()
+        )
+        rows = await self.conn.execute(
+            select(ranked.c.instance_pk, ranked.c.customer_id)
+            .where(ranked.c.rn <= window.limit)
+            .order_by(ranked.c.instance_pk, ranked.c.rn)
+        )
+        found: dict[int, list[str]] = {pk: [] for pk in instance_pks}
+        for instance_pk, customer_id in rows:
+            found[int(instance_pk)].append(str(customer_id))
+        pages = {}
+        for pk, listed in found.items():
+            items, has_next, has_previous = window.cut(listed)
+            pages[pk] = Page(items, has_next, [], has_previous)
+        return pages
+
+    async def count_existing_members_each(self, instance_pks: Sequence[int]) -> dict[int, int]:
+        """`count_existing_members` of several instances in one statement."""
+        rows = await self.conn.execute(
+            select(member_table.c.instance_pk, func.count())
+            .where(member_table.c.instance_pk.in_(list(instance_pks)), *self._still_exists())
+            .group_by(member_table.c.instance_pk)
+        )
+        counted = {int(pk): int(n) for pk, n in rows}
+        return {pk: counted.get(pk, 0) for pk in instance_pks}
 
     async def count_existing_members(self, instance_pk: int) -> int:
         result = await self.conn.execute(

@@ -110,6 +110,51 @@ class TrackedEventRepository:
         ]
         return events, len(rows) > first
 
+    async def pages_each(
+        self,
+        customer_pks: Sequence[int],
+        first: int,
+        after: tuple[datetime, int] | None,
+        name: str | None,
+    ) -> dict[int, tuple[list[StoredEvent], bool]]:
+        """`page` for several customers in one statement (each customer's newest first)."""
+        conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
+        if name is not None:
+            conditions.append(event_table.c.name == name)
+        if after is not None:
+            conditions.append(
+                tuple_(event_table.c.occurred_at, event_table.c.pk) < tuple_(after[0], after[1])
+            )
+        rank = func.row_number().over(
+            partition_by=event_table.c.customer_pk,
+            order_by=(event_table.c.occurred_at.desc(), event_table.c.pk.desc()),
+        )
+        ranked = select(event_table, rank.label("rn")).where(*conditions).subquery()
+        rows = await self.conn.execute(
+            select(ranked)
+            .where(ranked.c.rn <= first + 1)
+            .order_by(ranked.c.customer_pk, ranked.c.rn)
+        )
+        found: dict[int, list[StoredEvent]] = {pk: [] for pk in customer_pks}
+        for r in rows:
+            found[r.customer_pk].append(
+                StoredEvent(r.pk, r.id, r.name, r.occurred_at, r.properties)
+            )
+        return {pk: (events[:first], len(events) > first) for pk, events in found.items()}
+
+    async def counts_each(self, customer_pks: Sequence[int], name: str | None) -> dict[int, int]:
+        """`count` for several customers in one statement."""
+        conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
+        if name is not None:
+            conditions.append(event_table.c.name == name)
+        rows = await self.conn.execute(
+            select(event_table.c.customer_pk, func.count())
+            .where(*conditions)
+            .group_by(event_table.c.customer_pk)
+        )
+        counted = {int(pk): int(n) for pk, n in rows}
+        return {pk: counted.get(pk, 0) for pk in customer_pks}
+
     async def count(self, customer_pk: int, name: str | None) -> int:
         conditions = [event_table.c.customer_pk == customer_pk]
         if name is not None:

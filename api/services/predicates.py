@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_
 
 from api.context import Context
+from api.services.batching import request_loader
 from api.services.definitions import cached_segments, current_segments, known_segment
 from domain.errors import DomainError, ErrorCode
 from domain.fields import CUSTOM_PROPERTY_PREFIX, FieldCatalog, FieldDescriptor
@@ -212,6 +213,19 @@ async def _planned(
     return planned
 
 
+async def related_count(ctx: Context, scope: str, customer_pk: int) -> int:
+    """How many records of `scope` a customer has; the customers of one level share
+    one statement per scope."""
+
+    async def load(pks: Sequence[int]) -> list[int]:
+        async with ctx.reading() as uow:
+            counted = await uow.customers.count_related_each(scope, sorted(set(pks)))
+        return [counted[pk] for pk in pks]
+
+    found: int = await request_loader(ctx, f"related_count:{scope}", load).load(customer_pk)
+    return found
+
+
 async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
     """Any predicate field path's value for one customer, as JSON (adaptive table columns).
 
@@ -219,8 +233,7 @@ async def customer_value(ctx: Context, view: CustomerView, path: str) -> object:
     """
     scopes = {scope.value.lower(): scope for scope in Scope}
     if path in scopes:
-        async with ctx.reading() as uow:
-            return await uow.customers.count_related(scopes[path].value.lower(), view.pk)
+        return await related_count(ctx, scopes[path].value.lower(), view.pk)
     known = cached_segments(ctx)  # a page of rows asks once each: no query when cached
     if known is None:
         async with ctx.reading() as uow:

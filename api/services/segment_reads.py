@@ -308,21 +308,37 @@ class Cost:
 
 
 async def evaluation_cost(ctx: Context, segment: Segment) -> Cost:
+    """The planner's estimate of counting the segment, and its last measured count; the
+    segments of one level share two statements (one EXPLAIN, one read of their stats)."""
     assert segment.pk is not None
-    now = ctx.runtime.clock()
-    async with ctx.reading() as uow:
-        segments = await current_segments(ctx, uow)
-        condition = segments.condition(segment, now)
-        plan = await uow.customers.explain_count(condition)
-        cached = await uow.segments.stats(segment.pk)
-        node = segments.predicate(segment.id)
-        catalog = segments.catalog
-    facts = PlanFacts(plan.total_cost, plan.rows, plan.uses_index)
-    slow_ms = ctx.runtime.settings.slow_evaluation_ms
-    slow = (cached.last_duration_ms or 0.0) > slow_ms
-    referenced = _reached_predicates(segments, segment.id)
-    hints = hints_for(node, catalog, facts, referenced) if node is not None else []
-    return Cost(plan.total_cost, plan.rows, plan.uses_index, cached.last_duration_ms, slow, hints)
+    found: Cost = await request_loader(ctx, "evaluation_costs", _evaluation_costs(ctx)).load(
+        segment
+    )
+    return found
+
+
+def _evaluation_costs(ctx: Context) -> Callable[[Sequence[Segment]], Awaitable[list[Cost]]]:
+    async def load(segments_: Sequence[Segment]) -> list[Cost]:
+        now = ctx.runtime.clock()
+        async with ctx.reading() as uow:
+            segments = await current_segments(ctx, uow)
+            conditions = [segments.condition(s, now) for s in segments_]
+            plans = await uow.customers.explain_counts(conditions)
+            cached = await uow.segments.stats_each([s.pk for s in segments_ if s.pk is not None])
+        slow_ms = ctx.runtime.settings.slow_evaluation_ms
+        costs = []
+        for segment, plan in zip(segments_, plans, strict=True):
+            assert segment.pk is not None
+            last_ms = cached[segment.pk].last_duration_ms
+            node = segments.predicate(segment.id)
+            facts = PlanFacts(plan.total_cost, plan.rows, plan.uses_index)
+            referenced = _reached_predicates(segments, segment.id)
+            hints = hints_for(node, segments.catalog, facts, referenced) if node is not None else []
+            slow = (last_ms or 0.0) > slow_ms
+            costs.append(Cost(plan.total_cost, plan.rows, plan.uses_index, last_ms, slow, hints))
+        return costs
+
+    return load
 
 
 def _reached_predicates(segments: WorkspaceSegments, segment_id: str) -> list[Node]:

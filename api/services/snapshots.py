@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from api.context import Context
 from api.runtime import Runtime
+from api.services.batching import request_loader
 from api.services.predicates import workspace_segments
 from domain.errors import DomainError, ErrorCode, segment_not_found
 from domain.records import CustomerView, Page
@@ -130,6 +132,32 @@ async def instance_page(
     return page, total
 
 
+async def instance_pages(
+    ctx: Context, segment: Segment, window: Slice[int]
+) -> tuple[Page[Instance], int]:
+    """`instance_page` of a segment already read; the segments of one level (a page of
+    segments asking for their instances) share two statements."""
+
+    async def load(keys: Sequence[tuple[int, Slice[int]]]) -> list[tuple[Page[Instance], int]]:
+        groups: dict[Slice[int], set[int]] = {}
+        for pk, window_ in keys:
+            groups.setdefault(window_, set()).add(pk)
+        found: dict[tuple[int, Slice[int]], tuple[Page[Instance], int]] = {}
+        async with ctx.reading() as uow:
+            for window_, pks in groups.items():
+                ordered = sorted(pks)
+                pages = await uow.snapshots.pages_each(ordered, window_)
+                totals = await uow.snapshots.counts_each(ordered)
+                found.update({(pk, window_): (pages[pk], totals[pk]) for pk in ordered})
+        return [found[key] for key in keys]
+
+    assert segment.pk is not None
+    loaded: tuple[Page[Instance], int] = await request_loader(ctx, "instance_pages", load).load(
+        (segment.pk, window)
+    )
+    return loaded
+
+
 async def get_instance(ctx: Context, instance_id: str) -> Instance | None:
     async with ctx.read_transaction() as uow:
         return await uow.snapshots.get(instance_id)
@@ -161,19 +189,42 @@ async def segmentation_rows(
 async def instance_members(
     ctx: Context, instance: Instance, window: Slice[str]
 ) -> Page[CustomerView]:
-    """The instance's members that still exist, as they are now, by customer id."""
-    async with ctx.read_transaction() as uow:
-        ids = await uow.snapshots.existing_member_ids(instance.pk, window)
-        views = {v.id: v for v in await uow.customers.get_many(ids.items)}
-    present = [views[i] for i in ids.items if i in views]
-    cursors = [encode_cursor(v.id) for v in present]
-    return Page(present, ids.has_next, cursors, ids.has_previous)
+    """The instance's members that still exist, as they are now, by customer id; the
+    instances of one level (a page of instances) share two statements."""
+
+    async def load(keys: Sequence[tuple[int, Slice[str]]]) -> list[Page[CustomerView]]:
+        groups: dict[Slice[str], set[int]] = {}
+        for pk, window_ in keys:
+            groups.setdefault(window_, set()).add(pk)
+        pages: dict[tuple[int, Slice[str]], Page[CustomerView]] = {}
+        async with ctx.read_transaction() as uow:
+            for window_, pks in groups.items():
+                ids = await uow.snapshots.existing_member_ids_each(sorted(pks), window_)
+                wanted = sorted({i for page in ids.values() for i in page.items})
+                views = {v.id: v for v in await uow.customers.get_many(wanted)}
+                for pk, page in ids.items():
+                    present = [views[i] for i in page.items if i in views]
+                    cursors = [encode_cursor(v.id) for v in present]
+                    pages[(pk, window_)] = Page(present, page.has_next, cursors, page.has_previous)
+        return [pages[key] for key in keys]
+
+    page: Page[CustomerView] = await request_loader(ctx, "instance_members", load).load(
+        (instance.pk, window)
+    )
+    return page
 
 
 async def existing_member_count(ctx: Context, instance: Instance) -> int:
-    """How many of the instance's members still exist (numOfCustomers counts them all)."""
-    async with ctx.read_transaction() as uow:
-        return await uow.snapshots.count_existing_members(instance.pk)
+    """How many of the instance's members still exist (numOfCustomers counts them all);
+    the instances of one level are counted in one statement."""
+
+    async def load(pks: Sequence[int]) -> list[int]:
+        async with ctx.reading() as uow:
+            counted = await uow.snapshots.count_existing_members_each(sorted(set(pks)))
+        return [counted[pk] for pk in pks]
+
+    found: int = await request_loader(ctx, "instance_member_counts", load).load(instance.pk)
+    return found
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from api.context import Context
 from api.pagination import bad_cursor
 from api.runtime import Runtime
 from api.services import membership
+from api.services.batching import request_loader
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.footprint import Footprint
 from domain.tracked_event import MAX_BATCH, EventChange, check_events
@@ -69,17 +70,39 @@ def tracked(events: Sequence[EventChange], pks: Mapping[str, int]) -> dict[int, 
     return {pk: Footprint(event_names=frozenset(found)) for pk, found in names.items()}
 
 
+EventPageKey = tuple[int, int, tuple[datetime, int] | None, str | None]  # pk, first, after, name
+
+
 async def event_page(
     ctx: Context, customer_pk: int, first: int, after: str | None, name: str | None
 ) -> tuple[list[StoredEvent], list[str], bool, int]:
+    """A customer's events, newest first, and how many it has; the customers of one
+    level (a page of customers asking for their events) share two statements."""
     position = None
     if after is not None:
         position = decode_event_cursor(after)
         if position is None:
             raise bad_cursor(after)
-    async with ctx.uow() as uow:
-        events, more = await uow.events.page(customer_pk, first, position, name)
-        total = await uow.events.count(customer_pk, name)
+
+    async def load(keys: Sequence[EventPageKey]) -> list[tuple[list[StoredEvent], bool, int]]:
+        groups: dict[tuple[int, tuple[datetime, int] | None, str | None], set[int]] = {}
+        for pk, size, at, term in keys:
+            groups.setdefault((size, at, term), set()).add(pk)
+        found: dict[EventPageKey, tuple[list[StoredEvent], bool, int]] = {}
+        async with ctx.reading() as uow:
+            for (size, at, term), pks in groups.items():
+                ordered = sorted(pks)
+                pages = await uow.events.pages_each(ordered, size, at, term)
+                totals = await uow.events.counts_each(ordered, term)
+                for pk in ordered:
+                    found[(pk, size, at, term)] = (*pages[pk], totals[pk])
+        return [found[key] for key in keys]
+
+    key: EventPageKey = (customer_pk, first, position, name)
+    loaded: tuple[list[StoredEvent], bool, int] = await request_loader(ctx, "events", load).load(
+        key
+    )
+    events, more, total = loaded
     return events, [encode_event_cursor(e.occurred_at, e.pk) for e in events], more, total
 
 

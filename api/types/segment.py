@@ -193,7 +193,7 @@ class Segment(Node):
     ) -> Annotated[SegmentInstanceConnection, strawberry.lazy("api.types.snapshot")]:
         from api.types.snapshot import instance_connection
 
-        return await instance_connection(info, self.model.id, first, after, last, before)
+        return await instance_connection(info, self.model, first, after, last, before)
 
 
 @strawberry.type(description="A segment in a connection.")

@@ -15,6 +15,7 @@ from api.types.customer import Customer, CustomerConnection, CustomerEdge
 from api.types.node import Node
 from api.types.segment import ScheduleEnum, SegmentByEnum
 from domain.errors import DomainError
+from domain.segment import Segment as SegmentModel
 from domain.snapshot import Instance, InstanceRow
 from persistence import cursors
 from persistence.customers import decode_cursor
@@ -173,15 +174,19 @@ class SegmentationRowConnection:
 
 async def instance_connection(
     info: Info,
-    segment_id: str,
+    segment: str | SegmentModel,
     first: int | None,
     after: str | None,
     last: int | None = None,
     before: str | None = None,
 ) -> SegmentInstanceConnection:
+    """The instances of a segment given by id (read here), or already read (batched)."""
     pages = window(decode_instance_cursor, first, after, last, before)
     try:
-        page, total = await service.instance_page(info.context, segment_id, pages)
+        if isinstance(segment, str):
+            page, total = await service.instance_page(info.context, segment, pages)
+        else:
+            page, total = await service.instance_pages(info.context, segment, pages)
     except DomainError as exc:
         raise request_error(exc) from exc
     keys = [encode_instance_cursor(i.pk) for i in page.items]

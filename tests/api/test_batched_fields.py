@@ -14,6 +14,8 @@ from tests.api.segment_documents import (
     refresh_everything_due,
     upsert_ok,
 )
+from tests.api.snapshot_documents import take
+from tests.api.tracked_event_documents import event, track_ok
 from tests.conftest import Workspace
 
 TYPENAME = "{ __typename }"
@@ -119,3 +121,70 @@ async def test_the_customers_of_a_page_of_events_are_read_in_one_statement(
     assert len(nodes) == 20  # the 20 that were not French yet entered
     assert all(n["kind"] == "ENTERED" and n["customer"]["country"] == "FR" for n in nodes)
     assert one <= EVENTS_DEPTH + 1, one  # not one statement per event
+
+
+# depth 7: customers > edges > node > events > edges > node > name
+CUSTOMERS_WITH_EVENTS = """
+{ customers(first: 100) { edges { node {
+    id
+    invoiceCount: value(field: "invoices")
+    events(first: 2) { totalCount edges { node { name } } }
+} } } }
+"""
+EVENTS_OF_CUSTOMERS_DEPTH = 7
+
+
+async def test_customers_events_and_related_counts_take_at_most_depth_plus_one(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    await upsert_ok(workspace, *(customer(n) for n in range(100)))
+    await track_ok(
+        workspace, *(event(f"c{n:03d}", f"e{k}") for n in range(0, 100, 2) for k in range(3))
+    )
+
+    statements, data = await statements_of(workspace, runtime, CUSTOMERS_WITH_EVENTS)
+
+    by_id = {e["node"]["id"]: e["node"] for e in data["customers"]["edges"]}
+    assert len(by_id) == 100
+    assert by_id["c000"]["invoiceCount"] == 1
+    assert by_id["c000"]["events"]["totalCount"] == 3
+    assert len(by_id["c000"]["events"]["edges"]) == 2
+    assert by_id["c001"]["events"] == {"totalCount": 0, "edges": []}
+    assert statements <= EVENTS_OF_CUSTOMERS_DEPTH + 1, statements
+
+
+# depth 10: segments > edges > node > instances > edges > node > members > edges > node > id
+SEGMENTS_WITH_COSTS_AND_INSTANCES = """
+{ segments(first: 20) { edges { node {
+    id
+    evaluationCost { estimatedRows usesIndex }
+    instances(first: 2) { totalCount edges { node {
+        id members(first: 3) { totalCount edges { node { id } } }
+    } } }
+} } } }
+"""
+INSTANCES_DEPTH = 10
+
+
+async def test_segments_costs_instances_and_their_members_take_at_most_depth_plus_one(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    await given_customers_and_segments(workspace, runtime)
+    listed = await workspace.gql("{ segments(first: 20) { edges { node { id name } } } }")
+    segment_ids = {e["node"]["name"]: e["node"]["id"] for e in listed.data["segments"]["edges"]}
+    for segment_id in segment_ids.values():
+        await take(workspace, segment_id)
+        await take(workspace, segment_id)
+
+    statements, data = await statements_of(workspace, runtime, SEGMENTS_WITH_COSTS_AND_INSTANCES)
+
+    nodes = {e["node"]["id"]: e["node"] for e in data["segments"]["edges"]}
+    assert len(nodes) == 4
+    for node in nodes.values():
+        assert node["evaluationCost"]["estimatedRows"] >= 1
+        assert node["instances"]["totalCount"] == 2
+        for instance in node["instances"]["edges"]:
+            assert len(instance["node"]["members"]["edges"]) == 3
+    west = nodes[segment_ids["west"]]["instances"]["edges"][0]["node"]["members"]
+    assert west["totalCount"] == 67
+    assert statements <= INSTANCES_DEPTH + 1, statements
