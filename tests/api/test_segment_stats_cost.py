@@ -427,3 +427,38 @@ async def test_a_static_segment_costs_a_lookup_and_needs_no_hint(workspace: Work
     result = await cost(workspace, static["id"])
 
     assert result["hints"] == [] and result["plannerCost"] > 0
+
+
+LISTED_COSTS = """
+{ segments(first: 20) { edges { node {
+    id evaluationCost { plannerCost estimatedRows usesIndex hints }
+} } } }
+"""
+
+
+async def test_a_listing_of_costs_gives_each_segment_the_plan_it_gets_alone(
+    workspace: Workspace,
+) -> None:
+    # given segments planned differently: an indexed column, an unindexed property, a list
+    await define(workspace, "score", "NUMBER", indexed=False)
+    await upsert_ok(workspace, *PEOPLE, {"id": "s1", "properties": {"score": 5}})
+    made = [
+        await create_ok(workspace, name="French", predicate=country_is("FR")),
+        await create_ok(
+            workspace,
+            name="Scored",
+            predicate={"condition": {"field": "properties.score", "operator": "GT", "value": 3}},
+        ),
+        await create_ok(workspace, name="West", predicate=country_is("FR", "ES")),
+    ]
+
+    # when their costs are read in one listing (one EXPLAIN for all)
+    listed = (await workspace.gql(LISTED_COSTS)).data["segments"]["edges"]
+
+    # then each is the segment's own, as read alone
+    together = {e["node"]["id"]: e["node"]["evaluationCost"] for e in listed}
+    for segment in made:
+        alone = await cost(workspace, segment["id"])
+        wanted = {k: alone[k] for k in ("plannerCost", "estimatedRows", "usesIndex", "hints")}
+        assert together[segment["id"]] == wanted
+    assert any("properties.score" in h for h in together[made[1]["id"]]["hints"])
