@@ -31,6 +31,10 @@ from persistence import cursors
 from persistence.cursors import Slice
 from persistence.webhook_lines import Line, lock_endpoints, promote, reline, write_deliveries
 
+WEBHOOKS_CHANNEL = "segmentql_webhooks"
+"""Notified when deliveries become due other than by new events (a retry, a replay, an
+endpoint enabled again), so that every process's sender looks at once (api.live)."""
+
 _ENDPOINT_COLUMNS = """
     id, url, description, segment_ids, event_types, enabled, disabled_reason, created_at,
     failing_since, secret, previous_secret, previous_secret_until
@@ -107,6 +111,11 @@ class WebhookRepository:
     def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
         self.conn = conn
         self.workspace_pk = workspace_pk
+
+    async def wake_senders(self) -> None:
+        """Senders in every process look for due deliveries once this transaction commits."""
+        notify = text("SELECT pg_notify(:channel, '')")
+        await self.conn.execute(notify, {"channel": WEBHOOKS_CHANNEL})
 
     async def _one(self, sql: str, **params: Any) -> Any:
         result = await self.conn.execute(text(sql), {"ws": self.workspace_pk, **params})

@@ -28,7 +28,8 @@ log = logging.getLogger("segmentql.webhooks")
 MAX_RESPONSE_BYTES = 64 * 1024
 CLAIM_BATCH = 64
 """Leased and sent at once: httpx's pool costs grow with requests times connections."""
-MAX_BATCHES_A_RUN = 50
+BATCHES_BETWEEN_FAN_OUTS = 50
+"""While deliveries keep coming due, new events are fanned out every this many batches."""
 
 
 @dataclass(frozen=True)
@@ -111,22 +112,31 @@ def outcome(settings: Settings, claimed: Claimed, answer: Answer) -> Outcome:
 
 
 async def deliver_webhooks(runtime: Runtime) -> int:
-    """Fan out new events, then send what is due, a batch at a time; the number delivered."""
-    async with runtime.engine.begin() as conn:
-        await fan_out(conn)
+    """Fan out new events, then send what is due, a batch at a time, until nothing is
+    due (fanning out again now and then); the number delivered."""
     delivered = 0
+    while True:
+        async with runtime.engine.begin() as conn:
+            await fan_out(conn)
+        for _ in range(BATCHES_BETWEEN_FAN_OUTS):
+            sent = await _send_a_batch(runtime)
+            if sent is None:
+                return delivered
+            delivered += sent
+
+
+async def _send_a_batch(runtime: Runtime) -> int | None:
+    """Lease, send and record one batch; the number delivered, None if nothing was due."""
     # Twice the request timeout: a lease outlives any attempt, so one process at a time
     # tries a delivery; a process killed mid-attempt leaves it due after the lease.
     lease_s = 2 * runtime.settings.webhook_timeout_s
-    for _ in range(MAX_BATCHES_A_RUN):
-        async with runtime.engine.begin() as conn:
-            batch = await claim(conn, CLAIM_BATCH, lease_s)
-        if not batch:
-            break
-        http = client(runtime)
-        answers = await asyncio.gather(*(send(http, runtime, c) for c in batch))
-        outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
-        async with runtime.engine.begin() as conn:
-            await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
-        delivered += sum(o.ok for o in outcomes)
-    return delivered
+    async with runtime.engine.begin() as conn:
+        batch = await claim(conn, CLAIM_BATCH, lease_s)
+    if not batch:
+        return None
+    http = client(runtime)
+    answers = await asyncio.gather(*(send(http, runtime, c) for c in batch))
+    outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
+    async with runtime.engine.begin() as conn:
+        await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
+    return sum(o.ok for o in outcomes)

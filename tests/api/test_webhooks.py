@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from api.background import Periodic, running
+from api.background import Periodic, default_jobs, running
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
 from bench.webhook_receiver import Received, receiving
@@ -152,6 +152,39 @@ async def test_order_per_customer_holds_under_retries(
     first_left = answered.index(("c1", "SEGMENT_LEFT", 200))
     assert ("c1", "SEGMENT_ENTERED", 200) in answered[:first_left]
     assert answered.index(("c2", "SEGMENT_ENTERED", 200)) < first_left
+
+
+async def test_a_commit_wakes_the_sender_at_once_not_at_its_poll(
+    ws: Workspace, runtime: Runtime
+) -> None:
+    # given: another process's sender as the server runs it, polling only every 60 s
+    slow = webhook_runtime(runtime, webhook_poll_ms=60_000)
+    [job] = [j for j in default_jobs(slow) if j.name == "webhook delivery"]
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    loop = asyncio.get_running_loop()
+    try:
+        async with receiving() as receiver:
+            endpoint_id = (await create_endpoint(ws, receiver.url, segmentIds=[segment_id]))[
+                "endpoint"
+            ]["id"]
+            async with running(slow, [job]):
+                await asyncio.sleep(0.5)  # its first run, at start, found nothing
+                # when: an event commits in this process
+                started = loop.time()
+                await move(ws, "c1", "DE")
+                await receiver.wait_for(1, timeout=10)
+                took_event = loop.time() - started
+                [delivery] = await settled(ws, endpoint_id)
+                # when: the delivery is retried through this process's API
+                started = loop.time()
+                retried = (await ws.gql(RETRY, {"id": delivery["id"]})).data
+                assert retried["webhookDeliveryRetry"]["userErrors"] == []
+                await receiver.wait_for(2, timeout=10)
+                took_retry = loop.time() - started
+    finally:
+        await slow.close()
+    # then: the other process sent both long before its next poll
+    assert took_event < 5 and took_retry < 5, (took_event, took_retry)
 
 
 async def test_two_processes_deliver_each_event_exactly_once(
