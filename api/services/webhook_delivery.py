@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,13 +87,20 @@ async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) ->
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
     """The process's HTTP client, kept for its connections: no redirects followed, the
-    request timeout from settings, a connection kept open for each of a batch's sends."""
+    request timeout from settings, a connection kept open for each of a batch's sends.
+
+    TCP_NODELAY: a request goes out as two writes (headers, body); without it the
+    body can wait for the receiver's delayed ACK of the headers (~40 ms a request)."""
     found = runtime.extras.get("webhook_client")
     if found is None:
+        limits = httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=CLAIM_BATCH)
+        transport = httpx.AsyncHTTPTransport(
+            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        )
         found = runtime.extras["webhook_client"] = httpx.AsyncClient(
+            transport=transport,
             follow_redirects=False,
             timeout=runtime.settings.webhook_timeout_s,
-            limits=httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=CLAIM_BATCH),
         )
     assert isinstance(found, httpx.AsyncClient)
     return found
