@@ -15,9 +15,9 @@ import pytest
 from api.background import Periodic, default_jobs, running
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
-from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 from bench.webhook_receiver import Received, receiving
 from domain.access import Role
+from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 from tests.api.event_documents import active_segment, in_germany, move
 from tests.api.webhook_documents import (
     CREATE_ENDPOINT,
