@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,9 +17,9 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from api.runtime import Runtime
-from api.services.webhooks import check_destination
+from api.services.webhook_transport import checked_client
 from domain.errors import DomainError
-from domain.webhook import MAX_ATTEMPTS, retry_delay_s
+from domain.webhook import MAX_ATTEMPTS, check_url, retry_delay_s
 from persistence.settings import Settings
 from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 
@@ -68,9 +67,10 @@ async def _read_some(response: httpx.Response) -> bytes:
 
 
 async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) -> Answer:
-    """One attempt. The destination is checked again here: DNS may have changed."""
+    """One attempt. The URL is checked again here (the allowed http hosts may have
+    changed); where its name points is checked by the client as it connects."""
     try:
-        await check_destination(claimed.url, runtime.settings)
+        check_url(claimed.url, runtime.settings.webhook_http_hosts)
     except DomainError as exc:
         return Answer(None, exc.message)
     headers, body = signed_request(claimed, runtime.clock())
@@ -86,21 +86,13 @@ async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) ->
 
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
-    """The process's HTTP client, kept for its connections: no redirects followed, the
-    request timeout from settings, a connection kept open for each of a batch's sends.
-
-    TCP_NODELAY: a request goes out as two writes (headers, body); without it the
-    body can wait for the receiver's delayed ACK of the headers (~40 ms a request)."""
+    """The process's HTTP client, kept for its connections (one kept alive for each of a
+    batch's sends), connecting only to checked addresses (api.services.webhook_transport)."""
     found = runtime.extras.get("webhook_client")
     if found is None:
-        limits = httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=CLAIM_BATCH)
-        transport = httpx.AsyncHTTPTransport(
-            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        )
-        found = runtime.extras["webhook_client"] = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            timeout=runtime.settings.webhook_timeout_s,
+        settings = runtime.settings
+        found = runtime.extras["webhook_client"] = checked_client(
+            settings.webhook_allow_private, settings.webhook_timeout_s, CLAIM_BATCH
         )
     assert isinstance(found, httpx.AsyncClient)
     return found
