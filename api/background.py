@@ -27,6 +27,9 @@ from persistence.leader import LeaderLock
 log = logging.getLogger("segmentql.background")
 
 Job = Callable[[Runtime], Awaitable[object]]
+Waker = Callable[[Runtime], asyncio.Event]
+"""Gives a job's loop an event that, once set, runs the job at once rather than after
+its interval (which stays, as the fallback for a missed wake-up)."""
 
 
 LEADER_RETRY_S = 5.0
@@ -39,10 +42,23 @@ class Periodic:
     interval_s: float
     job: Job
     leader_only: bool = False
+    wake: Waker | None = None
+
+
+async def _pause(seconds: float, woken: asyncio.Event | None) -> None:
+    """`seconds`, or less if `woken` is set meanwhile."""
+    if woken is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(woken.wait(), seconds)
 
 
 async def _loop(runtime: Runtime, periodic: Periodic) -> None:
+    woken = periodic.wake(runtime) if periodic.wake is not None else None
     while True:
+        if woken is not None:
+            woken.clear()  # a wake-up from now on runs the job again after this run
         started = time.perf_counter()
         try:
             await periodic.job(runtime)
@@ -52,7 +68,7 @@ async def _loop(runtime: Runtime, periodic: Periodic) -> None:
             JOB_FAILURES.labels(periodic.name).inc()
             log.exception("background job %s failed; retrying next interval", periodic.name)
         JOB_SECONDS.labels(periodic.name).observe(time.perf_counter() - started)
-        await asyncio.sleep(periodic.interval_s)
+        await _pause(periodic.interval_s, woken)
 
 
 async def prune_events(runtime: Runtime) -> int:
@@ -73,6 +89,12 @@ async def prune_tracked_events(runtime: Runtime) -> int:
     return await prune(runtime, runtime.clock() - retention)
 
 
+def _webhook_waker(runtime: Runtime) -> asyncio.Event:
+    from api.live import hub_of
+
+    return hub_of(runtime).waker()
+
+
 def default_jobs(runtime: Runtime) -> list[Periodic]:
     from api.services.membership import sweep
     from api.services.snapshots import run_due
@@ -87,8 +109,14 @@ def default_jobs(runtime: Runtime) -> list[Periodic]:
         Periodic("event retention", 3600.0, prune_events, leader_only=True),
         Periodic("snapshot scheduler", 30.0, run_due, leader_only=True),
         Periodic("tracked event retention", 3600.0, prune_tracked_events, leader_only=True),
-        # Every process takes a share of the deliveries (SKIP LOCKED, api.services.webhooks).
-        Periodic("webhook delivery", settings.webhook_poll_ms / 1000, deliver_webhooks),
+        # Every process takes a share of the deliveries (SKIP LOCKED, api.services.webhooks),
+        # woken at once by the commit of new events (NOTIFY); the poll is the fallback.
+        Periodic(
+            "webhook delivery",
+            settings.webhook_poll_ms / 1000,
+            deliver_webhooks,
+            wake=_webhook_waker,
+        ),
     ]
 
 

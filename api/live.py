@@ -8,6 +8,10 @@ registers, then replays the log after its cursor, then drains its queue
 skipping what the replay already gave: no gap and no duplicate at the seam.
 A feed also polls every few seconds, so a lost notification (a dropped
 listener connection) delays events but never loses them.
+
+The same connection wakes this process's webhook sender (`EventHub.waker`): on
+every event notification and on `WEBHOOKS_CHANNEL`, which retries, replays and
+re-enabled endpoints notify.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from api.runtime import Runtime
 from persistence.database import libpq_dsn
 from persistence.event_log import LoggedEvent, events_after, last_seq
 from persistence.membership import EVENTS_CHANNEL
+from persistence.webhooks import WEBHOOKS_CHANNEL
 
 log = logging.getLogger("segmentql.live")
 
@@ -112,6 +117,19 @@ class EventHub:
         self.feeds: dict[int, Feed] = {}
         self.listener: asyncio.Task[None] | None = None
         self.buffer = runtime.settings.subscriber_buffer
+        self.wakers: list[asyncio.Event] = []
+
+    def waker(self) -> asyncio.Event:
+        """An event set on every notification (and when the listener reconnects, since
+        some may have been missed): whoever waits on it clears it before looking."""
+        self._ensure_listener()
+        woken = asyncio.Event()
+        self.wakers.append(woken)
+        return woken
+
+    def _wake_all(self, *_args: object) -> None:
+        for woken in self.wakers:
+            woken.set()
 
     def _ensure_listener(self) -> None:
         if self.listener is None or self.listener.done():
@@ -130,8 +148,10 @@ class EventHub:
             conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
             try:
                 await conn.add_listener(EVENTS_CHANNEL, self._notified)
+                await conn.add_listener(WEBHOOKS_CHANNEL, self._wake_all)
                 for feed in self.feeds.values():
                     feed.wake.set()  # catch up on anything missed while disconnected
+                self._wake_all()
                 await lost.wait()
             finally:
                 with contextlib.suppress(Exception):
@@ -139,6 +159,7 @@ class EventHub:
             await asyncio.sleep(RECONNECT_DELAY_S)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._wake_all()
         workspace, _, _seq = payload.partition(":")
         feed = self.feeds.get(int(workspace)) if workspace.isdigit() else None
         if feed is not None:

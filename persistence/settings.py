@@ -73,7 +73,7 @@ class Settings:
     webhook_http_hosts: list[str] = field(default_factory=list)
     webhook_backoff_base_ms: int = 5_000
     webhook_disable_after_s: int = 3 * 24 * 3600
-    webhook_poll_ms: int = 100
+    webhook_poll_ms: int = 1_000
     webhook_timeout_s: float = 10.0
     metrics: bool = True
     read_replica_urls: list[str] = field(default_factory=list)
@@ -114,7 +114,7 @@ class Settings:
             webhook_http_hosts=_list("SEGMENTQL_WEBHOOK_HTTP_HOSTS", []),
             webhook_backoff_base_ms=_int("SEGMENTQL_WEBHOOK_BACKOFF_BASE_MS", 5_000),
             webhook_disable_after_s=_int("SEGMENTQL_WEBHOOK_DISABLE_AFTER_S", 3 * 24 * 3600),
-            webhook_poll_ms=_int("SEGMENTQL_WEBHOOK_POLL_MS", 100),
+            webhook_poll_ms=_int("SEGMENTQL_WEBHOOK_POLL_MS", 1_000),
             webhook_timeout_s=_int("SEGMENTQL_WEBHOOK_TIMEOUT_S", 10),
             read_replica_urls=_list("SEGMENTQL_READ_REPLICA_URLS", []),
             replica_max_lag_s=_float("SEGMENTQL_REPLICA_MAX_LAG_S", 5.0),

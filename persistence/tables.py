@@ -555,6 +555,11 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_attempt_at: datetime | None = _ts()
     delivered_at: datetime | None = _ts()
+    # Moved on by every claim, retry and replay: an outcome is stored only under the
+    # lease it was claimed with (persistence.webhooks.record).
+    lease: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
 
 
 metadata = SQLModel.metadata

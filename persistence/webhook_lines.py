@@ -33,7 +33,8 @@ Line = tuple[int, str, str]
 """(workspace_pk, endpoint_id, customer_id)."""
 
 # The deliveries of the events in (after, upto] that the endpoint's filters let through,
-# each waiting in its line until `promote` makes it due. A replayed one is reset too.
+# each waiting in its line until `promote` makes it due. A replayed one is reset too, and
+# its lease moved on: an attempt in flight when it was replayed no longer counts for it.
 _WRITE = """
 INSERT INTO webhook_delivery
     (workspace_pk, endpoint_id, seq, kind, segment_id, segment_name, customer_id, occurred_at,
@@ -47,7 +48,7 @@ WHERE e.workspace_pk = :ws AND e.seq > :after AND e.seq <= :upto
   AND (cardinality(CAST(:segments AS text[])) = 0 OR e.segment_id = ANY(CAST(:segments AS text[])))
 ON CONFLICT (workspace_pk, endpoint_id, seq) DO UPDATE
     SET status = 'PENDING', attempts = 0, next_attempt_at = 'infinity', last_error = NULL,
-        last_status_code = NULL, delivered_at = NULL
+        last_status_code = NULL, delivered_at = NULL, lease = webhook_delivery.lease + 1
 RETURNING customer_id
 """
 

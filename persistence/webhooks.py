@@ -12,7 +12,9 @@ How events become deliveries (docs/webhooks.md tells why):
 - only the oldest pending delivery of each (endpoint, customer) is ever due
   (persistence.webhook_lines keeps the others waiting): order per customer
   holds under retries;
-- `record` stores a sent batch's outcomes in a few statements, whatever its size.
+- `record` stores a sent batch's outcomes in a few statements, whatever its size, each
+  only under the lease it was claimed with (a retry or replay of a delivery in flight
+  moves the lease on: the re-send, not the attempt it overtook, ends the delivery).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from domain.webhook import Delivery, DeliveryStatus, Endpoint, EventType
 from persistence import cursors
 from persistence.cursors import Slice
 from persistence.webhook_lines import Line, lock_endpoints, promote, reline, write_deliveries
+
+WEBHOOKS_CHANNEL = "segmentql_webhooks"
+"""Notified when deliveries become due other than by new events (a retry, a replay, an
+endpoint enabled again), so that every process's sender looks at once (api.live)."""
 
 _ENDPOINT_COLUMNS = """
     id, url, description, segment_ids, event_types, enabled, disabled_reason, created_at,
@@ -107,6 +113,11 @@ class WebhookRepository:
     def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
         self.conn = conn
         self.workspace_pk = workspace_pk
+
+    async def wake_senders(self) -> None:
+        """Senders in every process look for due deliveries once this transaction commits."""
+        notify = text("SELECT pg_notify(:channel, '')")
+        await self.conn.execute(notify, {"channel": WEBHOOKS_CHANNEL})
 
     async def _one(self, sql: str, **params: Any) -> Any:
         result = await self.conn.execute(text(sql), {"ws": self.workspace_pk, **params})
@@ -253,7 +264,8 @@ class WebhookRepository:
         row = await self._one(
             f"""
             UPDATE webhook_delivery
-            SET status = 'PENDING', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+            SET status = 'PENDING', attempts = 0, next_attempt_at = now(), delivered_at = NULL,
+                lease = lease + 1
             WHERE workspace_pk = :ws AND endpoint_id = :endpoint AND seq = :seq
             RETURNING {_DELIVERY_COLUMNS}
             """,
@@ -335,6 +347,7 @@ class Claimed:
     delivery: Delivery
     url: str
     secrets: list[str]
+    lease: int
 
 
 _CLAIM = f"""
@@ -351,11 +364,12 @@ WITH due AS (
     UPDATE webhook_delivery AS d
     SET next_attempt_at = now() + make_interval(secs => CAST(:lease AS float8)),
         attempts = d.attempts + 1,
-        last_attempt_at = now()
+        last_attempt_at = now(),
+        lease = d.lease + 1
     FROM due
     WHERE d.workspace_pk = due.workspace_pk AND d.endpoint_id = due.endpoint_id
       AND d.seq = due.seq
-    RETURNING d.workspace_pk, {_prefixed(_DELIVERY_COLUMNS, "d")}
+    RETURNING d.workspace_pk, d.lease, {_prefixed(_DELIVERY_COLUMNS, "d")}
 )
 SELECT leased.*, e.url, e.secret, e.previous_secret,
        CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END AS still_previous
@@ -371,7 +385,7 @@ async def claim(conn: AsyncConnection, limit: int, lease_s: float) -> list[Claim
     claimed = []
     for row in rows:
         keys = [row.secret] + ([row.still_previous] if row.still_previous else [])
-        claimed.append(Claimed(row.workspace_pk, _delivery(row), row.url, keys))
+        claimed.append(Claimed(row.workspace_pk, _delivery(row), row.url, keys, row.lease))
     return claimed
 
 
@@ -396,8 +410,11 @@ class Outcome:
         return DeliveryStatus.FAILED if self.retry_in_s is None else DeliveryStatus.PENDING
 
 
-# A delivery demoted while it was in flight (a retry or replay put an earlier one first)
-# keeps waiting in its line rather than getting a retry time of its own.
+# Only under the lease the attempt was claimed with: a delivery retried or replayed while
+# in flight is due again for a fresh send, which this attempt's outcome must not end (it
+# would let the customer's next delivery go before the re-send). A delivery demoted while
+# in flight (a retry or replay put an earlier one first) keeps waiting in its line rather
+# than getting a retry time of its own.
 _RECORD_DELIVERIES = """
 UPDATE webhook_delivery AS d
 SET status = o.status,
@@ -409,9 +426,11 @@ SET status = o.status,
         ELSE now() + make_interval(secs => o.retry) END
 FROM unnest(CAST(:ws AS bigint[]), CAST(:endpoints AS text[]), CAST(:seqs AS bigint[]),
             CAST(:statuses AS text[]), CAST(:codes AS int[]), CAST(:errors AS text[]),
-            CAST(:retries AS float8[]))
-     AS o(ws, endpoint_id, seq, status, code, error, retry)
+            CAST(:retries AS float8[]), CAST(:leases AS bigint[]))
+     AS o(ws, endpoint_id, seq, status, code, error, retry, lease)
 WHERE d.workspace_pk = o.ws AND d.endpoint_id = o.endpoint_id AND d.seq = o.seq
+  AND d.lease = o.lease
+RETURNING d.workspace_pk, d.endpoint_id, d.seq
 """
 
 # An endpoint with a success in the batch is not failing; one with only failures starts
@@ -445,7 +464,7 @@ async def record(
     await lock_endpoints(
         conn, {(o.claimed.workspace_pk, o.claimed.delivery.endpoint_id) for o in outcomes}
     )
-    await conn.execute(
+    stored = await conn.execute(
         text(_RECORD_DELIVERIES),
         {
             "ws": [o.claimed.workspace_pk for o in outcomes],
@@ -455,8 +474,10 @@ async def record(
             "codes": [o.status_code for o in outcomes],
             "errors": [None if o.error is None else o.error[:1000] for o in outcomes],
             "retries": [o.retry_in_s for o in outcomes],
+            "leases": [o.claimed.lease for o in outcomes],
         },
     )
+    current = {(r.workspace_pk, r.endpoint_id, r.seq) for r in stored}
     endpoints: dict[tuple[int, str], tuple[bool, str]] = {}
     for o in outcomes:
         key = (o.claimed.workspace_pk, o.claimed.delivery.endpoint_id)
@@ -476,5 +497,7 @@ async def record(
         (o.claimed.workspace_pk, o.claimed.delivery.endpoint_id, o.claimed.delivery.customer_id)
         for o in outcomes
         if o.status is not DeliveryStatus.PENDING
+        and (o.claimed.workspace_pk, o.claimed.delivery.endpoint_id, o.claimed.delivery.seq)
+        in current
     ]
     await promote(conn, ended)

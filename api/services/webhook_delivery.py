@@ -17,9 +17,9 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from api.runtime import Runtime
-from api.services.webhooks import check_destination
+from api.services.webhook_transport import checked_client
 from domain.errors import DomainError
-from domain.webhook import MAX_ATTEMPTS, retry_delay_s
+from domain.webhook import MAX_ATTEMPTS, check_url, retry_delay_s
 from persistence.settings import Settings
 from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 
@@ -28,7 +28,8 @@ log = logging.getLogger("segmentql.webhooks")
 MAX_RESPONSE_BYTES = 64 * 1024
 CLAIM_BATCH = 64
 """Leased and sent at once: httpx's pool costs grow with requests times connections."""
-MAX_BATCHES_A_RUN = 50
+BATCHES_BETWEEN_FAN_OUTS = 50
+"""While deliveries keep coming due, new events are fanned out every this many batches."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,10 @@ async def _read_some(response: httpx.Response) -> bytes:
 
 
 async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) -> Answer:
-    """One attempt. The destination is checked again here: DNS may have changed."""
+    """One attempt. The URL is checked again here (the allowed http hosts may have
+    changed); where its name points is checked by the client as it connects."""
     try:
-        await check_destination(claimed.url, runtime.settings)
+        check_url(claimed.url, runtime.settings.webhook_http_hosts)
     except DomainError as exc:
         return Answer(None, exc.message)
     headers, body = signed_request(claimed, runtime.clock())
@@ -84,14 +86,13 @@ async def send(client: httpx.AsyncClient, runtime: Runtime, claimed: Claimed) ->
 
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
-    """The process's HTTP client, kept for its connections: no redirects followed, the
-    request timeout from settings, a connection kept open for each of a batch's sends."""
+    """The process's HTTP client, kept for its connections (one kept alive for each of a
+    batch's sends), connecting only to checked addresses (api.services.webhook_transport)."""
     found = runtime.extras.get("webhook_client")
     if found is None:
-        found = runtime.extras["webhook_client"] = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=runtime.settings.webhook_timeout_s,
-            limits=httpx.Limits(max_connections=CLAIM_BATCH, max_keepalive_connections=CLAIM_BATCH),
+        settings = runtime.settings
+        found = runtime.extras["webhook_client"] = checked_client(
+            settings.webhook_allow_private, settings.webhook_timeout_s, CLAIM_BATCH
         )
     assert isinstance(found, httpx.AsyncClient)
     return found
@@ -111,22 +112,31 @@ def outcome(settings: Settings, claimed: Claimed, answer: Answer) -> Outcome:
 
 
 async def deliver_webhooks(runtime: Runtime) -> int:
-    """Fan out new events, then send what is due, a batch at a time; the number delivered."""
-    async with runtime.engine.begin() as conn:
-        await fan_out(conn)
+    """Fan out new events, then send what is due, a batch at a time, until nothing is
+    due (fanning out again now and then); the number delivered."""
     delivered = 0
+    while True:
+        async with runtime.engine.begin() as conn:
+            await fan_out(conn)
+        for _ in range(BATCHES_BETWEEN_FAN_OUTS):
+            sent = await _send_a_batch(runtime)
+            if sent is None:
+                return delivered
+            delivered += sent
+
+
+async def _send_a_batch(runtime: Runtime) -> int | None:
+    """Lease, send and record one batch; the number delivered, None if nothing was due."""
     # Twice the request timeout: a lease outlives any attempt, so one process at a time
     # tries a delivery; a process killed mid-attempt leaves it due after the lease.
     lease_s = 2 * runtime.settings.webhook_timeout_s
-    for _ in range(MAX_BATCHES_A_RUN):
-        async with runtime.engine.begin() as conn:
-            batch = await claim(conn, CLAIM_BATCH, lease_s)
-        if not batch:
-            break
-        http = client(runtime)
-        answers = await asyncio.gather(*(send(http, runtime, c) for c in batch))
-        outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
-        async with runtime.engine.begin() as conn:
-            await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
-        delivered += sum(o.ok for o in outcomes)
-    return delivered
+    async with runtime.engine.begin() as conn:
+        batch = await claim(conn, CLAIM_BATCH, lease_s)
+    if not batch:
+        return None
+    http = client(runtime)
+    answers = await asyncio.gather(*(send(http, runtime, c) for c in batch))
+    outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
+    async with runtime.engine.begin() as conn:
+        await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
+    return sum(o.ok for o in outcomes)

@@ -151,6 +151,8 @@ async def update_endpoint(
             changes["description"] = check_description(description)
         endpoint = dataclasses.replace(endpoint, **changes)  # type: ignore[arg-type]
         await uow.webhooks.save(endpoint)
+        if enabled:
+            await uow.webhooks.wake_senders()
         await uow.commit()
     return endpoint
 
@@ -200,6 +202,7 @@ async def retry_delivery(ctx: Context, delivery_id: str) -> Delivery:
             raise DomainError(
                 ErrorCode.NOT_FOUND, f"There is no webhook delivery {delivery_id!r}.", ["id"]
             )
+        await uow.webhooks.wake_senders()
         await uow.commit()
     return delivery
 
@@ -211,5 +214,6 @@ async def replay(ctx: Context, endpoint_id: str, after_event_id: str) -> int:
     async with ctx.uow() as uow:
         endpoint = await _endpoint(uow, endpoint_id, "endpointId")
         count = await uow.webhooks.replay(endpoint, int(after_event_id))
+        await uow.webhooks.wake_senders()
         await uow.commit()
     return count

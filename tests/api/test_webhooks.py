@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from api.background import Periodic, running
+from api.background import Periodic, default_jobs, running
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
 from bench.webhook_receiver import Received, receiving
 from domain.access import Role
+from persistence.webhooks import Claimed, Outcome, claim, fan_out, record
 from tests.api.event_documents import active_segment, in_germany, move
 from tests.api.webhook_documents import (
     CREATE_ENDPOINT,
@@ -27,6 +28,7 @@ from tests.api.webhook_documents import (
     ROTATE,
     UPDATE_ENDPOINT,
     create_endpoint,
+    deliveries,
     settled,
     webhook_runtime,
 )
@@ -154,6 +156,39 @@ async def test_order_per_customer_holds_under_retries(
     assert answered.index(("c2", "SEGMENT_ENTERED", 200)) < first_left
 
 
+async def test_a_commit_wakes_the_sender_at_once_not_at_its_poll(
+    ws: Workspace, runtime: Runtime
+) -> None:
+    # given: another process's sender as the server runs it, polling only every 60 s
+    slow = webhook_runtime(runtime, webhook_poll_ms=60_000)
+    [job] = [j for j in default_jobs(slow) if j.name == "webhook delivery"]
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    loop = asyncio.get_running_loop()
+    try:
+        async with receiving() as receiver:
+            endpoint_id = (await create_endpoint(ws, receiver.url, segmentIds=[segment_id]))[
+                "endpoint"
+            ]["id"]
+            async with running(slow, [job]):
+                await asyncio.sleep(0.5)  # its first run, at start, found nothing
+                # when: an event commits in this process
+                started = loop.time()
+                await move(ws, "c1", "DE")
+                await receiver.wait_for(1, timeout=10)
+                took_event = loop.time() - started
+                [delivery] = await settled(ws, endpoint_id)
+                # when: the delivery is retried through this process's API
+                started = loop.time()
+                retried = (await ws.gql(RETRY, {"id": delivery["id"]})).data
+                assert retried["webhookDeliveryRetry"]["userErrors"] == []
+                await receiver.wait_for(2, timeout=10)
+                took_retry = loop.time() - started
+    finally:
+        await slow.close()
+    # then: the other process sent both long before its next poll
+    assert took_event < 5 and took_retry < 5, (took_event, took_retry)
+
+
 async def test_two_processes_deliver_each_event_exactly_once(
     ws: Workspace, hooks_runtime: Runtime, runtime: Runtime
 ) -> None:
@@ -273,6 +308,57 @@ async def test_retry_and_replay_send_history_again(ws: Workspace, hooks_runtime:
     ]
     unknown = (await ws.gql(RETRY, {"id": "whe_nope.1"})).data["webhookDeliveryRetry"]
     assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def claim_for(rt: Runtime, endpoint_id: str) -> list[Claimed]:
+    """What a sender in `rt` would lease now of one endpoint's deliveries."""
+    async with rt.engine.begin() as conn:
+        await fan_out(conn)
+        leased = await claim(conn, 1000, lease_s=60)
+    return [c for c in leased if c.delivery.endpoint_id == endpoint_id]
+
+
+async def delivered(rt: Runtime, claimed: Claimed) -> None:
+    async with rt.engine.begin() as conn:
+        await record(conn, [Outcome(claimed, 200, None)], disable_after_s=3600)
+
+
+@pytest.mark.parametrize("resend", ["replay", "retry"])
+async def test_a_resend_of_a_delivery_in_flight_is_not_ended_by_that_attempt(
+    ws: Workspace, hooks_runtime: Runtime, resend: str
+) -> None:
+    # given: c1 entered then left, and a sender is sending c1's ENTERED
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    endpoint = (await create_endpoint(ws, "http://127.0.0.1:9/x", segmentIds=[segment_id]))[
+        "endpoint"
+    ]
+    await move(ws, "c1", "DE")
+    await move(ws, "c1", "FR")
+    [in_flight] = await claim_for(hooks_runtime, endpoint["id"])
+    entered = in_flight.delivery
+    # when: it is sent again meanwhile (replayed with what follows, or retried)
+    if resend == "replay":
+        after = str(entered.seq - 1)
+        payload = (await ws.gql(REPLAY, {"endpointId": endpoint["id"], "after": after})).data
+        assert payload["webhookEndpointReplay"]["deliveries"] == 2
+    else:
+        payload = (await ws.gql(RETRY, {"id": entered.id})).data
+        assert payload["webhookDeliveryRetry"]["userErrors"] == []
+    # then: the re-send is due at once, and another sender takes it
+    [again] = await claim_for(hooks_runtime, endpoint["id"])
+    assert again.delivery.seq == entered.seq
+    # when: the first attempt succeeds and records that
+    await delivered(hooks_runtime, in_flight)
+    # then: c1's LEFT still waits for the re-send, which is still PENDING
+    assert await claim_for(hooks_runtime, endpoint["id"]) == []
+    listed = {d["eventId"]: d for d in await deliveries(ws, endpoint["id"])}
+    assert listed[str(entered.seq)]["status"] == "PENDING"
+    # when: the re-send succeeds, the LEFT goes
+    await delivered(hooks_runtime, again)
+    [left] = await claim_for(hooks_runtime, endpoint["id"])
+    assert left.delivery.event_type.value == "SEGMENT_LEFT" and left.delivery.seq > entered.seq
+    listed = {d["eventId"]: d for d in await deliveries(ws, endpoint["id"])}
+    assert listed[str(entered.seq)]["status"] == "DELIVERED"
 
 
 WEBHOOK_SETTINGS = {

@@ -69,15 +69,14 @@ mutation($endpointId: ID!, $after: ID!) {{
 def webhook_runtime(runtime: Runtime, **overrides: Any) -> Runtime:
     """Another process's worth of runtime on the test database, webhooks set for tests:
     loopback allowed over http, backoff in tens of milliseconds."""
-    settings = dataclasses.replace(
-        runtime.settings,
-        webhook_allow_private=True,
-        webhook_http_hosts=["127.0.0.1"],
-        webhook_backoff_base_ms=50,
-        webhook_poll_ms=50,
-        webhook_timeout_s=2.0,
-        **overrides,
-    )
+    for_tests: dict[str, Any] = {
+        "webhook_allow_private": True,
+        "webhook_http_hosts": ["127.0.0.1"],
+        "webhook_backoff_base_ms": 50,
+        "webhook_poll_ms": 50,
+        "webhook_timeout_s": 2.0,
+    }
+    settings = dataclasses.replace(runtime.settings, **{**for_tests, **overrides})
     return Runtime(settings, runtime.database, create_engine(runtime.database, settings))
 
 
