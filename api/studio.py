@@ -12,6 +12,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -34,9 +35,17 @@ mimetypes.add_type("text/css", ".css")
 
 
 class StudioFiles(StaticFiles):
-    """studio/web/ at `/` (index.html for a folder), with the policy headers on each file."""
+    """studio/web/ at `/` (index.html for a folder), with the policy headers on each file.
+
+    Any other method than GET or HEAD is refused with 405 only on a path that is a studio
+    file; on any other path it is 404 (StaticFiles says 405 first, so a POST to a mistyped
+    route would claim the route exists).
+    """
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            await super().get_response(path, {**scope, "method": "GET"})  # 404 when unknown
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         response = await super().get_response(path, scope)
         response.headers.update(HEADERS)
         return response

@@ -61,3 +61,15 @@ def test_no_studio_file_of_ours_names_another_host() -> None:
     # then none loads anything from elsewhere
     offenders = [str(p) for p in ours if EXTERNAL.search(p.read_text())]
     assert offenders == []
+
+
+async def test_a_post_to_an_unknown_path_is_not_found(
+    workspace: Workspace, http: httpx.AsyncClient
+) -> None:
+    # when a path no route and no studio file answers is posted to, and a studio file too
+    unknown = await http.post(f"{workspace.base_url}/no/such/route", json={})
+    file = await http.post(f"{workspace.base_url}/js/app.js", json={})
+
+    # then the unknown path is 404, and only the file that exists refuses the method
+    assert unknown.status_code == 404
+    assert file.status_code == 405 and file.headers["allow"] == "GET, HEAD"
