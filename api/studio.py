@@ -18,7 +18,17 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-WEB = Path(__file__).resolve().parent.parent / "studio" / "web"
+PACKAGED = "studio_web"
+"""Where the wheel puts studio/web/ inside the api package (pyproject's force-include)."""
+
+
+def web_root(package: Path) -> Path:
+    """The studio's files: inside the installed package, or studio/web/ of a checkout."""
+    installed = package / PACKAGED
+    return installed if installed.is_dir() else package.parent / "studio" / "web"
+
+
+WEB = web_root(Path(__file__).resolve().parent)
 EXPLORER = WEB / "explorer.html"
 
 # Scripts, styles, fonts, images and connections (HTTP and WebSocket) from the service only.
