@@ -12,12 +12,23 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-WEB = Path(__file__).resolve().parent.parent / "studio" / "web"
+PACKAGED = "studio_web"
+"""Where the wheel puts studio/web/ inside the api package (pyproject's force-include)."""
+
+
+def web_root(package: Path) -> Path:
+    """The studio's files: inside the installed package, or studio/web/ of a checkout."""
+    installed = package / PACKAGED
+    return installed if installed.is_dir() else package.parent / "studio" / "web"
+
+
+WEB = web_root(Path(__file__).resolve().parent)
 EXPLORER = WEB / "explorer.html"
 
 # Scripts, styles, fonts, images and connections (HTTP and WebSocket) from the service only.
@@ -34,9 +45,17 @@ mimetypes.add_type("text/css", ".css")
 
 
 class StudioFiles(StaticFiles):
-    """studio/web/ at `/` (index.html for a folder), with the policy headers on each file."""
+    """studio/web/ at `/` (index.html for a folder), with the policy headers on each file.
+
+    Any other method than GET or HEAD is refused with 405 only on a path that is a studio
+    file; on any other path it is 404 (StaticFiles says 405 first, so a POST to a mistyped
+    route would claim the route exists).
+    """
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            await super().get_response(path, {**scope, "method": "GET"})  # 404 when unknown
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         response = await super().get_response(path, scope)
         response.headers.update(HEADERS)
         return response

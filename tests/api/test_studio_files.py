@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from pathlib import Path
 
 import httpx
 
-from api.studio import WEB
-from tests.conftest import Workspace
+from api.studio import PACKAGED, WEB, web_root
+from tests.conftest import ROOT, Workspace
 
 EXTERNAL = re.compile(
     r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|import\s*\(?\s*["']https?:"""
@@ -61,3 +63,36 @@ def test_no_studio_file_of_ours_names_another_host() -> None:
     # then none loads anything from elsewhere
     offenders = [str(p) for p in ours if EXTERNAL.search(p.read_text())]
     assert offenders == []
+
+
+async def test_a_post_to_an_unknown_path_is_not_found(
+    workspace: Workspace, http: httpx.AsyncClient
+) -> None:
+    # when a path no route and no studio file answers is posted to, and a studio file too
+    unknown = await http.post(f"{workspace.base_url}/no/such/route", json={})
+    file = await http.post(f"{workspace.base_url}/js/app.js", json={})
+
+    # then the unknown path is 404, and only the file that exists refuses the method
+    assert unknown.status_code == 404
+    assert file.status_code == 405 and file.headers["allow"] == "GET, HEAD"
+
+
+def test_the_wheel_ships_the_studio_where_the_installed_app_looks() -> None:
+    # given the wheel's build config
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wheel = config["tool"]["hatch"]["build"]["targets"]["wheel"]
+
+    # then studio/web/ goes inside the api package, under the name api/studio.py looks for
+    assert "api" in wheel["packages"]
+    assert wheel["force-include"]["studio/web"] == f"api/{PACKAGED}"
+    assert WEB == ROOT / "studio" / "web"  # a checkout (no api/studio_web) serves its own
+
+
+def test_an_installed_app_serves_the_files_inside_its_package(tmp_path: Path) -> None:
+    # given an installed layout: site-packages/api/studio_web/index.html, no studio/ beside it
+    package = tmp_path / "site-packages" / "api"
+    (package / PACKAGED).mkdir(parents=True)
+    (package / PACKAGED / "index.html").write_text("<!doctype html>")
+
+    # then that is where the studio's files are found
+    assert web_root(package) == package / PACKAGED

@@ -1,15 +1,36 @@
-// A graphql-transport-ws subscription that reconnects by itself. `variables()` is asked
-// again on every (re)connection, so a feed resumes after the last event it saw.
+// A graphql-transport-ws subscription that reconnects by itself, waiting longer after each
+// failed attempt (capped exponential backoff with jitter, so a restarted service is not hit
+// by every open page at once). `variables()` is asked again on every (re)connection, so a
+// feed resumes after the last event it saw. `onStatus` hears each change of state:
+//   {state: "connecting"} | {state: "live"} |
+//   {state: "waiting", attempt, delayMs, reason}  (the next attempt is `attempt`, in delayMs)
 import { storedKey } from "./session.js";
 
-const RETRY_MS = 1000;
+export const FIRST_RETRY_MS = 500;
+export const MAX_RETRY_MS = 30_000;
+// A connection that stayed live this long was a success: the next failure starts over.
+const STABLE_MS = 10_000;
+
+// The wait before attempt `attempt` (1, 2, ...): half of min(cap, first * 2^(attempt-1))
+// for sure, the other half at random ("equal jitter").
+export function retryDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
 
 export function subscribe({ query, variables, onNext, onStatus = () => {} }) {
   let socket = null;
   let stopped = false;
   let timer = null;
+  let failures = 0; // attempts since the last stable connection
+  let liveSince = null;
+  let reason = "";
 
   function connect() {
+    timer = null;
+    liveSince = null;
+    reason = "";
+    onStatus({ state: "connecting" });
     const url = new URL("/graphql", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(url, "graphql-transport-ws");
@@ -19,22 +40,27 @@ export function subscribe({ query, variables, onNext, onStatus = () => {} }) {
     socket.onmessage = (message) => {
       const frame = JSON.parse(message.data);
       if (frame.type === "connection_ack") {
-        onStatus("live");
+        liveSince = Date.now();
+        onStatus({ state: "live" });
         socket.send(JSON.stringify({ id: "feed", type: "subscribe", payload: { query, variables: variables() } }));
       } else if (frame.type === "next" && frame.payload.data) {
         onNext(frame.payload.data);
       } else if (frame.type === "next" || frame.type === "error") {
         const errors = frame.type === "error" ? frame.payload : frame.payload.errors;
-        onStatus(`error: ${(errors || []).map((e) => e.message).join("; ")}`);
+        reason = (errors || []).map((e) => e.message).join("; ");
+        liveSince = null; // a refused subscription is a failure, however long it was open
         socket.close();
       } else if (frame.type === "ping") {
         socket.send(JSON.stringify({ type: "pong" }));
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (stopped) return;
-      onStatus("reconnecting…");
-      timer = setTimeout(connect, RETRY_MS);
+      if (liveSince !== null && Date.now() - liveSince >= STABLE_MS) failures = 0;
+      failures += 1;
+      const delayMs = retryDelay(failures);
+      onStatus({ state: "waiting", attempt: failures + 1, delayMs, reason: reason || event.reason || "connection lost" });
+      timer = setTimeout(connect, delayMs);
     };
   }
 
@@ -45,7 +71,16 @@ export function subscribe({ query, variables, onNext, onStatus = () => {} }) {
       clearTimeout(timer);
       if (socket) socket.close();
     },
-    // For tests and the "reconnect" button: drop the connection as a network would.
+    // The "Reconnect now" button: skip the wait, or drop a live connection as a network would.
+    reconnect() {
+      if (timer !== null) {
+        clearTimeout(timer);
+        connect();
+      } else if (socket) {
+        socket.close();
+      }
+    },
+    // For tests: drop the connection as a network would.
     drop() {
       if (socket) socket.close();
     },

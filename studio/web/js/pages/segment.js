@@ -58,7 +58,10 @@ function feed(main, segment) {
   const live = subscribe({
     query: FEED,
     variables: () => ({ id: segment.id, after: last }),
-    onStatus: (text) => (status.textContent = text),
+    onStatus: (change) => {
+      status.dataset.state = change.state;
+      status.textContent = feedStatus(change);
+    },
     onNext: ({ segmentMembershipChanged: event }) => {
       last = event.id;
       list.prepend(h("li", { className: event.kind, dataset: { eventId: event.id } }, `${when(event.occurredAt)} ${event.kind} ${event.customerId}`));
@@ -68,6 +71,14 @@ function feed(main, segment) {
   main.stopFeed = () => live.close();
   window.studioFeed = live; // lets a test cut the connection to see it resume
   return h("section", {}, h("h2", {}, "Live feed ", status,
-    " ", h("button", { type: "button", id: "feed-reconnect", onclick: () => live.drop() }, "Reconnect")),
+    " ", h("button", { type: "button", id: "feed-reconnect", onclick: () => live.reconnect() }, "Reconnect now")),
     h("p", { className: "hint" }, "Customers entering and leaving, as they happen; after a lost connection it resumes from the last event shown."), list);
+}
+
+// What the feed's status line says: live, connecting, or when the next attempt is and why.
+function feedStatus({ state, attempt, delayMs, reason }) {
+  if (state === "live") return "live";
+  if (state === "connecting") return "connecting…";
+  const seconds = (delayMs / 1000).toFixed(1);
+  return `disconnected (${reason}): attempt ${attempt} in ${seconds} s`;
 }
