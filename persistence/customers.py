@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -189,6 +190,17 @@ def view_from_row(row: Any) -> CustomerView:
     )
 
 
+_GET_ONE = select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child")).where(
+    c.c.workspace_pk == bindparam("get_workspace_pk"), c.c.id == bindparam("get_customer_id")
+)
+_GET_SQL, _GET_ARGS, _GET_NAMES = compiled_for_driver(
+    _GET_ONE.params(get_workspace_pk=0, get_customer_id=""),
+    asyncpg_dialect(),  # type: ignore[no-untyped-call]
+)
+_GET_WORKSPACE_SLOT = _GET_NAMES.index("get_workspace_pk")
+_GET_ID_SLOT = _GET_NAMES.index("get_customer_id")
+
+
 @dataclass(frozen=True)
 class UpsertOutcome:
     ids: list[str]  # in input order
@@ -236,7 +248,12 @@ class CustomerRepository:
         )
 
     async def get(self, customer_id: str) -> CustomerView | None:
-        row = (await self.conn.execute(self.select_views().where(c.c.id == customer_id))).first()
+        """One customer by its id: a statement compiled once (customer(id:), node(id:)),
+        run without SQLAlchemy building, caching or compiling anything."""
+        args = list(_GET_ARGS)
+        args[_GET_WORKSPACE_SLOT] = self.workspace_pk
+        args[_GET_ID_SLOT] = customer_id
+        row = (await self.conn.exec_driver_sql(_GET_SQL, tuple(args))).first()
         return view_from_row(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> list[CustomerView]:
