@@ -30,6 +30,7 @@ from typing import Any
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -61,6 +62,23 @@ class ObjectPlan:
         self.type_ = type_
         self.field_type = field_type
         self.nullable = not isinstance(field_type, GraphQLNonNull)
+
+
+class ListPlan(ObjectPlan):
+    """A list of objects of a plain attribute; also whether an item may be null."""
+
+    __slots__ = ("item_nullable", "item_type")
+
+    def __init__(
+        self,
+        attribute: str,
+        type_: GraphQLObjectType,
+        field_type: GraphQLOutputType,
+        item_type: GraphQLOutputType,
+    ) -> None:
+        super().__init__(attribute, type_, field_type)
+        self.item_type = item_type
+        self.item_nullable = not isinstance(item_type, GraphQLNonNull)
 
 
 FieldPlan = Plan | ObjectPlan | None
@@ -123,6 +141,11 @@ def field_plan(parent: GraphQLObjectType, name: str) -> FieldPlan:
         return _leaf_plan(attribute, type_, nullable)
     if isinstance(type_, GraphQLObjectType) and _generated_type_check(type_):
         return ObjectPlan(attribute, type_, field.type)
+    if isinstance(type_, GraphQLList):
+        item_type = type_.of_type
+        item = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(item, GraphQLObjectType) and _generated_type_check(item):
+            return ListPlan(attribute, item, field.type, item_type)
     return None
 
 
@@ -162,7 +185,15 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 except KeyError:
                     plan = plans[name] = field_plan(parent_type, name)
                 result: Any = SLOW
-                if isinstance(plan, ObjectPlan):
+                if isinstance(plan, ListPlan):
+                    result = self._list(
+                        plan,
+                        source_value,
+                        Path(path, response_name, parent_type.name),
+                        field_details_list,
+                        position_context,
+                    )
+                elif isinstance(plan, ObjectPlan):
                     result = self._object(
                         plan,
                         source_value,
@@ -244,3 +275,87 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, field_type, field_details_list, path)
             return None
+
+    def _list(
+        self,
+        plan: ListPlan,
+        source: Any,
+        path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """A list of objects as `execute_field` would complete it, or SLOW. Every item is
+        checked before any runs, so that SLOW never follows work already done."""
+        try:
+            items = getattr(source, plan.attribute)
+            if items is None or items is Undefined:
+                return None if plan.nullable else SLOW
+            if not isinstance(items, list | tuple):
+                return SLOW
+            check = plan.type_.is_type_of
+            for item in items:
+                if item is None:
+                    if not plan.item_nullable:
+                        return SLOW
+                elif (
+                    isinstance(item, Exception)
+                    or self.is_awaitable(item)
+                    or (check is not None and check(item, None) is not True)
+                ):
+                    return SLOW
+        except Exception:  # graphql-core's path reports it
+            return SLOW
+        completed: list[Any] = []
+        awaitable: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if item is None:
+                    completed.append(None)
+                    continue
+                completed.append(
+                    self._item(
+                        plan, item, path.add_key(index, None), field_details_list, position_context
+                    )
+                )
+                if self.is_awaitable(completed[-1]):
+                    awaitable.append(index)
+        except Exception as raw_error:
+            if awaitable:
+                self.settle_in_background([completed[i] for i in awaitable])
+            self.handle_field_error(raw_error, plan.field_type, field_details_list, path)
+            return None
+        if not awaitable:
+            return completed
+        return self._awaited_object(
+            self._gathered_items(completed, awaitable), plan.field_type, field_details_list, path
+        )
+
+    def _item(
+        self,
+        plan: ListPlan,
+        item: Any,
+        item_path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """One item, as `complete_list_item_value` completes it (a null for an item whose
+        completion failed, or the failure raised on when items may not be null)."""
+        try:
+            value = self.collect_and_execute_subfields(
+                plan.type_, field_details_list, item_path, item, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plan.item_type, field_details_list, item_path)
+            return None
+        if not self.is_awaitable(value):
+            return value
+        return self._awaited_object(value, plan.item_type, field_details_list, item_path)
+
+    async def _gathered_items(self, completed: list[Any], awaitable: list[int]) -> list[Any]:
+        if len(awaitable) == 1:
+            completed[awaitable[0]] = await completed[awaitable[0]]
+            return completed
+        values = await gather_with_cancel(*(completed[i] for i in awaitable))
+        for index, value in zip(awaitable, values, strict=True):
+            completed[index] = value
+        return completed

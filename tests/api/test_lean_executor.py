@@ -202,6 +202,12 @@ class Leaf:
 class Holder:
     leaf: Leaf
     maybe: Leaf | None
+    leaves: list[Leaf] = strawberry.field(default_factory=list)
+    maybes: list[Leaf | None] | None = None
+
+
+GOOD = Leaf(name="g", count=3, plan=Plan.FREE, tag="t")
+NAMELESS = Leaf(name=None, count=None, plan=Plan.FREE, tag=None)  # type: ignore[arg-type]
 
 
 BROKEN: list[Any] = [
@@ -211,6 +217,9 @@ BROKEN: list[Any] = [
     Holder(leaf=Leaf(name="a", count=1, plan=Plan.FREE, tag=ValueError("boom")), maybe=None),  # type: ignore[arg-type]
     Holder(leaf=None, maybe=Leaf(name=None, count=None, plan=Plan.FREE, tag=None)),  # type: ignore[arg-type]
     Holder(leaf="not a leaf", maybe=None),  # type: ignore[arg-type]
+    Holder(leaf=GOOD, maybe=GOOD, leaves=[GOOD, NAMELESS, GOOD], maybes=[None, NAMELESS, GOOD]),
+    Holder(leaf=GOOD, maybe=None, leaves=[GOOD, None], maybes=None),  # type: ignore[list-item]
+    Holder(leaf=GOOD, maybe=None, leaves="nope", maybes=[GOOD, "nope"]),  # type: ignore[arg-type,list-item]
 ]
 
 
@@ -230,6 +239,8 @@ BROKEN_DOCUMENTS = [
     "{ holders { maybe { count name } m: maybe { tag } } }",
     "{ holder { leaf { name } } }",
     "{ holder { maybe { name } leaf { tag name } } }",
+    "{ holders { leaves { name count } maybes { tag name } } }",
+    "{ holders { leaves { count } maybes { count } l: leaves { __typename } } }",
 ]
 
 
