@@ -156,9 +156,44 @@ def plans_of(parent: GraphQLObjectType) -> dict[str, FieldPlan]:
     return found
 
 
+LEAF, OBJECT, LIST, GENERIC = "leaf", "object", "list", "generic"
+Step = tuple[str, FieldDetailsList, str, Any]
+"""(response name, its field nodes, the kind of plan, the plan)."""
+
+
+def _kind(plan: FieldPlan) -> str:
+    if isinstance(plan, ListPlan):
+        return LIST
+    if isinstance(plan, ObjectPlan):
+        return OBJECT
+    return GENERIC if plan is None else LEAF
+
+
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor (as strawberry configures it), with plain attribute fields
     answered by their plans."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lean_steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
+        """The plan of each field of a selection, found once per operation (the same
+        grouped field set comes back for every item of a list)."""
+        cache = self._lean_steps
+        found = cache.get(id(grouped))
+        if found is not None and found[0] is grouped:
+            return found[1]
+        plans = plans_of(parent_type)
+        steps: list[Step] = []
+        for response_name, field_details_list in grouped.items():
+            name = field_details_list[0].node.name.value
+            if name not in plans:
+                plans[name] = field_plan(parent_type, name)
+            plan = plans[name]
+            steps.append((response_name, field_details_list, _kind(plan), plan))
+        cache[id(grouped)] = (grouped, steps)  # the set kept alive: its id stays its own
+        return steps
 
     def execute_fields(
         self,
@@ -173,27 +208,17 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plans = plans_of(parent_type)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                name = field_details_list[0].node.name.value
-                try:
-                    plan = plans[name]
-                except KeyError:
-                    plan = plans[name] = field_plan(parent_type, name)
+            for response_name, field_details_list, kind, plan in self._steps(
+                parent_type, grouped_field_set
+            ):
                 result: Any = SLOW
-                if isinstance(plan, ListPlan):
-                    result = self._list(
-                        plan,
-                        source_value,
-                        Path(path, response_name, parent_type.name),
-                        field_details_list,
-                        position_context,
-                    )
-                elif isinstance(plan, ObjectPlan):
+                if kind is LEAF:
+                    result = plan(source_value)
+                elif kind is OBJECT:
                     result = self._object(
                         plan,
                         source_value,
@@ -201,8 +226,14 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         field_details_list,
                         position_context,
                     )
-                elif plan is not None:
-                    result = plan(source_value)
+                elif kind is LIST:
+                    result = self._list(
+                        plan,
+                        source_value,
+                        Path(path, response_name, parent_type.name),
+                        field_details_list,
+                        position_context,
+                    )
                 if result is SLOW:
                     result = self.execute_field(
                         parent_type,
@@ -232,6 +263,23 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         results.update(zip(awaitable, values, strict=True))
         return results
 
+    def _subfields(
+        self,
+        type_: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        value: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """`collect_and_execute_subfields`, straight to `execute_fields` when nothing is
+        deferred (as graphql-core's incremental executor then does)."""
+        grouped, deferred, _ = self.collect_subfields(type_, field_details_list)
+        if deferred or position_context is not None:
+            return self.execute_collected_subfields(
+                type_, value, path, grouped, deferred, position_context
+            )
+        return self.execute_fields(type_, value, path, grouped, None)
+
     def _object(
         self,
         plan: ObjectPlan,
@@ -253,9 +301,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception:  # graphql-core's path reports it
             return SLOW
         try:
-            completed = self.collect_and_execute_subfields(
-                type_, field_details_list, path, value, position_context
-            )
+            completed = self._subfields(type_, field_details_list, path, value, position_context)
         except Exception as raw_error:
             self.handle_field_error(raw_error, plan.field_type, field_details_list, path)
             return None
@@ -341,7 +387,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         """One item, as `complete_list_item_value` completes it (a null for an item whose
         completion failed, or the failure raised on when items may not be null)."""
         try:
-            value = self.collect_and_execute_subfields(
+            value = self._subfields(
                 plan.type_, field_details_list, item_path, item, position_context
             )
         except Exception as raw_error:
