@@ -8,7 +8,8 @@ on workspace `bench` (seeded by `python -m bench` or `segmentql seed --workspace
 For `{ __typename }`, the relay scenario's node(id:) of a customer and the anchor's first
 page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows), prints the process CPU
 time per request, which the machine's other load moves far less than wall time;
-`--profile NAME` prints where it went.
+`--profile NAME` prints where it went; `--compare-executors ROUNDS` compares the lean
+executor (api.executor) with graphql-core's in this one process.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import statistics
 import sys
 import time
 from typing import Any
 
 import httpx
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.app import create_app
+from api.executor import LeanExecutor
 from api.runtime import Runtime
+from api.schema import schema
 from api.services.bootstrap import create_key
 from api.types.node import global_id, parse_global_id
 from bench.anchor_measure import PAGE_QUERY, condition
@@ -99,11 +104,44 @@ def quiet_client() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+async def compare_executors(
+    http: httpx.AsyncClient, bodies: dict[str, bytes], rounds: int, n: int
+) -> None:
+    """Blocks of `n` requests with each executor in turn: the machine's load drifts alike
+    over both, and each figure is the median of `rounds` blocks."""
+    sides: dict[str, type[StrawberryGraphQLCoreExecutionContext]] = {
+        "graphql_core": StrawberryGraphQLCoreExecutionContext,
+        "lean": LeanExecutor,
+    }
+    cpu: dict[tuple[str, str], list[float]] = {(b, s): [] for b in bodies for s in sides}
+    try:
+        for _ in range(rounds):
+            for name, body in bodies.items():
+                for side, executor in sides.items():
+                    schema.execution_context_class = executor
+                    cpu[(name, side)].append((await loop(http, body, n))[0])
+    finally:
+        schema.execution_context_class = LeanExecutor
+    for name in bodies:
+        medians = {side: statistics.median(cpu[(name, side)]) for side in sides}
+        for side, value in medians.items():
+            print(f"cpu_per_request.{name}.{side}: {value:.3f} ms", flush=True)
+        ratio = medians["lean"] / medians["graphql_core"]
+        print(f"cpu_per_request.{name}.lean_vs_graphql_core: {ratio:.3f} x", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--profile", choices=PROFILED, help="profile this request")
     parser.add_argument("--output", choices=sorted(OUTPUT), default="tree")
+    parser.add_argument(
+        "--compare-executors",
+        type=int,
+        metavar="ROUNDS",
+        help="then ROUNDS rounds of blocks of --requests, alternating graphql-core's "
+        "executor and the lean one in this process; the median CPU of each",
+    )
     args = parser.parse_args()
     quiet_client()
     settings = dataclasses.replace(Settings.from_env(), background_jobs=False, cost_bucket_size=0)
@@ -134,6 +172,8 @@ async def main() -> None:
                 with Profiler(async_mode="disabled", interval=0.001) as profiler:
                     await loop(http, bodies[args.profile], args.requests)
                 print(profiler.output_text(unicode=False, color=False, **OUTPUT[args.output]))
+            if args.compare_executors:
+                await compare_executors(http, bodies, args.compare_executors, args.requests)
     finally:
         await runtime.close()
 
