@@ -15,9 +15,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.argument_checks import guard_arguments
 from api.cost_extension import QueryCost
+from api.executor import LeanExecutor
 from api.mutations.api_key import ApiKeyMutations
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
@@ -97,11 +99,17 @@ class Mutation(
     pass
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    executor: type[StrawberryGraphQLCoreExecutionContext] = LeanExecutor,
+) -> strawberry.Schema:
+    """The service's schema; `executor` chooses the field execution (graphql-core's own,
+    `StrawberryGraphQLCoreExecutionContext`, is the reference the lean one is tested
+    against)."""
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=executor,
         extensions=[
             # First: a persisted document's hash becomes its text before anything else.
             PersistedDocuments,

@@ -5,9 +5,11 @@
 Runs the real app (create_app, its lifespan, every extension) through httpx's ASGI
 transport, with background jobs and cost buckets off as the benchmark's server has them,
 on workspace `bench` (seeded by `python -m bench` or `segmentql seed --workspace bench`).
-For `{ __typename }` and the anchor's first page (country IN (FR, DE) AND
-paymentMethodType = CARD, 50 rows), prints the process CPU time per request, which the
-machine's other load moves far less than wall time; `--profile NAME` prints where it went.
+For `{ __typename }`, the relay scenario's node(id:) of a customer and the anchor's first
+page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows), prints the process CPU
+time per request, which the machine's other load moves far less than wall time;
+`--profile NAME` prints where it went; `--compare-executors ROUNDS` compares the lean
+executor (api.executor) with graphql-core's in this one process.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import statistics
 import sys
 import time
 from typing import Any
 
 import httpx
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.app import create_app
+from api.executor import LeanExecutor
 from api.runtime import Runtime
+from api.schema import schema
 from api.services.bootstrap import create_key
+from api.types.node import global_id, parse_global_id
 from bench.anchor_measure import PAGE_QUERY, condition
+from bench.scenarios.relay import NODE
 from domain.access import Role
 from persistence.settings import Settings
 
@@ -38,10 +46,20 @@ PAGE_VARIABLES = {
         ]
     }
 }
-REQUESTS: dict[str, dict[str, Any]] = {
-    "typename": {"query": "{ __typename }"},
-    "page": {"query": PAGE_QUERY, "variables": PAGE_VARIABLES},
-}
+NODE_CUSTOMER = "cus_0000042"  # seeded in every bench workspace
+
+
+def requests(workspace_pk: int) -> dict[str, dict[str, Any]]:
+    """The profiled requests: no table read, node(id:) of one customer, a page of 50."""
+    node_id = global_id("Customer", workspace_pk, NODE_CUSTOMER)
+    return {
+        "typename": {"query": "{ __typename }"},
+        "node": {"query": NODE, "variables": {"id": node_id}},
+        "page": {"query": PAGE_QUERY, "variables": PAGE_VARIABLES},
+    }
+
+
+PROFILED = ("typename", "node", "page")
 
 OUTPUT: dict[str, dict[str, Any]] = {
     "tree": {},
@@ -61,6 +79,21 @@ async def loop(http: httpx.AsyncClient, body: bytes, n: int) -> tuple[float, flo
     return (time.process_time() - cpu) * 1000 / n, (time.perf_counter() - wall) * 1000 / n
 
 
+async def bench_workspace(http: httpx.AsyncClient) -> int:
+    """The pk of the key's workspace, read from a customer's global id."""
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": "query($id: ID!) { customer(id: $id) { nodeId } }",
+            "variables": {"id": NODE_CUSTOMER},
+        },
+    )
+    node_id = response.json()["data"]["customer"]["nodeId"]
+    parsed = parse_global_id(node_id)
+    assert parsed is not None
+    return parsed.workspace_pk
+
+
 def quiet_client() -> None:
     """httpx's ASGI transport tries `import sniffio` for every request (to see whether trio
     runs); where sniffio is not installed, each failed import searches sys.path again, some
@@ -71,11 +104,44 @@ def quiet_client() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+async def compare_executors(
+    http: httpx.AsyncClient, bodies: dict[str, bytes], rounds: int, n: int
+) -> None:
+    """Blocks of `n` requests with each executor in turn: the machine's load drifts alike
+    over both, and each figure is the median of `rounds` blocks."""
+    sides: dict[str, type[StrawberryGraphQLCoreExecutionContext]] = {
+        "graphql_core": StrawberryGraphQLCoreExecutionContext,
+        "lean": LeanExecutor,
+    }
+    cpu: dict[tuple[str, str], list[float]] = {(b, s): [] for b in bodies for s in sides}
+    try:
+        for _ in range(rounds):
+            for name, body in bodies.items():
+                for side, executor in sides.items():
+                    schema.execution_context_class = executor
+                    cpu[(name, side)].append((await loop(http, body, n))[0])
+    finally:
+        schema.execution_context_class = LeanExecutor
+    for name in bodies:
+        medians = {side: statistics.median(cpu[(name, side)]) for side in sides}
+        for side, value in medians.items():
+            print(f"cpu_per_request.{name}.{side}: {value:.3f} ms", flush=True)
+        ratio = medians["lean"] / medians["graphql_core"]
+        print(f"cpu_per_request.{name}.lean_vs_graphql_core: {ratio:.3f} x", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--profile", choices=sorted(REQUESTS), help="profile this request")
+    parser.add_argument("--profile", choices=PROFILED, help="profile this request")
     parser.add_argument("--output", choices=sorted(OUTPUT), default="tree")
+    parser.add_argument(
+        "--compare-executors",
+        type=int,
+        metavar="ROUNDS",
+        help="then ROUNDS rounds of blocks of --requests, alternating graphql-core's "
+        "executor and the lean one in this process; the median CPU of each",
+    )
     args = parser.parse_args()
     quiet_client()
     settings = dataclasses.replace(Settings.from_env(), background_jobs=False, cost_bucket_size=0)
@@ -91,7 +157,10 @@ async def main() -> None:
                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
             ) as http,
         ):
-            bodies = {name: json.dumps(req).encode() for name, req in REQUESTS.items()}
+            workspace_pk = await bench_workspace(http)
+            bodies = {
+                name: json.dumps(req).encode() for name, req in requests(workspace_pk).items()
+            }
             for name, body in bodies.items():
                 await loop(http, body, 20)  # warm-up
                 cpu, wall = await loop(http, body, args.requests)
@@ -103,6 +172,8 @@ async def main() -> None:
                 with Profiler(async_mode="disabled", interval=0.001) as profiler:
                     await loop(http, bodies[args.profile], args.requests)
                 print(profiler.output_text(unicode=False, color=False, **OUTPUT[args.output]))
+            if args.compare_executors:
+                await compare_executors(http, bodies, args.compare_executors, args.requests)
     finally:
         await runtime.close()
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -155,36 +157,45 @@ def page_query(
 
 def _page_of(window: Slice[str], rows: Sequence[Any]) -> Page[CustomerView]:
     kept, has_next, has_previous = window.cut(rows)
-    views = [view_from_row(r) for r in kept]
+    views = views_from_rows(kept)
     return Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous)
 
 
+VIEW_FIELDS = tuple(f.name for f in fields(CustomerView))
+"""A view's fields in order: the columns a customer row is read from, by name."""
+_VIEW_GETTERS: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _view_getter(columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The view's fields of a row with these columns, by position (found once per shape
+    of result: a page's rows are read without a name lookup each)."""
+    getter = _VIEW_GETTERS.get(columns)
+    if getter is None:
+        getter = _VIEW_GETTERS[columns] = itemgetter(*(columns.index(f) for f in VIEW_FIELDS))
+    return getter
+
+
 def view_from_row(row: Any) -> CustomerView:
-    m = row._mapping
-    return CustomerView(
-        pk=m["pk"],
-        id=m["id"],
-        external_id=m["external_id"],
-        email=m["email"],
-        name=m["name"],
-        country=m["country"],
-        currency=m["currency"],
-        language=m["language"],
-        city=m["city"],
-        source=m["source"],
-        invoicing_entity=m["invoicing_entity"],
-        payment_method_type=m["payment_method_type"],
-        tax_id=m["tax_id"],
-        parent_id=m["parent_id"],
-        has_child=m["has_child"],
-        properties=m["properties"],
-        orders_count=m["orders_count"],
-        total_spent=m["total_spent"],
-        last_order_at=m["last_order_at"],
-        first_order_at=m["first_order_at"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-    )
+    return CustomerView(*_view_getter(row._fields)(row))
+
+
+def views_from_rows(rows: Sequence[Any]) -> list[CustomerView]:
+    """`view_from_row` of each, rows of one result (the same columns)."""
+    if not rows:
+        return []
+    getter = _view_getter(rows[0]._fields)
+    return [CustomerView(*getter(row)) for row in rows]
+
+
+_GET_ONE = select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child")).where(
+    c.c.workspace_pk == bindparam("get_workspace_pk"), c.c.id == bindparam("get_customer_id")
+)
+_GET_SQL, _GET_ARGS, _GET_NAMES = compiled_for_driver(
+    _GET_ONE.params(get_workspace_pk=0, get_customer_id=""),
+    asyncpg_dialect(),  # type: ignore[no-untyped-call]
+)
+_GET_WORKSPACE_SLOT = _GET_NAMES.index("get_workspace_pk")
+_GET_ID_SLOT = _GET_NAMES.index("get_customer_id")
 
 
 @dataclass(frozen=True)
@@ -240,14 +251,19 @@ class CustomerRepository:
         )
 
     async def get(self, customer_id: str) -> CustomerView | None:
-        row = (await self.conn.execute(self.select_views().where(c.c.id == customer_id))).first()
+        """One customer by its id: a statement compiled once (customer(id:), node(id:)),
+        run without SQLAlchemy building, caching or compiling anything."""
+        args = list(_GET_ARGS)
+        args[_GET_WORKSPACE_SLOT] = self.workspace_pk
+        args[_GET_ID_SLOT] = customer_id
+        row = (await self.conn.exec_driver_sql(_GET_SQL, tuple(args))).first()
         return view_from_row(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> list[CustomerView]:
         rows = await self.conn.execute(
             self.select_views().where(c.c.id.in_(list(ids))).order_by(c.c.id)
         )
-        return [view_from_row(r) for r in rows]
+        return views_from_rows(list(rows))
 
     def filtered(self, search: str | None, where: ColumnElement[bool] | None) -> list[Any]:
         return filtered(self.workspace_pk, search, where)
@@ -329,7 +345,7 @@ class CustomerRepository:
         for found in rows:
             found.sort(key=lambda r: r.page_pos)
             kept, has_next, has_previous = window.cut(found)
-            views = [view_from_row(r) for r in kept]
+            views = views_from_rows(kept)
             pages.append(Page(views, has_next, [encode_cursor(v.id) for v in views], has_previous))
         return pages
 

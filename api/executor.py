@@ -1,0 +1,407 @@
+"""A leaner field execution for plain attribute fields, with graphql-core's as the fallback.
+
+graphql-core executes every field the same way: a `Path`, a 14-field resolve info, the
+resolver (for strawberry's plain attributes a wrapper around `getattr`), then
+`complete_value`'s chain of type checks. A page of 50 customers is some 200 of those, and
+they were most of the page's CPU. Most of them are plain attributes: no arguments, no
+resolver, no permission class, no field extension, so nothing can see the resolve info.
+
+`LeanExecutor.execute_fields` answers those directly, once per field a plan made once per
+(type, field) of the schema:
+
+- a leaf (scalar or enum, nullable or not): `getattr`, then the type's own output coercion,
+  exactly what `complete_leaf_value` calls;
+- `__typename` on an object type: the type's name;
+- a single object (not a list, not an interface or union): `getattr`, the type's
+  `is_type_of` (strawberry's never reads the info), then the object's fields, with the same
+  path and error handling as `execute_field`.
+
+Anything else, and every value the plan does not take as it is (a null for a non-null
+field, a value the scalar refuses, an exception, an awaitable), goes through graphql-core's
+`execute_field` as before, which then produces the usual value or error. So the response
+is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+SLOW = object()
+"""A plan's answer when the field must take graphql-core's path."""
+
+Plan = Callable[[Any], Any]
+"""source -> the completed leaf value, or SLOW."""
+
+
+class ObjectPlan:
+    """A single object of a plain attribute: the attribute, the object type, the field's
+    type (non-null or not)."""
+
+    __slots__ = ("attribute", "field_type", "nullable", "type_")
+
+    def __init__(
+        self, attribute: str, type_: GraphQLObjectType, field_type: GraphQLOutputType
+    ) -> None:
+        self.attribute = attribute
+        self.type_ = type_
+        self.field_type = field_type
+        self.nullable = not isinstance(field_type, GraphQLNonNull)
+
+
+class ListPlan(ObjectPlan):
+    """A list of objects of a plain attribute; also whether an item may be null."""
+
+    __slots__ = ("item_nullable", "item_type")
+
+    def __init__(
+        self,
+        attribute: str,
+        type_: GraphQLObjectType,
+        field_type: GraphQLOutputType,
+        item_type: GraphQLOutputType,
+    ) -> None:
+        super().__init__(attribute, type_, field_type)
+        self.item_type = item_type
+        self.item_nullable = not isinstance(item_type, GraphQLNonNull)
+
+
+FieldPlan = Plan | ObjectPlan | None
+_PLANS: dict[GraphQLObjectType, dict[str, FieldPlan]] = {}
+
+
+def _attribute(field: GraphQLField) -> str | None:
+    """The attribute a field reads, when it is a plain strawberry attribute field."""
+    if field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None or definition.default_resolver is not getattr:
+        return None
+    if definition.base_resolver is not None or definition.extensions:
+        return None
+    name = definition.python_name
+    return name if isinstance(name, str) else None
+
+
+def _leaf_plan(attribute: str, type_: GraphQLScalarType | GraphQLEnumType, nullable: bool) -> Plan:
+    coerce = type_.coerce_output_value
+
+    def plan(source: Any) -> Any:
+        try:
+            value = getattr(source, attribute)
+            if value is None:
+                return None if nullable else SLOW
+            if isinstance(value, Exception) or value is Undefined:
+                return SLOW
+            coerced = coerce(value)
+        except Exception:  # graphql-core's path reports it
+            return SLOW
+        return SLOW if coerced is None or coerced is Undefined else coerced
+
+    return plan
+
+
+def _typename_plan(name: str) -> Plan:
+    return lambda _source: name
+
+
+def _generated_type_check(type_: GraphQLObjectType) -> bool:
+    """No `is_type_of`, or strawberry's own, which never reads the resolve info."""
+    check = type_.is_type_of
+    return check is None or "_get_is_type_of" in getattr(check, "__qualname__", "")
+
+
+def field_plan(parent: GraphQLObjectType, name: str) -> FieldPlan:
+    """How `parent.name` is executed without graphql-core's generic path; None: with it."""
+    if name == "__typename":
+        return _typename_plan(parent.name)
+    field = parent.fields.get(name)
+    attribute = _attribute(field) if field is not None else None
+    if field is None or attribute is None:
+        return None
+    type_, nullable = field.type, True
+    if isinstance(type_, GraphQLNonNull):
+        type_, nullable = type_.of_type, False
+    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+        return _leaf_plan(attribute, type_, nullable)
+    if isinstance(type_, GraphQLObjectType) and _generated_type_check(type_):
+        return ObjectPlan(attribute, type_, field.type)
+    if isinstance(type_, GraphQLList):
+        item_type = type_.of_type
+        item = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(item, GraphQLObjectType) and _generated_type_check(item):
+            return ListPlan(attribute, item, field.type, item_type)
+    return None
+
+
+def plans_of(parent: GraphQLObjectType) -> dict[str, FieldPlan]:
+    found = _PLANS.get(parent)
+    if found is None:
+        found = _PLANS[parent] = {}
+    return found
+
+
+LEAF, OBJECT, LIST, GENERIC = "leaf", "object", "list", "generic"
+Step = tuple[str, FieldDetailsList, str, Any]
+"""(response name, its field nodes, the kind of plan, the plan)."""
+
+
+def _kind(plan: FieldPlan) -> str:
+    if isinstance(plan, ListPlan):
+        return LIST
+    if isinstance(plan, ObjectPlan):
+        return OBJECT
+    return GENERIC if plan is None else LEAF
+
+
+class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor (as strawberry configures it), with plain attribute fields
+    answered by their plans."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lean_steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
+        """The plan of each field of a selection, found once per operation (the same
+        grouped field set comes back for every item of a list)."""
+        cache = self._lean_steps
+        found = cache.get(id(grouped))
+        if found is not None and found[0] is grouped:
+            return found[1]
+        plans = plans_of(parent_type)
+        steps: list[Step] = []
+        for response_name, field_details_list in grouped.items():
+            name = field_details_list[0].node.name.value
+            if name not in plans:
+                plans[name] = field_plan(parent_type, name)
+            plan = plans[name]
+            steps.append((response_name, field_details_list, _kind(plan), plan))
+        cache[id(grouped)] = (grouped, steps)  # the set kept alive: its id stays its own
+        return steps
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        manager = self.middleware_manager
+        if manager is not None and manager._middleware_resolvers is not None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, kind, plan in self._steps(
+                parent_type, grouped_field_set
+            ):
+                result: Any = SLOW
+                if kind is LEAF:
+                    result = plan(source_value)
+                elif kind is OBJECT:
+                    result = self._object(
+                        plan,
+                        source_value,
+                        Path(path, response_name, parent_type.name),
+                        field_details_list,
+                        position_context,
+                    )
+                elif kind is LIST:
+                    result = self._list(
+                        plan,
+                        source_value,
+                        Path(path, response_name, parent_type.name),
+                        field_details_list,
+                        position_context,
+                    )
+                if result is SLOW:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
+                    if result is Undefined:
+                        continue
+                results[response_name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._gathered(results, awaitable_fields)
+
+    async def _gathered(self, results: dict[str, Any], awaitable: list[str]) -> dict[str, Any]:
+        if len(awaitable) == 1:
+            results[awaitable[0]] = await results[awaitable[0]]
+            return results
+        values = await gather_with_cancel(*(results[name] for name in awaitable))
+        results.update(zip(awaitable, values, strict=True))
+        return results
+
+    def _subfields(
+        self,
+        type_: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        value: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """`collect_and_execute_subfields`, straight to `execute_fields` when nothing is
+        deferred (as graphql-core's incremental executor then does)."""
+        grouped, deferred, _ = self.collect_subfields(type_, field_details_list)
+        if deferred or position_context is not None:
+            return self.execute_collected_subfields(
+                type_, value, path, grouped, deferred, position_context
+            )
+        return self.execute_fields(type_, value, path, grouped, None)
+
+    def _object(
+        self,
+        plan: ObjectPlan,
+        source: Any,
+        path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """An object field's value as `execute_field` would complete it, or SLOW."""
+        try:
+            value = getattr(source, plan.attribute)
+            if value is None or value is Undefined:
+                return None if plan.nullable else SLOW
+            if isinstance(value, Exception) or self.is_awaitable(value):
+                return SLOW
+            type_ = plan.type_
+            if type_.is_type_of is not None and type_.is_type_of(value, None) is not True:
+                return SLOW  # False (an error) or awaitable: graphql-core's path
+        except Exception:  # graphql-core's path reports it
+            return SLOW
+        try:
+            completed = self._subfields(type_, field_details_list, path, value, position_context)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plan.field_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+        return self._awaited_object(completed, plan.field_type, field_details_list, path)
+
+    async def _awaited_object(
+        self,
+        completed: Any,
+        field_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_type, field_details_list, path)
+            return None
+
+    def _list(
+        self,
+        plan: ListPlan,
+        source: Any,
+        path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """A list of objects as `execute_field` would complete it, or SLOW. Every item is
+        checked before any runs, so that SLOW never follows work already done."""
+        try:
+            items = getattr(source, plan.attribute)
+            if items is None or items is Undefined:
+                return None if plan.nullable else SLOW
+            if not isinstance(items, list | tuple):
+                return SLOW
+            check = plan.type_.is_type_of
+            for item in items:
+                if item is None:
+                    if not plan.item_nullable:
+                        return SLOW
+                elif (
+                    isinstance(item, Exception)
+                    or self.is_awaitable(item)
+                    or (check is not None and check(item, None) is not True)
+                ):
+                    return SLOW
+        except Exception:  # graphql-core's path reports it
+            return SLOW
+        completed: list[Any] = []
+        awaitable: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if item is None:
+                    completed.append(None)
+                    continue
+                completed.append(
+                    self._item(
+                        plan, item, path.add_key(index, None), field_details_list, position_context
+                    )
+                )
+                if self.is_awaitable(completed[-1]):
+                    awaitable.append(index)
+        except Exception as raw_error:
+            if awaitable:
+                self.settle_in_background([completed[i] for i in awaitable])
+            self.handle_field_error(raw_error, plan.field_type, field_details_list, path)
+            return None
+        if not awaitable:
+            return completed
+        return self._awaited_object(
+            self._gathered_items(completed, awaitable), plan.field_type, field_details_list, path
+        )
+
+    def _item(
+        self,
+        plan: ListPlan,
+        item: Any,
+        item_path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """One item, as `complete_list_item_value` completes it (a null for an item whose
+        completion failed, or the failure raised on when items may not be null)."""
+        try:
+            value = self._subfields(
+                plan.type_, field_details_list, item_path, item, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plan.item_type, field_details_list, item_path)
+            return None
+        if not self.is_awaitable(value):
+            return value
+        return self._awaited_object(value, plan.item_type, field_details_list, item_path)
+
+    async def _gathered_items(self, completed: list[Any], awaitable: list[int]) -> list[Any]:
+        if len(awaitable) == 1:
+            completed[awaitable[0]] = await completed[awaitable[0]]
+            return completed
+        values = await gather_with_cancel(*(completed[i] for i in awaitable))
+        for index, value in zip(awaitable, values, strict=True):
+            completed[index] = value
+        return completed
