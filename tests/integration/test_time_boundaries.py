@@ -7,12 +7,16 @@ keeps them): the instant is the one worked out by hand in the comment.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
+from api.background import _loop, default_jobs
 from api.runtime import Runtime
 from api.services.membership import sweep
 from persistence.reevaluations import SWEEPS
@@ -227,3 +231,44 @@ async def test_a_fallback_shape_is_rescanned_and_converges(
     assert await next_instants(runtime, segment_id) == {}
     assert await stored_member_ids(runtime, segment_id) == {"p"}
     assert summary(await logged_events(workspace, segment_id)) == [("ENTERED", "p")]
+
+
+class WallClock:
+    """The injected clock, moving with the wall clock from `start`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.origin = start, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.origin)
+
+
+async def test_a_crossing_customer_gets_its_event_within_10_s_of_the_instant(
+    workspace: Workspace, runtime: Runtime, clock: FakeClock
+) -> None:
+    # given: a member whose order turns 30 days old a second from now, and the server's
+    # sweeper job as it is scheduled by default
+    await upsert_ok(workspace, orders("a", clock.now - 30 * DAY + timedelta(seconds=1)))
+    segment_id = await active_segment(workspace, "Fresh", ordered_since("now-30d"))
+    crossing = clock.now + timedelta(seconds=1) + TICK
+    (job,) = [j for j in default_jobs(runtime) if j.name == "time sweeper"]
+    assert job.interval_s == 5
+
+    # when: time runs on, with the sweeper scheduled
+    runtime.clock = WallClock(clock.now)
+    running = asyncio.create_task(_loop(runtime, job))
+    try:
+        events: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 15
+        while not events and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            events = await logged_events(workspace, segment_id)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    # then: a left, recorded less than 10 s after the instant it crossed
+    assert summary(events) == [("LEFT", "a")]
+    recorded = datetime.fromisoformat(events[0]["occurredAt"])
+    assert timedelta(0) <= recorded - crossing < timedelta(seconds=10)
