@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
 from api.background import _loop, default_jobs
 from api.runtime import Runtime
+from api.services.customer_import import file_lines, import_customers
 from api.services.membership import sweep
+from domain.import_job import FileFormat, ImportOptions
 from persistence.reevaluations import SWEEPS
 from tests.api.event_documents import active_segment, logged_events, ordered_since, summary
 from tests.api.segment_documents import create_ok, segment_ref, upsert_ok
@@ -272,3 +276,27 @@ async def test_a_crossing_customer_gets_its_event_within_10_s_of_the_instant(
     assert summary(events) == [("LEFT", "a")]
     recorded = datetime.fromisoformat(events[0]["occurredAt"])
     assert timedelta(0) <= recorded - crossing < timedelta(seconds=10)
+
+
+async def test_an_import_merge_stores_the_instants_of_what_it_wrote(
+    workspace: Workspace, runtime: Runtime, clock: FakeClock, tmp_path: Path
+) -> None:
+    now = clock.now
+    await upsert_ok(workspace, orders("a", now - 10 * DAY))
+    segment_id = await primed(workspace, runtime, ordered_since("now-30d"))
+    # when: a file moves a's last order and brings a new customer
+    lines = [orders("a", now - 20 * DAY), orders("m", now - 2 * DAY)]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = await import_customers(
+        runtime,
+        await workspace_pk(runtime, workspace),
+        file_lines(path),
+        ImportOptions(format=FileFormat.of(path.name)),
+    )
+    assert report.rejected == 0
+    # then: the merge stored both instants in its transaction
+    assert await next_instants(runtime, segment_id) == {
+        "a": now + 10 * DAY + TICK,
+        "m": now + 28 * DAY + TICK,
+    }
