@@ -105,7 +105,7 @@ def default_jobs(runtime: Runtime) -> list[Periodic]:
     stats_every = max(1.0, settings.stats_max_age_s / 4)
     return [
         Periodic("segment stats", stats_every, refresh_stale_stats, leader_only=True),
-        Periodic("time sweeper", max(1.0, settings.sweep_interval_s), sweep, leader_only=True),
+        Periodic("time sweeper", max(0.05, settings.sweep_interval_s), sweep, leader_only=True),
         Periodic("event retention", 3600.0, prune_events, leader_only=True),
         Periodic("snapshot scheduler", 30.0, run_due, leader_only=True),
         Periodic("tracked event retention", 3600.0, prune_tracked_events, leader_only=True),

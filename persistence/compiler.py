@@ -124,13 +124,15 @@ class UnknownSegment(Exception):
 
 def compile_predicate(node: Node, ctx: CompileContext) -> Bool:
     """The membership condition for `customer` rows (correlate with `customer_table`)."""
-    return _Compiler(ctx).node(node, None)
+    return PredicateCompiler(ctx).node(node, None)
 
 
 # --- the compiler -------------------------------------------------------------
 
 
-class _Compiler:
+class PredicateCompiler:
+    """One compile: node by node, with fresh aliases (persistence.boundaries reuses it)."""
+
     def __init__(self, ctx: CompileContext) -> None:
         self.ctx = ctx
         self.aliases = 0
@@ -268,10 +270,23 @@ class _Compiler:
         event without id (they are optional) after those with one; then the most
         recently stored first, so the N records are always the same ones.
         """
+        recent = self.recent_records(node, table)
+        matching = self.node(node.where, (node.scope, recent)) if node.where else true()
+        if node.quantifier is Quantifier.ANY:
+            return exists().select_from(recent).where(matching)
+        if node.quantifier is Quantifier.ALL:
+            any_record = exists().where(table.c.customer_pk == c.c.pk)
+            return and_(any_record, not_(exists().select_from(recent).where(not_(matching))))
+        assert node.count is not None
+        counted = select(func.count()).select_from(recent).where(matching).scalar_subquery()
+        return count_compare(node.count, counted)
+
+    def recent_records(self, node: Related, table: Any) -> Any:
+        """The customer's `node.last` most recent records of `table`, as a subquery."""
         assert node.last is not None
         time_field = SCOPE_TIME_FIELD[node.scope]
         assert time_field is not None
-        recent = (
+        return (
             select(table)
             .where(table.c.customer_pk == c.c.pk)
             .order_by(
@@ -283,15 +298,6 @@ class _Compiler:
             .correlate(c)
             .subquery(f"last_{node.scope.value.lower()}_{self.aliases}")
         )
-        matching = self.node(node.where, (node.scope, recent)) if node.where else true()
-        if node.quantifier is Quantifier.ANY:
-            return exists().select_from(recent).where(matching)
-        if node.quantifier is Quantifier.ALL:
-            any_record = exists().where(table.c.customer_pk == c.c.pk)
-            return and_(any_record, not_(exists().select_from(recent).where(not_(matching))))
-        assert node.count is not None
-        counted = select(func.count()).select_from(recent).where(matching).scalar_subquery()
-        return count_compare(node.count, counted)
 
     # ---- segment references ------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.selectable import Exists, ScalarSelect, Select
 from sqlalchemy.sql.visitors import iterate
 
+from domain.boundaries import Instant
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.fields import FieldCatalog
 from domain.predicate import (
@@ -24,6 +25,7 @@ from domain.predicate import (
 from domain.predicate_parser import parse_predicate
 from domain.segment import Segment, SegmentKind
 from domain.segment_graph import find_cycle
+from persistence.boundaries import next_change
 from persistence.compiler import (
     CompileContext,
     NoSegments,
@@ -214,6 +216,11 @@ class WorkspaceSegments:
                 "Segment references would form a cycle: " + " -> ".join(cycle) + ".",
                 path,
             )
+
+    def next_change(self, instant: Instant, now: datetime) -> ColumnElement[datetime]:
+        """When a customer's membership can next change by the clock (domain.boundaries)."""
+        ctx = CompileContext(now, self.catalog, self, stored_membership, self.workspace_pk)
+        return next_change(instant, ctx)
 
     def condition(self, segment: Segment, now: datetime) -> ColumnElement[bool]:
         """Who is in `segment` now: its stored list if STATIC, its predicate live otherwise."""

@@ -56,6 +56,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
 
 from domain.segment import SegmentKind
+from persistence import boundaries
 from persistence.count_forms import for_few_customers
 from persistence.definitions import version_of
 from persistence.evaluation import reads_other_rows
@@ -100,6 +101,8 @@ class Tracked:
     pk: int
     id: str
     condition: ColumnElement[bool]
+    next_at: ColumnElement[datetime] | None = None  # when time-bounded: persistence.boundaries
+    boundary_key: str | None = None
 
     @cached_property
     def for_few_customers(self) -> ColumnElement[bool]:
@@ -180,6 +183,13 @@ SELECT 'free' AS what, pk, NULL AS id FROM free
 UNION ALL SELECT 'segment', pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))
 UNION ALL SELECT 'customer', pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))
 """
+
+
+def _pairs_by_segment(pairs: set[tuple[int, int]]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for segment_pk, customer_pk in pairs:
+        found.setdefault(segment_pk, set()).add(customer_pk)
+    return found
 
 
 def _count_moves(transitions: list[Transition]) -> dict[str, list[int]]:
@@ -321,9 +331,42 @@ class MembershipLog:
             # Not in a `finally`: a comparison that fails aborts the transaction, and a
             # statement sent after it would only hide that error under another.
             await self._put_back_plans(plans)
-        if not changes:
-            return []
-        return await self._apply(changes, base, now)
+        transitions, skipped = await self._apply(changes, base, now) if changes else ([], set())
+        await self._store_boundaries(tracked, customers, now, skipped)
+        return transitions
+
+    async def _store_boundaries(
+        self,
+        tracked: Sequence[Tracked],
+        customers: Sequence[int] | Wanted | None,
+        now: datetime,
+        skipped: set[tuple[int, int]],
+    ) -> None:
+        """The next time boundary of every (time-bounded segment, customer) just judged.
+
+        A whole-workspace reconcile recomputes the segments' rows from scratch. An
+        entry left to the transaction holding the customer is due again at once.
+        """
+        bounded = {t.pk: t for t in tracked if t.next_at is not None}
+        if not bounded:
+            return
+        next_at = {pk: t.next_at for pk, t in bounded.items() if t.next_at is not None}
+        if customers is None:
+            keys = {pk: t.boundary_key or "" for pk, t in bounded.items()}
+            await boundaries.recompute(self.conn, self.workspace_pk, next_at, keys)
+            if skipped:
+                late = _pairs_by_segment(skipped)
+                await boundaries.store(self.conn, self.workspace_pk, late, next_at, now, skipped)
+            return
+        evaluated: dict[int, set[int]] = {}
+        if isinstance(customers, Mapping):
+            for customer_pk, segments in customers.items():
+                for segment_pk in segments:
+                    if segment_pk in bounded:
+                        evaluated.setdefault(segment_pk, set()).add(customer_pk)
+        else:
+            evaluated = {pk: set(customers) for pk in bounded}
+        await boundaries.store(self.conn, self.workspace_pk, evaluated, next_at, now, skipped)
 
     async def sweep(
         self, tracked_at: Callable[[datetime], Sequence[Tracked]], clock: Callable[[], datetime]
@@ -458,12 +501,16 @@ class MembershipLog:
 
     async def _apply(
         self, changes: list[tuple[str, int, int]], base: int, now: datetime
-    ) -> list[Transition]:
+    ) -> tuple[list[Transition], set[tuple[int, int]]]:
+        """Record `changes`; returns the transitions and the (segment, customer) entries
+        left to the transaction holding the customer."""
         free, names = await self._unlocked_and_names(changes)
+        skipped = {(s, cu) for kind, s, cu in changes if kind == ENTERED and cu not in free}
         changes = [ch for ch in changes if ch[0] == LEFT or ch[2] in free]
         if not changes:
-            return []
-        return await self._record(changes, base, now, store_membership=True, names=names)
+            return [], skipped
+        recorded = await self._record(changes, base, now, store_membership=True, names=names)
+        return recorded, skipped
 
     async def _unlocked_and_names(
         self, changes: list[tuple[str, int, int]]

@@ -44,3 +44,25 @@ class Reevaluations:
 
 
 REEVALUATIONS = Reevaluations()
+
+
+@dataclass
+class Sweeps:
+    """What the time sweeper re-evaluated: totals since the process started, and the last
+    sweep of each workspace (customers whose boundary had passed, segments compared whole)."""
+
+    sweeps: int = 0
+    customers_due: int = 0  # customers re-evaluated because a time boundary passed
+    segments_primed: int = 0  # time-bounded segments compared whole to (re)compute their rows
+    segments_rescanned: int = 0  # segments whose instants cannot be computed, compared whole
+    last: dict[int, tuple[int, int, int]] = field(default_factory=dict, repr=False)
+
+    def record(self, workspace_pk: int, due: int, primed: int, rescanned: int) -> None:
+        self.sweeps += 1
+        self.customers_due += due
+        self.segments_primed += primed
+        self.segments_rescanned += rescanned
+        self.last[workspace_pk] = (due, primed, rescanned)
+
+
+SWEEPS = Sweeps()

@@ -64,7 +64,7 @@ class Settings:
     stats_max_age_s: int = 60
     slow_evaluation_ms: int = 1_000
     background_jobs: bool = True
-    sweep_interval_s: int = 60
+    sweep_interval_s: float = 5
     event_retention_days: int = 30
     subscriber_buffer: int = 10_000
     export_timeout_ms: int = 600_000
@@ -105,7 +105,7 @@ class Settings:
             max_import_bytes=_int("SEGMENTQL_MAX_IMPORT_BYTES", 20_000_000_000),
             stats_max_age_s=_int("SEGMENTQL_STATS_MAX_AGE_S", 60),
             slow_evaluation_ms=_int("SEGMENTQL_SLOW_EVALUATION_MS", 1_000),
-            sweep_interval_s=_int("SEGMENTQL_SWEEP_INTERVAL_S", 60),
+            sweep_interval_s=_float("SEGMENTQL_SWEEP_INTERVAL_S", 5),
             event_retention_days=_int("SEGMENTQL_EVENT_RETENTION_DAYS", 30),
             subscriber_buffer=_int("SEGMENTQL_SUBSCRIBER_BUFFER", 10_000),
             export_timeout_ms=_int("SEGMENTQL_EXPORT_TIMEOUT_MS", 600_000),

@@ -350,6 +350,35 @@ class SegmentMember(SQLModel, table=True):
     )
 
 
+class SegmentBoundary(SQLModel, table=True):
+    """When a customer's membership of a time-relative ACTIVE segment can next change
+    with the clock alone (domain.boundaries); the sweeper re-evaluates the rows due.
+
+    No foreign key to the customer: inserting one would take a KEY SHARE lock on a
+    customer row while the workspace row is held (see persistence.membership); the
+    rows of a deleted customer are dropped when they fall due.
+    """
+
+    __tablename__ = "segment_boundary"
+    __table_args__ = (Index("segment_boundary_due_idx", "segment_pk", "next_at"),)
+    segment_pk: int = _segment()
+    customer_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    workspace_pk: int = _workspace()
+    next_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SegmentBoundaryState(SQLModel, table=True):
+    """Which description of its instants a segment's boundary rows were computed from.
+
+    A segment without a row here, or with another `key` (its predicate, or one it
+    references, changed), has its rows recomputed by a full rescan first.
+    """
+
+    __tablename__ = "segment_boundary_state"
+    segment_pk: int = _segment()
+    key: str = Field(sa_column=Column(String(64), nullable=False))
+
+
 class SegmentUsage(SQLModel, table=True):
     __tablename__ = "segment_usage"
     segment_pk: int = _segment()

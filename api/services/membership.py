@@ -15,9 +15,10 @@ from api.runtime import Runtime
 from api.services.tracked_segments import tracked_segments
 from domain.footprint import EVERYTHING, Footprint
 from domain.segment import Segment
+from persistence import boundaries
 from persistence.evaluation import WorkspaceSegments
 from persistence.membership import MembershipLog, Transition
-from persistence.reevaluations import REEVALUATIONS
+from persistence.reevaluations import REEVALUATIONS, SWEEPS
 from persistence.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -104,6 +105,7 @@ async def record_baseline(
     await log.enter_exclusively()
     segments = await workspace_segments(uow)
     count = await uow.segments.store_members_where(segment.pk, segments.condition(segment, now))
+    await boundaries.forget(uow.conn, segment.pk)  # no write kept them while it was not ACTIVE
     await log.set_baseline(segment.pk, count)
     return count
 
@@ -139,12 +141,32 @@ async def sweep(runtime: Runtime) -> int:
 
 
 async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
+    """One workspace's time-relative ACTIVE segments, each the cheapest way it can be.
+
+    A time-bounded segment (domain.boundaries) re-evaluates only the customers
+    whose next instant has passed. One whose rows are missing or were computed
+    from another definition is compared whole once, under the workspace row,
+    which also recomputes its rows; a segment whose instants cannot be computed
+    is rescanned at every sweep, as before.
+    """
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         tracked = await tracked_segments(uow)
         if tracked is None:
             return 0
-        done = await MembershipLog(uow.conn, workspace_pk).sweep(
-            tracked.at(tracked.reaches_time), runtime.clock
-        )
+        log = MembershipLog(uow.conn, workspace_pk)
+        keys = tracked.boundary_keys()
+        primed = await boundaries.primed(uow.conn, keys)
+        unprimed = set(keys) - primed
+        done: list[Transition] = []
+        if unprimed:
+            done += await log.reconcile(tracked.at(lambda s: s.pk in unprimed), None, runtime.clock)
+        rescanned = {s.pk for s in tracked.active if tracked.reaches_time(s) and s.pk not in keys}
+        if rescanned:
+            done += await log.sweep(tracked.at(lambda s: s.pk in rescanned), runtime.clock)
+        wanted = await boundaries.due(uow.conn, primed, runtime.clock())
+        SWEEPS.record(workspace_pk, len(wanted), len(unprimed), len(rescanned))
+        if wanted:
+            needed = frozenset().union(*wanted.values())
+            done += await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, runtime.clock)
         await uow.commit()
     return len(done)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.boundaries import Instant, NotBounded, boundary, boundary_key
 from domain.fields import FieldCatalog
 from domain.footprint import NOTHING, DependencyIndex, Footprint, dependencies
 from domain.segment import Segment, SegmentKind
@@ -44,6 +45,7 @@ class TrackedSegments:
     active: tuple[Segment, ...]
     fixed: dict[int, Tracked]  # by segment pk: no relative time anywhere in them
     readers: DependencyIndex  # segment pks by what their predicates read
+    bounds: dict[int, Instant]  # by pk: time-relative segments whose next changes are known
 
     @classmethod
     def compile(cls, segments: WorkspaceSegments) -> TrackedSegments:
@@ -56,7 +58,12 @@ class TrackedSegments:
             if s.pk and not segments.reaches_time(s.id)
         }
         readers = DependencyIndex({s.pk: _reads(segments, s) for s in active if s.pk})
-        return cls(segments, active, fixed, readers)
+        bounds = {
+            s.pk: found
+            for s in active
+            if s.pk and s.pk not in fixed and (found := _bound(segments, s)) is not None
+        }
+        return cls(segments, active, fixed, readers, bounds)
 
     @property
     def pks(self) -> list[int]:
@@ -80,9 +87,30 @@ class TrackedSegments:
 
         return conditions
 
+    def boundary_keys(self) -> dict[int, str]:
+        """The time-bounded segments (swept by due rows, not rescans), each with the name
+        of its description (rows computed from another are stale)."""
+        return {pk: boundary_key(instant) for pk, instant in self.bounds.items()}
+
     def _timed(self, segment: Segment, now: datetime) -> Tracked:
         assert segment.pk is not None
-        return Tracked(segment.pk, segment.id, self.segments.condition(segment, now))
+        condition = self.segments.condition(segment, now)
+        instant = self.bounds.get(segment.pk)
+        if instant is None:
+            return Tracked(segment.pk, segment.id, condition)
+        next_at = self.segments.next_change(instant, now)
+        return Tracked(segment.pk, segment.id, condition, next_at, boundary_key(instant))
+
+
+def _bound(segments: WorkspaceSegments, segment: Segment) -> Instant | None:
+    """The segment's time boundary description; None when it falls back to rescans."""
+    node = segments.predicate(segment.id)
+    if node is None:
+        return None
+    try:
+        return boundary(node, segments.predicate)
+    except NotBounded:
+        return None
 
 
 def _reads(segments: WorkspaceSegments, segment: Segment) -> Footprint:

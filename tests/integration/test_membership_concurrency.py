@@ -11,15 +11,20 @@ repeat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
+from api.background import Periodic, _loop
 from api.runtime import Runtime
 from api.services.customers import delete_customers, upsert_customers
 from api.services.membership import sweep
+from persistence.reevaluations import SWEEPS
 from tests.api.event_documents import (
     active_segment,
     in_germany,
@@ -80,8 +85,9 @@ async def assert_consistent(
     return events
 
 
+@pytest.mark.parametrize("scheduled", [False, True], ids=["sweep-loop", "scheduled-100ms"])
 async def test_concurrent_writes_and_sweeps_keep_membership_counts_and_log_exact(
-    workspace: Workspace, runtime: Runtime, clock: FakeClock
+    workspace: Workspace, runtime: Runtime, clock: FakeClock, scheduled: bool
 ) -> None:
     # given: customers on both sides of two boundaries (k4, never written, ages out on its
     # own), and four ACTIVE segments
@@ -136,8 +142,19 @@ async def test_concurrent_writes_and_sweeps_keep_membership_counts_and_log_exact
             await asyncio.sleep(0.02)  # pacing only: let writers in between sweeps
         return swept
 
+    async def scheduled_sweeper() -> int:
+        """The server's job (api.background) every 100 ms; sweeps counted, not transitions."""
+        before = SWEEPS.sweeps
+        job = asyncio.create_task(_loop(runtime, Periodic("time sweeper", 0.1, sweep)))
+        while writing:
+            await asyncio.sleep(0.02)
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        return SWEEPS.sweeps - before
+
     # when: eight writers race each other and the sweeper
-    sweeping = asyncio.create_task(sweeper())
+    sweeping = asyncio.create_task(scheduled_sweeper() if scheduled else sweeper())
     try:
         await asyncio.gather(*(writer(task) for task in range(TASKS)))
     finally:

@@ -1,0 +1,59 @@
+"""segment_boundary: each customer's next time boundary per time-relative ACTIVE segment
+
+The sweeper re-evaluates only the customers whose instant has passed
+(domain.boundaries) instead of rescanning every time-relative segment.
+segment_boundary_state records which description of a segment's instants its
+rows follow; with no state, the sweeper rescans the segment once and fills
+the rows, so an upgraded database needs no backfill here.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-03 18:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "segment_boundary",
+        sa.Column(
+            "segment_pk",
+            sa.BigInteger,
+            sa.ForeignKey("segment.pk", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("customer_pk", sa.BigInteger, primary_key=True),
+        sa.Column(
+            "workspace_pk",
+            sa.BigInteger,
+            sa.ForeignKey("workspace.pk", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("segment_boundary_due_idx", "segment_boundary", ["segment_pk", "next_at"])
+    op.create_table(
+        "segment_boundary_state",
+        sa.Column(
+            "segment_pk",
+            sa.BigInteger,
+            sa.ForeignKey("segment.pk", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("key", sa.String(64), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("segment_boundary_state")
+    op.drop_index("segment_boundary_due_idx", table_name="segment_boundary")
+    op.drop_table("segment_boundary")
