@@ -369,6 +369,13 @@ class _Merged:
         add(self.changes, pk, change)
 
 
+async def allow_import_time(conn: AsyncConnection, timeout_ms: int) -> None:
+    """The rest of the caller's transaction runs under the import's own statement timeout:
+    a chunk's merge and re-evaluation are set-based statements over 20,000 customers, which
+    the service's timeout (sized for one request's reads) would cut off on a busy server."""
+    await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
+
 def _sent_bits(fields: Sequence[str], values: dict[str, Any]) -> int:
     bits = 0
     for bit, name in enumerate(fields):

@@ -46,7 +46,7 @@ from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
 from persistence.bulk_load import NoProgress, ProgressSink
 from persistence.customer_import import SeenIds
-from persistence.customer_staging import StagedChunk
+from persistence.customer_staging import StagedChunk, allow_import_time
 from persistence.unit_of_work import UnitOfWork
 
 BATCH = 1000
@@ -304,10 +304,12 @@ class _Writer:
         self.runtime, self.workspace_pk, self.strict = runtime, workspace_pk, strict
         self.report = report
         self._whole: UnitOfWork | None = None
+        self._timeout_ms = runtime.settings.import_statement_timeout_ms
 
     async def __aenter__(self) -> _Writer:
         if self.strict:
             self._whole = await UnitOfWork(self.runtime.engine, self.workspace_pk).__aenter__()
+            await allow_import_time(self._whole.conn, self._timeout_ms)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -341,5 +343,6 @@ class _Writer:
             yield self._whole
             return
         async with UnitOfWork(self.runtime.engine, self.workspace_pk) as uow:
+            await allow_import_time(uow.conn, self._timeout_ms)
             yield uow
             await uow.commit()

@@ -4,10 +4,12 @@ events customersUpsert would, and merges a customer created under it by another 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from api.runtime import Runtime
 from api.services.customer_import import file_lines, import_customers
@@ -140,3 +142,20 @@ async def test_a_customer_created_by_another_write_during_the_merge_keeps_its_co
     assert (zoe["email"], zoe["city"], zoe["country"]) == ("zoe@example.com", "Rome", "DE")
     events = await logged_events(workspace, segment_id)
     assert [(e["kind"], e["customerId"]) for e in events] == [("ENTERED", "zoe")]
+
+
+async def test_an_import_runs_under_its_own_statement_timeout(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path
+) -> None:
+    # given an import timeout far below what a chunk's merge takes (the service's is 5 s)
+    assert runtime.settings.import_statement_timeout_ms > runtime.settings.statement_timeout_ms
+    hurried = replace(runtime, settings=replace(runtime.settings, import_statement_timeout_ms=1))
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(jsonl(*({**ADA, "id": f"t{i}"} for i in range(3000))))
+
+    # when the import runs, then its merge is cut off by that timeout, not the service's
+    with pytest.raises(asyncpg.QueryCanceledError):
+        await import_customers(
+            hurried, await pk_of(runtime, workspace), file_lines(path), ImportOptions()
+        )
+    assert await customer(workspace, "t1") is None
