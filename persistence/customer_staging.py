@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.customer import CUSTOMER_ATTRS, EXCLUDED_ORDER_STATUSES, RELATED_ATTRS, CustomerChange
 from domain.fields import CUSTOM_PROPERTY_PREFIX
 from domain.footprint import EVERYTHING, Footprint, changed_fields
+from persistence import customer_fingerprints
 from persistence.changes import add, scope_changed
 from persistence.customers import UpsertOutcome
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
@@ -59,7 +60,7 @@ def _stage_ddl() -> list[str]:
         "ON COMMIT DELETE ROWS",
         f"CREATE TEMP TABLE IF NOT EXISTS {CUSTOMER_STAGE} (id text, sent integer, "
         f"{customer_columns}, created_at timestamptz, props_set jsonb, props_removed text[], "
-        "props_cleared boolean) ON COMMIT DELETE ROWS",
+        "props_cleared boolean, line_hash bytea) ON COMMIT DELETE ROWS",
     ]
     for scope, fields in SCOPE_FIELDS.items():
         table = SCOPE_TABLES[scope]
@@ -247,6 +248,7 @@ UPDATE: membership inserts, whose foreign key takes KEY SHARE, go ahead)."""
 STAGES = [PK_STAGE, CUSTOMER_STAGE, *(_stage_name(scope) for scope in SCOPE_FIELDS)]
 _PREPARE = ";\n".join([*_stage_ddl(), f"TRUNCATE {', '.join(STAGES)}"])
 CUSTOMER_MERGE = _customer_merge()
+_NOTE_FINGERPRINTS = customer_fingerprints.NOTE.format(stage=CUSTOMER_STAGE, pk_stage=PK_STAGE)
 CUSTOMER_REMERGE = _customer_merge(unresolved_only=True)
 RECORDS_MERGE = {scope: _records_merge(scope) for scope in SCOPE_FIELDS}
 
@@ -269,7 +271,8 @@ class StagedChunk:
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.ids
 
-    def add(self, change: CustomerChange) -> None:
+    def add(self, change: CustomerChange, line_hash: bytes | None = None) -> None:
+        """Stage the change; `line_hash` (its line's fingerprint) is noted once it is merged."""
         values = change.values
         self.ids.add(change.id)
         self.customers.append(
@@ -281,6 +284,7 @@ class StagedChunk:
                 json.dumps(change.properties_set),
                 list(change.properties_removed),
                 change.properties_cleared,
+                line_hash,
             )
         )
         for scope, records in change.related.items():
@@ -332,6 +336,7 @@ class StagedChunk:
             await raw.execute(_TOUCH, sorted(touched), now)
             for pk in touched:
                 merged.note(pk, changed_fields("updatedAt"))
+        await raw.execute(_NOTE_FINGERPRINTS)
         ids = [row[0] for row in self.customers]
         pks = sorted(merged.written | related)
         return UpsertOutcome(ids, pks, merged.parents, merged.changes)
