@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from domain.iso_codes import is_country, is_currency, is_language
 MAX_BATCH = 1000
 MAX_ID_LENGTH = 255
 MAX_PROPERTIES = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class PaymentMethodType(enum.Enum):
@@ -136,7 +138,7 @@ def check_id(raw: object, path: Sequence[str]) -> str:
         raise DomainError(
             ErrorCode.TOO_LONG, f"An id has at most {MAX_ID_LENGTH} characters.", path
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw) or not storable_text(raw):
+    if _CONTROL.search(raw) or not storable_text(raw):
         raise DomainError(
             ErrorCode.INVALID, "An id cannot contain control characters or invalid Unicode.", path
         )

@@ -26,7 +26,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.customer import CUSTOMER_ATTRS, EXCLUDED_ORDER_STATUSES, RELATED_ATTRS, CustomerChange
-from domain.footprint import EVERYTHING
+from domain.fields import CUSTOM_PROPERTY_PREFIX
+from domain.footprint import EVERYTHING, Footprint, changed_fields
+from persistence import customer_fingerprints
+from persistence.changes import add, scope_changed
 from persistence.customers import UpsertOutcome
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
 
@@ -57,7 +60,7 @@ def _stage_ddl() -> list[str]:
         "ON COMMIT DELETE ROWS",
         f"CREATE TEMP TABLE IF NOT EXISTS {CUSTOMER_STAGE} (id text, sent integer, "
         f"{customer_columns}, created_at timestamptz, props_set jsonb, props_removed text[], "
-        "props_cleared boolean) ON COMMIT DELETE ROWS",
+        "props_cleared boolean, line_hash bytea) ON COMMIT DELETE ROWS",
     ]
     for scope, fields in SCOPE_FIELDS.items():
         table = SCOPE_TABLES[scope]
@@ -85,19 +88,43 @@ def _differs(columns: Sequence[str]) -> str:
     return f"m.old_pk IS NULL OR ROW({new}) IS DISTINCT FROM ROW({old})"
 
 
-def _customer_merge() -> str:
+def _changed_fields(columns: Sequence[tuple[str, str]]) -> str:
+    """The API names of the merged columns whose values moved, custom properties by key."""
+    moved = ", ".join(
+        f"CASE WHEN m.new_{col} IS DISTINCT FROM m.old_{col} THEN '{name}' END"
+        for name, col in columns
+    )
+    return f"""array_remove(ARRAY[{moved}], NULL) || ARRAY(
+        SELECT '{CUSTOM_PROPERTY_PREFIX}' || k FROM (
+            SELECT jsonb_object_keys(coalesce(m.old_properties, '{{}}'::jsonb))
+            UNION SELECT jsonb_object_keys(m.new_properties)
+        ) AS keys(k)
+        WHERE m.old_properties -> k IS DISTINCT FROM m.new_properties -> k
+    )"""
+
+
+def _customer_merge(unresolved_only: bool = False) -> str:
     """One statement: the chunk's customers merged, inserted or updated where they differ,
     and every staged id's pk noted in the pk stage; returns each written pk, whether it was
-    created, and the old and new parents of the written (their hasChild may have moved).
+    created, the old and new parents of the written (their hasChild may have moved) and the
+    fields whose values moved (the footprint of the write), and, with a null pk, the staged
+    ids that a concurrent write created between the probe and the insert.
 
     Each stored customer is found by its unique key, one probe a staged row (a
     LATERAL with LIMIT, which the planner keeps as such): the work follows the
     chunk's size, never the workspace's, whatever the statistics say. A new
     customer gets its activity from its staged orders (it has no others); one
     that existed is recomputed after its orders are merged (`_ACTIVITY`).
+
+    The stored customers are updated, the new ones inserted with `ON CONFLICT DO
+    NOTHING`: a customer another transaction created meanwhile is not
+    overwritten with this line's columns alone (its other columns would be lost),
+    but reported, to be merged again (`unresolved_only`) on top of what it holds.
     """
     columns = [snake(name) for name in CUSTOMER_FIELDS] + ["created_at", "properties"]
+    named = [(name, snake(name)) for name in CUSTOMER_FIELDS] + [("createdAt", "created_at")]
     activity = ["orders_count", "total_spent", "first_order_at", "last_order_at"]
+    only = f"JOIN {PK_STAGE} k ON k.id = s.id AND k.pk IS NULL" if unresolved_only else ""
     return f"""
 WITH activity AS (
     SELECT customer_id,
@@ -116,27 +143,38 @@ WITH activity AS (
               ELSE coalesce(o.properties, '{{}}'::jsonb) END || s.props_set) - s.props_removed
             AS new_properties,
         o.properties AS old_properties, o.parent_id AS previous_parent
-    FROM {CUSTOMER_STAGE} s LEFT JOIN LATERAL (
+    FROM {CUSTOMER_STAGE} s {only} LEFT JOIN LATERAL (
         SELECT * FROM customer c WHERE c.workspace_pk = $1 AND c.id = s.id LIMIT 1
     ) o ON true
-), written AS (
+), updated AS (
+    UPDATE customer c SET
+        {", ".join(f"{col} = m.new_{col}" for col in columns)}, updated_at = $2
+    FROM merged m
+    WHERE c.pk = m.old_pk AND ({_differs(columns)})
+    RETURNING c.pk, c.id, c.parent_id
+), inserted AS (
     INSERT INTO customer (workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
                           updated_at)
     SELECT $1, m.id, {", ".join(f"m.new_{col}" for col in columns)},
         {", ".join(f"coalesce(a.{col}, 0)" for col in activity[:2])},
         {", ".join(f"a.{col}" for col in activity[2:])}, $2
     FROM merged m LEFT JOIN activity a ON a.customer_id = m.id
-    WHERE {_differs(columns)}
+    WHERE m.old_pk IS NULL
     ORDER BY m.id COLLATE "C"
-    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO UPDATE SET
-        {", ".join(f"{col} = EXCLUDED.{col}" for col in [*columns, "updated_at"])}
-    RETURNING pk, id, parent_id, xmax = 0 AS created
+    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO NOTHING
+    RETURNING pk, id, parent_id
+), written AS (
+    SELECT pk, id, parent_id, false AS created FROM updated
+    UNION ALL SELECT pk, id, parent_id, true FROM inserted
 ), noted AS (
     INSERT INTO {PK_STAGE} (id, pk)
     SELECT m.id, coalesce(w.pk, m.old_pk) FROM merged m LEFT JOIN written w ON w.id = m.id
+    ON CONFLICT (id) DO UPDATE SET pk = EXCLUDED.pk
 )
-SELECT w.pk, w.created, w.parent_id, m.previous_parent
-FROM written w JOIN merged m ON m.id = w.id
+SELECT w.pk, w.created, w.parent_id, m.previous_parent, {_changed_fields(named)} AS changed,
+    m.id
+FROM merged m LEFT JOIN written w ON w.id = m.id
+WHERE w.pk IS NOT NULL OR m.old_pk IS NULL
 """
 
 
@@ -171,23 +209,32 @@ _ACTIVITY = f"""
 UPDATE customer c SET orders_count = a.n, total_spent = a.spent,
     first_order_at = a.first, last_order_at = a.last
 FROM (
-    SELECT t.pk,
+    SELECT t.pk, p.orders_count AS old_n, p.total_spent AS old_spent,
+        p.first_order_at AS old_first, p.last_order_at AS old_last,
         count(o.pk) FILTER (WHERE counted) AS n,
         coalesce(sum(coalesce(o.amount, 0)) FILTER (WHERE counted), 0) AS spent,
         min(o.placed_at) FILTER (WHERE counted) AS first,
         max(o.placed_at) FILTER (WHERE counted) AS last
     FROM unnest($1::bigint[]) AS t(pk)
+    JOIN customer p ON p.pk = t.pk
     LEFT JOIN LATERAL (
         SELECT o.pk, o.amount, o.placed_at,
             coalesce(o.status, 'PLACED') NOT IN ({_EXCLUDED}) AS counted
         FROM customer_order o WHERE o.customer_pk = t.pk
     ) o ON true
-    GROUP BY t.pk
+    GROUP BY t.pk, p.pk
 ) a
 WHERE c.pk = a.pk
+RETURNING c.pk, array_remove(ARRAY[
+    CASE WHEN a.old_n IS DISTINCT FROM a.n THEN 'ordersCount' END,
+    CASE WHEN a.old_spent IS DISTINCT FROM a.spent THEN 'totalSpent' END,
+    CASE WHEN a.old_first IS DISTINCT FROM a.first THEN 'firstOrderAt' END,
+    CASE WHEN a.old_last IS DISTINCT FROM a.last THEN 'lastOrderAt' END
+], NULL) AS changed
 """
 """ordersCount, totalSpent, first/lastOrderAt recomputed from the orders, as
-`CustomerRepository.refresh_activity` does, for the customers whose orders changed."""
+`CustomerRepository.refresh_activity` does, for the customers whose orders changed;
+returns which of the four moved for each."""
 
 _LOCK = """
 SELECT count(*) FROM (
@@ -201,6 +248,8 @@ UPDATE: membership inserts, whose foreign key takes KEY SHARE, go ahead)."""
 STAGES = [PK_STAGE, CUSTOMER_STAGE, *(_stage_name(scope) for scope in SCOPE_FIELDS)]
 _PREPARE = ";\n".join([*_stage_ddl(), f"TRUNCATE {', '.join(STAGES)}"])
 CUSTOMER_MERGE = _customer_merge()
+_NOTE_FINGERPRINTS = customer_fingerprints.NOTE.format(stage=CUSTOMER_STAGE, pk_stage=PK_STAGE)
+CUSTOMER_REMERGE = _customer_merge(unresolved_only=True)
 RECORDS_MERGE = {scope: _records_merge(scope) for scope in SCOPE_FIELDS}
 
 
@@ -222,7 +271,8 @@ class StagedChunk:
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.ids
 
-    def add(self, change: CustomerChange) -> None:
+    def add(self, change: CustomerChange, line_hash: bytes | None = None) -> None:
+        """Stage the change; `line_hash` (its line's fingerprint) is noted once it is merged."""
         values = change.values
         self.ids.add(change.id)
         self.customers.append(
@@ -234,6 +284,7 @@ class StagedChunk:
                 json.dumps(change.properties_set),
                 list(change.properties_removed),
                 change.properties_cleared,
+                line_hash,
             )
         )
         for scope, records in change.related.items():
@@ -251,8 +302,10 @@ class StagedChunk:
     async def merge(self, conn: AsyncConnection, workspace_pk: int, now: datetime) -> UpsertOutcome:
         """COPY the chunk in and merge it, inside the caller's transaction (gate entered).
 
-        Says which customers were written (their own row or a record) and whose
-        hasChild may have moved, as `CustomerRepository.upsert` does.
+        Says which customers were written (their own row or a record), whose
+        hasChild may have moved, and what each written customer changed (a new
+        one: everything), as `CustomerRepository.upsert` does, so only the ACTIVE
+        segments reading what moved are re-evaluated.
         """
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
@@ -262,29 +315,70 @@ class StagedChunk:
             if rows:
                 await raw.copy_records_to_table(_stage_name(scope), records=rows)
         await raw.fetchval(_LOCK, workspace_pk, sorted(self.ids))
-        written: set[int] = set()
-        created: set[int] = set()
-        parents: set[str] = set()
-        for row in await raw.fetch(CUSTOMER_MERGE, workspace_pk, now):
-            written.add(int(row["pk"]))
-            if row["created"]:
-                created.add(int(row["pk"]))
-            parents.update(p for p in (row["parent_id"], row["previous_parent"]) if p is not None)
+        merged = _Merged()
+        raced = merged.add(await raw.fetch(CUSTOMER_MERGE, workspace_pk, now))
+        if raced:  # created by a concurrent write since the probe: merged on top of it
+            await raw.fetchval(_LOCK, workspace_pk, sorted(raced))
+            merged.add(await raw.fetch(CUSTOMER_REMERGE, workspace_pk, now), raced=True)
         related: set[int] = set()
         for scope, rows in self.records.items():
             if not rows:
                 continue
             changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope])}
             related |= changed
-            if scope == "orders" and changed - created:  # the created have theirs already
-                await raw.execute(_ACTIVITY, sorted(changed - created))
-        if related - written:  # only their records changed: they changed too
-            await raw.execute(_TOUCH, sorted(related - written), now)
+            for pk in changed:
+                merged.note(pk, scope_changed(scope))
+            if scope == "orders" and changed - merged.created:  # the created have theirs
+                for row in await raw.fetch(_ACTIVITY, sorted(changed - merged.created)):
+                    merged.note(int(row["pk"]), changed_fields(*row["changed"]))
+        touched = related - merged.written
+        if touched:  # only their records changed: they changed too
+            await raw.execute(_TOUCH, sorted(touched), now)
+            for pk in touched:
+                merged.note(pk, changed_fields("updatedAt"))
+        await raw.execute(_NOTE_FINGERPRINTS)
         ids = [row[0] for row in self.customers]
-        pks = sorted(written | related)
-        # What each merged customer changed is not told apart here: every written one is
-        # re-evaluated against every ACTIVE segment (unchanged customers were skipped).
-        return UpsertOutcome(ids, pks, parents, dict.fromkeys(pks, EVERYTHING))
+        pks = sorted(merged.written | related)
+        return UpsertOutcome(ids, pks, merged.parents, merged.changes)
+
+
+class _Merged:
+    """What the customer merge statement reported, gathered for the outcome."""
+
+    def __init__(self) -> None:
+        self.written: set[int] = set()
+        self.created: set[int] = set()
+        self.parents: set[str] = set()
+        self.changes: dict[int, Footprint] = {}
+
+    def add(self, rows: Sequence[Any], raced: bool = False) -> list[str]:
+        """Note the merge's rows; returns the ids a concurrent write created meanwhile."""
+        unresolved = []
+        for row in rows:
+            if row["pk"] is None:
+                unresolved.append(row["id"])
+                continue
+            pk = int(row["pk"])
+            self.written.add(pk)
+            if row["created"]:
+                self.created.add(pk)
+            self.parents.update(
+                p for p in (row["parent_id"], row["previous_parent"]) if p is not None
+            )
+            # a customer created here, or under this import by another write: anything moved
+            moved = raced or row["created"]
+            self.changes[pk] = EVERYTHING if moved else changed_fields("updatedAt", *row["changed"])
+        return unresolved
+
+    def note(self, pk: int, change: Footprint) -> None:
+        add(self.changes, pk, change)
+
+
+async def allow_import_time(conn: AsyncConnection, timeout_ms: int) -> None:
+    """The rest of the caller's transaction runs under the import's own statement timeout:
+    a chunk's merge and re-evaluation are set-based statements over 20,000 customers, which
+    the service's timeout (sized for one request's reads) would cut off on a busy server."""
+    await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
 def _sent_bits(fields: Sequence[str], values: dict[str, Any]) -> int:

@@ -68,6 +68,7 @@ class Settings:
     event_retention_days: int = 30
     subscriber_buffer: int = 10_000
     export_timeout_ms: int = 600_000
+    import_statement_timeout_ms: int = 600_000
     tracked_event_retention_days: int = 400
     webhook_allow_private: bool = False
     webhook_http_hosts: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ class Settings:
             event_retention_days=_int("SEGMENTQL_EVENT_RETENTION_DAYS", 30),
             subscriber_buffer=_int("SEGMENTQL_SUBSCRIBER_BUFFER", 10_000),
             export_timeout_ms=_int("SEGMENTQL_EXPORT_TIMEOUT_MS", 600_000),
+            import_statement_timeout_ms=_int("SEGMENTQL_IMPORT_STATEMENT_TIMEOUT_MS", 600_000),
             tracked_event_retention_days=_int("SEGMENTQL_TRACKED_EVENT_RETENTION_DAYS", 400),
             webhook_allow_private=os.environ.get("SEGMENTQL_WEBHOOK_ALLOW_PRIVATE") == "1",
             webhook_http_hosts=_list("SEGMENTQL_WEBHOOK_HTTP_HOSTS", []),

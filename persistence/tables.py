@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -514,6 +515,22 @@ class ImportJob(SQLModel, table=True):
     created_at: datetime | None = _ts(nullable=False)
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
+
+
+class CustomerImportFingerprint(SQLModel, table=True):
+    """The hash of the import line a customer last took, and its `updated_at` just after:
+    while the customer's `updated_at` is still that one, taking the same line again changes
+    nothing, and an import skips it unread (persistence/customer_fingerprints.py)."""
+
+    __tablename__ = "customer_import_fingerprint"
+    __table_args__ = (Index("customer_import_fingerprint_hash_idx", "line_hash"),)
+    customer_pk: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    line_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,9 +48,11 @@ from domain.customer_file import (
 )
 from domain.errors import DomainError, ErrorCode, ValidationFailed
 from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
+from domain.line_fingerprint import fingerprint, line_key
 from persistence.bulk_load import NoProgress, ProgressSink
+from persistence.customer_fingerprints import current
 from persistence.customer_import import SeenIds
-from persistence.customer_staging import StagedChunk
+from persistence.customer_staging import StagedChunk, allow_import_time
 from persistence.unit_of_work import UnitOfWork
 
 BATCH = 1000
@@ -56,6 +62,8 @@ CHUNK = 1 << 20
 CHUNK_CUSTOMERS = 20_000
 """Customers merged a transaction: big enough for set-based statements to pay, small
 enough that a chunk's rows and locks stay modest (memory stays flat whatever the file)."""
+LOOKUP_LINES = 2000
+"""Lines read ahead, fingerprinted and looked up at a time."""
 YIELD_EVERY = 200
 """Lines parsed between two turns given to the event loop (the merge in flight)."""
 
@@ -189,7 +197,8 @@ async def _write_file(
     """Chunk after chunk, the next one parsed and validated while this one is merged (the
     database works on its own core meanwhile)."""
     declared = await _declared(runtime, workspace_pk)
-    chunks = _Chunks(open_lines(), options.format, declared, writer.report)
+    lookup = None if options.strict else functools.partial(current, runtime.reader, workspace_pk)
+    chunks = _Chunks(open_lines(), options.format, declared, writer.report, workspace_pk, lookup)
     pending = asyncio.ensure_future(chunks.next())
     try:
         while (parsed := await pending) is not None:
@@ -205,6 +214,17 @@ async def _write_file(
             await pending
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A line read ahead, its fingerprint, and who had already taken that line."""
+
+    line: Line
+    digest: bytes | None
+    taken_by: str | None  # the customer whose current fingerprint it is, if any
+    in_flight: AbstractSet[str]  # the customers of the chunk being merged when looked up
+    chunk: int  # the number of the chunk being built when looked up
+
+
 class _Chunks:
     """The file's lines as chunks of validated changes, each customer id once a chunk.
 
@@ -215,6 +235,13 @@ class _Chunks:
     refused one is recorded in the report with its number and left out. A
     customer named again ends the chunk (the later line starts the next), so
     the later line wins, as two upserts in a row would have it.
+
+    Lines are read ahead `LOOKUP_LINES` at a time and fingerprinted
+    (domain.line_fingerprint); with `lookup`, a line its customer already took,
+    with no write since, is counted unchanged without being parsed. Not when the
+    customer is in a chunk that was not committed when the line was looked up
+    (the one being merged then, and those built since), whose fingerprint may be
+    about to move: that line is read.
     """
 
     def __init__(
@@ -223,37 +250,91 @@ class _Chunks:
         file_format: FileFormat,
         declared: Mapping[str, CustomPropertyDef],
         report: ImportReport,
+        workspace_pk: int,
+        lookup: Callable[[Sequence[bytes]], Awaitable[Mapping[bytes, str]]] | None,
     ) -> None:
         self.lines, self.format, self.declared, self.report = lines, file_format, declared, report
+        self.workspace_pk, self.lookup = workspace_pk, lookup
         self.header: CsvHeader | None = None
-        self.carried: CustomerChange | None = None
+        self.carried: tuple[CustomerChange, bytes | None] | None = None
         self.broken: FileBroken | None = None
+        self._broken_ahead: FileBroken | None = None
+        self.ahead: deque[_Read] = deque()
+        self.in_flight: AbstractSet[str] = frozenset()
+        self.number = 0  # of the chunk being built
+        self._key = (
+            line_key(workspace_pk, declared, None) if file_format is FileFormat.JSONL else None
+        )
 
     async def next(self) -> tuple[StagedChunk, int] | None:
         """The next chunk and how many lines it took; None at the end of the file."""
         if self.broken is not None:
             raise self.broken
         chunk, read = StagedChunk(), 0
+        self.number += 1
         if self.carried is not None:
-            chunk.add(self.carried)
+            chunk.add(*self.carried)
             self.carried = None
         try:
-            async for line in self.lines:
+            while len(chunk) < CHUNK_CUSTOMERS:
+                if not self.ahead and not await self._read_ahead():
+                    break
+                item = self.ahead.popleft()
                 read += 1
                 if read % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let the merge of the chunk before go on meanwhile
-                change = self._change(line)
+                if self._already_taken(item, chunk):
+                    self.report.lines += 1
+                    self.report.unchanged += 1
+                    continue
+                change = self._change(item.line)
                 if change is None:
                     continue
                 if change.id in chunk:
-                    self.carried = change
+                    self.carried = (change, item.digest)
                     break
-                chunk.add(change)
-                if len(chunk) >= CHUNK_CUSTOMERS:
-                    break
+                chunk.add(change, item.digest)
         except FileBroken as broken:
             self.broken = broken  # raised at the next call: the lines before it go in first
+        self.in_flight = chunk.ids  # merged while the next chunk is read
         return (chunk, read) if len(chunk) or read or self.broken else None
+
+    def _already_taken(self, item: _Read, chunk: StagedChunk) -> bool:
+        who = item.taken_by
+        return (
+            who is not None
+            and self.number - item.chunk <= 1  # else chunks in between would need checking
+            and who not in chunk
+            and who not in item.in_flight
+            and who not in self.in_flight
+        )
+
+    async def _read_ahead(self) -> bool:
+        """Read the next lines into `ahead`, fingerprinted and looked up; False at the end."""
+        if self._key is None and self.format is FileFormat.CSV and self.header is not None:
+            self._key = line_key(self.workspace_pk, self.declared, ",".join(self.header.columns))
+        size = LOOKUP_LINES if self._key is not None else 1  # a CSV file's header comes first
+        block: list[Line] = []
+        try:
+            async for line in self.lines:
+                block.append(line)
+                if len(block) >= size:
+                    break
+        except FileBroken as broken:
+            self._broken_ahead = broken
+        if not block:
+            if self._broken_ahead is not None:
+                raise self._broken_ahead
+            return False
+        key = self._key
+        digests = [None if key is None else fingerprint(key, line.data) for line in block]
+        taken: Mapping[bytes, str] = {}
+        if self.lookup is not None and key is not None:
+            taken = await self.lookup([d for d in digests if d is not None])
+        for line, digest in zip(block, digests, strict=True):
+            owner = taken.get(digest) if digest is not None else None
+            self.ahead.append(_Read(line, digest, owner, self.in_flight, self.number))
+        return True
 
     def _change(self, line: Line) -> CustomerChange | None:
         """The line's change; None for the header, a blank line or a refused line."""
@@ -304,10 +385,12 @@ class _Writer:
         self.runtime, self.workspace_pk, self.strict = runtime, workspace_pk, strict
         self.report = report
         self._whole: UnitOfWork | None = None
+        self._timeout_ms = runtime.settings.import_statement_timeout_ms
 
     async def __aenter__(self) -> _Writer:
         if self.strict:
             self._whole = await UnitOfWork(self.runtime.engine, self.workspace_pk).__aenter__()
+            await allow_import_time(self._whole.conn, self._timeout_ms)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -341,5 +424,6 @@ class _Writer:
             yield self._whole
             return
         async with UnitOfWork(self.runtime.engine, self.workspace_pk) as uow:
+            await allow_import_time(uow.conn, self._timeout_ms)
             yield uow
             await uow.commit()

@@ -1,0 +1,45 @@
+"""Which import lines a workspace's customers already took (domain.line_fingerprint).
+
+A customer's fingerprint is noted, with its `updated_at`, in the transaction
+that merged its line; every later write of the customer (through the API, or
+another line) moves its `updated_at`, and the fingerprint no longer counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_CURRENT = text("""
+SELECT f.line_hash, c.id
+FROM customer_import_fingerprint f JOIN customer c ON c.pk = f.customer_pk
+WHERE f.line_hash = ANY(CAST(:hashes AS bytea[])) AND c.workspace_pk = :workspace
+  AND c.updated_at = f.updated_at
+""")
+
+NOTE = """
+INSERT INTO customer_import_fingerprint (customer_pk, line_hash, updated_at)
+SELECT k.pk, s.line_hash, c.updated_at
+FROM {stage} s JOIN {pk_stage} k ON k.id = s.id JOIN customer c ON c.pk = k.pk
+WHERE s.line_hash IS NOT NULL
+ON CONFLICT (customer_pk) DO UPDATE
+SET line_hash = EXCLUDED.line_hash, updated_at = EXCLUDED.updated_at
+WHERE (customer_import_fingerprint.line_hash, customer_import_fingerprint.updated_at)
+    IS DISTINCT FROM (EXCLUDED.line_hash, EXCLUDED.updated_at)
+"""
+"""Each staged customer's line fingerprint, as of the chunk's writes (in its transaction:
+the chunk holds the customers' locks, so `updated_at` is its own)."""
+
+
+async def current(
+    engine: AsyncEngine, workspace_pk: int, hashes: Sequence[bytes]
+) -> dict[bytes, str]:
+    """Of these fingerprints, those some customer took and has not been written since,
+    each with the customer's id."""
+    if not hashes:
+        return {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(_CURRENT, {"hashes": list(hashes), "workspace": workspace_pk})
+        return {bytes(row.line_hash): row.id for row in rows}
