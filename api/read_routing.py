@@ -43,5 +43,5 @@ async def watched(runtime: Runtime) -> AsyncIterator[None]:
     if not replicas:
         yield
         return
-    async with side_task(replicas.watch(_report), "segmentql-replicas"):
+    async with side_task(replicas.watch(runtime.reader, _report), "segmentql-replicas"):
         yield

@@ -1,12 +1,13 @@
 """Read replicas: their engines, how far behind each is, and which one a read may use.
 
 Each process checks every replica once a second (`ReplicaSet.watch`): is it
-reachable, and how many seconds of the primary's commits has it not replayed
-yet. A read picks, in turn, a replica that answered its last check and lags at
-most the allowed seconds; with none, it reads the primary. Lag is
-`now() - pg_last_xact_replay_timestamp()` while WAL received is not yet
-replayed, and 0 once everything received is replayed (an idle primary sends
-nothing, and its replica is then current however old its last commit).
+reachable, and how far behind the primary is it. Each round samples the
+primary's WAL position first, and a replica lags by the time since the primary
+first had WAL the replica has not replayed (persistence.replica_lag): a
+replica whose WAL receiver stopped falls behind as soon as the primary writes,
+though it has replayed all it received. A read picks, in turn, a replica that
+answered its last check and lags at most the allowed seconds; with none, it
+reads the primary.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,9 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from persistence import replica_lag
 from persistence.database import async_url, engine_options
+from persistence.replica_lag import WalHistory
 from persistence.settings import Settings
 
 log = logging.getLogger("segmentql.replicas")
@@ -31,16 +35,8 @@ CHECK_INTERVAL_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
 """A replica that does not accept a connection this fast is taken for down."""
 
-LAG = text(
-    """
-    SELECT CASE
-      WHEN NOT pg_is_in_recovery() THEN 0
-      WHEN pg_last_wal_receive_lsn() IS NULL
-        OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
-      ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
-    END
-    """
-)
+PRIMARY_LSN = text(replica_lag.PRIMARY_LSN)
+REPLAY_LSN = text(replica_lag.REPLAY_LSN)
 
 UNREACHABLE = (OSError, TimeoutError, OperationalError, InterfaceError, DBAPIError)
 """What connecting to (or asking) a replica raises when it is down or unreachable."""
@@ -56,19 +52,22 @@ class Replica:
     """The same pool in autocommit, for single statements."""
     up: bool = False
     lag_s: float | None = None
-    """Seconds behind at the last check; None when unknown (down, or not checked yet)."""
+    """Seconds behind at the last check; None when unknown (down, not checked yet, or the
+    primary never answered its sample)."""
     _disposing: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    async def check(self) -> None:
+    async def check(self, primary: WalHistory) -> None:
+        """Reachable, and how far behind the positions sampled on the primary so far."""
         try:
             async with self.reader.connect() as conn:
-                lag = (await conn.execute(LAG)).scalar_one()
+                replayed = (await conn.execute(REPLAY_LSN)).scalar_one()
         except UNREACHABLE as exc:
             self.mark_down(exc)
             return
         if not self.up:
             log.info("read replica %s is up", self.name)
-        self.up, self.lag_s = True, max(0.0, float(lag if lag is not None else 0))
+        self.up = True
+        self.lag_s = primary.lag_s(int(replayed or 0), time.monotonic())
 
     def mark_down(self, exc: BaseException) -> None:
         if self.up:
@@ -94,6 +93,7 @@ Skipped = Callable[[str], None]
 class ReplicaSet:
     replicas: list[Replica]
     max_lag_s: float
+    primary: WalHistory
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
     def __bool__(self) -> bool:
@@ -108,13 +108,28 @@ class ReplicaSet:
             skipped("lagging" if any(r.up for r in self.replicas) else "down")
         return None
 
-    async def check_all(self) -> None:
-        await asyncio.gather(*(replica.check() for replica in self.replicas))
+    async def check_all(self, primary: AsyncEngine) -> None:
+        """Sample the primary's WAL position, then check every replica against the samples."""
+        await self.sample(primary)
+        await asyncio.gather(*(replica.check(self.primary) for replica in self.replicas))
 
-    async def watch(self, checked: Callable[[ReplicaSet], None]) -> None:
-        """Check every replica each CHECK_INTERVAL_S, forever; `checked` hears after each round."""
+    async def sample(self, primary: AsyncEngine) -> None:
+        """Record where the primary's WAL is; skipped (older samples judge) when it is slow."""
+        at = time.monotonic()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S), primary.connect() as conn:
+                lsn = (await conn.execute(PRIMARY_LSN)).scalar_one()
+        except UNREACHABLE as exc:
+            log.debug("the primary's WAL position is unknown this round (%s)", exc)
+            return
+        self.primary.record(at, int(lsn))
+
+    async def watch(self, primary: AsyncEngine, checked: Callable[[ReplicaSet], None]) -> None:
+        """Check every replica each CHECK_INTERVAL_S, forever; `checked` hears after each round.
+
+        `primary` (autocommit) is where the WAL positions are sampled."""
         while True:
-            await self.check_all()
+            await self.check_all(primary)
             checked(self)
             await asyncio.sleep(CHECK_INTERVAL_S)
 
@@ -144,4 +159,5 @@ def replica_set(settings: Settings) -> ReplicaSet:
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         name = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
         replicas.append(Replica(name, engine, reader))
-    return ReplicaSet(replicas, settings.replica_max_lag_s)
+    max_lag_s = settings.replica_max_lag_s
+    return ReplicaSet(replicas, max_lag_s, WalHistory.for_max_lag(max_lag_s))
