@@ -22,7 +22,8 @@ LOCAL_TABLES = {"alembic_version": "the schema's revision, kept on the coordinat
 WORKSPACE_COLUMN = "workspace_pk"
 
 NOT_KEYED_YET = {
-    "customer", "customer_order", "event", "invoice", "segment", "segment_instance",
+    "customer", "customer_import_fingerprint", "customer_order", "event", "invoice",
+    "segment", "segment_boundary", "segment_boundary_state", "segment_instance",
     "segment_instance_member", "segment_member", "segment_reference", "segment_usage",
     "subscription", "verification", "wallet",
 }  # fmt: skip
