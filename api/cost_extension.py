@@ -73,6 +73,7 @@ class QueryCost(SchemaExtension):
                 context.graphql_document,
                 result.data,
                 context.operation_name,
+                context.query,
             ),
             self.requested or 0,
         )
