@@ -25,7 +25,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
 )
-from graphql.type.definition import GraphQLNamedType
 
 from api.cost import (
     MUTATION_COST,
@@ -48,70 +47,104 @@ def actual_cost(
     document: DocumentNode,
     data: Mapping[str, Any] | None,
     operation_name: str | None = None,
+    query: str | None = None,
 ) -> int:
-    """The cost of what the operation returned (`data` of its result)."""
-    operation = operation_of(document, operation_name)
-    if operation is None or data is None:
+    """The cost of what the operation returned (`data` of its result). With the
+    document's text, how to price it is remembered per (text, operation)."""
+    if data is None:
         return 0
+    remembered = (id(schema), query, operation_name) if query is not None else None
+    plan = _PLANS.get(remembered) if remembered is not None else None
+    if plan is None:
+        plan = _plan_of(schema, document, operation_name)
+        if remembered is not None:
+            if len(_PLANS) >= PLANS_REMEMBERED:
+                _PLANS.clear()  # bounded: unique documents cannot grow it
+            _PLANS[remembered] = plan
+    return plan.price(data) if plan is not None else 0
+
+
+PLANS_REMEMBERED = 1024
+_PLANS: dict[tuple[int, str, str | None] | None, _Plan | None] = {}
+
+
+def _plan_of(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> _Plan | None:
+    operation = operation_of(document, operation_name)
+    if operation is None:
+        return None
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
-    return _Actual(schema, fragments).object(root, [operation.selection_set], data, extra)
+    return _Planner(schema, fragments).plan(root, [operation.selection_set], extra, each=0)
 
 
-class _Actual:
+class _Plan:
+    """How to price an object of one type under one merged selection: for each response
+    key, its own points and, when it returns objects, the plan of those objects. Worked
+    out once per pricing, then applied to every object of a list."""
+
+    __slots__ = ("each", "entries")
+
+    def __init__(self, each: int) -> None:
+        self.each = each  # 1 per object, 0 for plumbing (`*Edge`, `PageInfo`)
+        self.entries: list[tuple[str, int, _Plan | None]] = []
+
+    def price(self, value: Mapping[str, Any]) -> int:
+        total = self.each
+        for key, once, below in self.entries:
+            if key not in value:
+                continue
+            total += once
+            if below is not None:
+                total += below.price_all(value[key])
+        return total
+
+    def price_all(self, value: Any) -> int:
+        """An object (None costs nothing), or every object of a list (of lists)."""
+        if value is None:
+            return 0
+        if not isinstance(value, list):
+            return self.price(value)
+        if not self.entries and all(isinstance(item, dict) for item in value):
+            return self.each * len(value)  # objects of scalars only: 1 each
+        return sum(self.price_all(item) for item in value)
+
+
+class _Planner:
     def __init__(self, schema: GraphQLSchema, fragments: Fragments) -> None:
         self.schema = schema
         self.fragments = fragments
 
-    def object(
-        self,
-        parent: ParentType,
-        selections: list[SelectionSetNode],
-        value: Mapping[str, Any],
-        extra: int = 0,
-    ) -> int:
+    def plan(
+        self, parent: ParentType, selections: list[SelectionSetNode], extra: int, each: int
+    ) -> _Plan:
         selected: dict[str, Selected] = {}
         for selection in selections:
             for on, node in fields_of(self.schema, self.fragments, parent, selection):
                 key = node.alias.value if node.alias else node.name.value
-                if key not in value:
-                    continue
                 found = selected.setdefault(key, (on, node, []))
                 if node.selection_set is not None:
                     found[2].append(node.selection_set)
-        return sum(self.field(*found, value[key], extra) for key, found in selected.items())
-
-    def field(
-        self,
-        parent: ParentType,
-        node: FieldNode,
-        selections: list[SelectionSetNode],
-        value: Any,
-        extra: int,
-    ) -> int:
-        name = node.name.value
-        if name.startswith("__") or isinstance(parent, GraphQLUnionType):
-            return 0
-        definition = parent.fields.get(name)
-        if definition is None:
-            return 0
-        named, _ = unwrap(definition.type)
-        once = OVERRIDES.get(f"{parent.name}.{name}", 0) + extra
-        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
-            return once
-        return once + self.items(named, selections, value)
-
-    def items(self, named: GraphQLNamedType, selections: list[SelectionSetNode], value: Any) -> int:
-        """The cost of a returned object, or of every object of a returned list."""
-        if value is None:
-            return 0
-        if isinstance(value, list):
-            return sum(self.items(named, selections, item) for item in value)
-        assert isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
-        each = 0 if named.name in PLUMBING or named.name.endswith("Edge") else 1
-        return each + self.object(named, selections, value)
+        plan = _Plan(each)
+        for key, (on, node, below) in selected.items():
+            name = node.name.value
+            if name.startswith("__") or isinstance(on, GraphQLUnionType):
+                continue
+            definition = on.fields.get(name)
+            if definition is None:
+                continue
+            named, _ = unwrap(definition.type)
+            once = OVERRIDES.get(f"{on.name}.{name}", 0) + extra
+            inner = None
+            if isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
+                plumbing = named.name in PLUMBING or named.name.endswith("Edge")
+                inner = self.plan(named, below, 0, each=0 if plumbing else 1)
+            if once or inner is not None:  # a free scalar adds nothing: left out
+                plan.entries.append((key, once, inner))
+        return plan

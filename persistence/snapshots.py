@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +53,36 @@ def _instance(row: Any) -> Instance:
         num_orders=m["num_orders"],
         total_revenue=m["total_revenue"],
     )
+
+
+# Who entered (in `mine`, not `theirs`) and who left, for every pair at once: each
+# side's first `limit` customer ids and its size.
+_DIFFS = text(
+    """
+    SELECT p.mine, p.theirs, d.side, d.customer_id, d.n
+    FROM unnest(CAST(:mine AS bigint[]), CAST(:theirs AS bigint[])) AS p(mine, theirs)
+    CROSS JOIN LATERAL (
+        SELECT changed.side, changed.customer_id,
+               count(*) OVER (PARTITION BY changed.side) AS n,
+               row_number() OVER (PARTITION BY changed.side ORDER BY changed.customer_id) AS rn
+        FROM (
+            (SELECT 'entered' AS side, customer_id FROM segment_instance_member
+             WHERE instance_pk = p.mine
+             EXCEPT
+             SELECT 'entered', customer_id FROM segment_instance_member
+             WHERE instance_pk = p.theirs)
+            UNION ALL
+            (SELECT 'left', customer_id FROM segment_instance_member
+             WHERE instance_pk = p.theirs
+             EXCEPT
+             SELECT 'left', customer_id FROM segment_instance_member
+             WHERE instance_pk = p.mine)
+        ) AS changed
+    ) AS d
+    WHERE d.rn <= :limit
+    ORDER BY p.mine, p.theirs, d.side, d.customer_id
+    """
+).bindparams(bindparam("limit", type_=Integer))
 
 
 class SnapshotRepository:
@@ -318,28 +359,27 @@ class SnapshotRepository:
         )
         return [_instance(r) for r in rows]
 
-    async def diff(
-        self, instance_pk: int, other_pk: int, limit: int
-    ) -> tuple[list[str], list[str], int, int]:
-        """Who is in `instance_pk` but not `other_pk` (entered), and the reverse (left)."""
-        mine = select(member_table.c.customer_id).where(member_table.c.instance_pk == instance_pk)
-        theirs = select(member_table.c.customer_id).where(member_table.c.instance_pk == other_pk)
-        entered_q = mine.except_(theirs).subquery()
-        left_q = theirs.except_(mine).subquery()
-        entered = await self.conn.execute(
-            select(entered_q.c.customer_id).order_by(entered_q.c.customer_id).limit(limit)
+    async def diffs_each(
+        self, pairs: Sequence[tuple[int, int]], limit: int
+    ) -> dict[tuple[int, int], tuple[list[str], list[str], int, int]]:
+        """Who is in each pair's instance but not its other (entered), and the reverse
+        (left): the first `limit` ids of each side, and each side's size; one statement."""
+        rows = await self.conn.execute(
+            _DIFFS,
+            {"mine": [p[0] for p in pairs], "theirs": [p[1] for p in pairs], "limit": limit},
         )
-        left = await self.conn.execute(
-            select(left_q.c.customer_id).order_by(left_q.c.customer_id).limit(limit)
-        )
-        n_entered = await self.conn.execute(select(func.count()).select_from(entered_q))
-        n_left = await self.conn.execute(select(func.count()).select_from(left_q))
-        return (
-            [r[0] for r in entered],
-            [r[0] for r in left],
-            int(n_entered.scalar_one()),
-            int(n_left.scalar_one()),
-        )
+        found: dict[tuple[int, int], tuple[list[str], list[str], int, int]] = {}
+        lists: dict[tuple[int, int], tuple[list[str], list[str]]] = {p: ([], []) for p in pairs}
+        counts = {pair: [0, 0] for pair in pairs}
+        for row in rows:
+            pair = (int(row.mine), int(row.theirs))
+            side = 0 if row.side == "entered" else 1
+            lists[pair][side].append(str(row.customer_id))
+            counts[pair][side] = int(row.n)
+        for pair in pairs:
+            entered, left = lists[pair]
+            found[pair] = (entered, left, counts[pair][0], counts[pair][1])
+        return found
 
     async def set_schedule(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -236,14 +236,44 @@ class Diff:
 
 
 async def diff(ctx: Context, instance: Instance, other_id: str, limit: int) -> Diff:
-    """Who entered and who left between `other_id` (earlier) and `instance`."""
-    async with ctx.read_transaction() as uow:
-        other = await uow.snapshots.get(other_id)
-        if other is None or other.segment_id != instance.segment_id:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"There is no instance {other_id!r} of this segment.",
-                ("otherInstanceId",),
-            )
-        entered, left, n_in, n_out = await uow.snapshots.diff(instance.pk, other.pk, limit)
-    return Diff(entered, left, n_in, n_out)
+    """Who entered and who left between `other_id` (earlier) and `instance`; the instances
+    of one level share two statements (the other instances, then every diff)."""
+    key: DiffKey = (instance, other_id, limit)
+    found: Diff = await request_loader(ctx, "instance_diffs", _diffs(ctx)).load(key)
+    return found
+
+
+DiffKey = tuple[Instance, str, int]  # this instance, the other's id, how many ids a side
+
+
+def _diffs(ctx: Context) -> Callable[[Sequence[DiffKey]], Awaitable[list[Diff | DomainError]]]:
+    async def load(keys: Sequence[DiffKey]) -> list[Diff | DomainError]:
+        async with ctx.read_transaction() as uow:
+            others = {i.id: i for i in await uow.snapshots.with_ids(sorted({k[1] for k in keys}))}
+            groups: dict[int, set[tuple[int, int]]] = {}
+            for instance, other_id, limit in keys:
+                other = others.get(other_id)
+                if other is not None and other.segment_id == instance.segment_id:
+                    groups.setdefault(limit, set()).add((instance.pk, other.pk))
+            diffs: dict[tuple[int, int, int], Diff] = {}
+            for limit, pairs in groups.items():
+                for (mine, theirs), found in (
+                    await uow.snapshots.diffs_each(sorted(pairs), limit)
+                ).items():
+                    diffs[(mine, theirs, limit)] = Diff(*found)
+        results: list[Diff | DomainError] = []
+        for instance, other_id, limit in keys:
+            other = others.get(other_id)
+            if other is None or other.segment_id != instance.segment_id:
+                results.append(
+                    DomainError(
+                        ErrorCode.NOT_FOUND,
+                        f"There is no instance {other_id!r} of this segment.",
+                        ("otherInstanceId",),
+                    )
+                )
+            else:
+                results.append(diffs[(instance.pk, other.pk, limit)])
+        return results
+
+    return load

@@ -73,7 +73,9 @@ async def run(bench: Bench) -> None:
             errors.update(_codes(result))
             heavy_ms.append(elapsed)
 
+    pool: list[tuple[float, float]] = []
     heavy_tasks = [asyncio.create_task(heavy()) for _ in range(HEAVY_CLIENTS)]
+    heavy_tasks.append(asyncio.create_task(_sample_pool(bench, stop, pool)))
     try:
         await asyncio.sleep(0.5)  # let the heavy documents take their connections
         loaded = await _first_page_under_load(bench, errors)
@@ -88,7 +90,32 @@ async def run(bench: Bench) -> None:
     bench.report("contention.heavy_documents", len(heavy_ms), "documents")
     for code in ("INTERNAL_SERVER_ERROR", "TIMEOUT", "THROTTLED", "QUERY_TOO_COSTLY"):
         bench.report(f"contention.errors.{code}", errors[code], "errors")
+    if pool:
+        bench.report("contention.pool_in_use.max", max(p[0] for p in pool), "connections")
+        bench.report("contention.pool_waiting.max", max(p[1] for p in pool), "callers")
+        bench.report("contention.pool_samples", len(pool), "samples")
     await _persisted(bench)
+
+
+POOL_GAUGES = ("segmentql_pool_connections_in_use", "segmentql_pool_waiting")
+
+
+async def _sample_pool(
+    bench: Bench, stop: asyncio.Event, samples: list[tuple[float, float]]
+) -> None:
+    """The server's pool gauges (from /metrics) every 200 ms while the heavy clients run:
+    the pool is exhausted when every connection is out and callers wait."""
+    while not stop.is_set():
+        response = await bench.http.get(f"{bench.base_url}/metrics")
+        if response.status_code != 200:
+            return  # metrics turned off: nothing to report
+        found = dict.fromkeys(POOL_GAUGES, 0.0)
+        for line in response.text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in found:
+                found[name] = float(value)
+        samples.append((found[POOL_GAUGES[0]], found[POOL_GAUGES[1]]))
+        await asyncio.sleep(0.2)
 
 
 async def _persisted(bench: Bench) -> None:

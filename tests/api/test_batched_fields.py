@@ -188,3 +188,39 @@ async def test_segments_costs_instances_and_their_members_take_at_most_depth_plu
     west = nodes[segment_ids["west"]]["instances"]["edges"][0]["node"]["members"]
     assert west["totalCount"] == 67
     assert statements <= INSTANCES_DEPTH + 1, statements
+
+
+# depth 5: segmentInstances > edges > node > diff > enteredCount
+DIFFS = """
+query Diffs($segmentId: ID!, $other: ID!) {
+  segmentInstances(segmentId: $segmentId, first: 10) { edges { node {
+    id diff(otherInstanceId: $other, first: 1) { entered left enteredCount leftCount }
+  } } }
+}
+"""
+DIFFS_DEPTH = 5
+
+
+async def test_the_diffs_of_a_page_of_instances_take_at_most_depth_plus_one(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    await upsert_ok(workspace, *({"id": f"c{n}", "country": "DE"} for n in range(6)))
+    segment = await create_ok(workspace, name="fr", predicate=country_is("FR"))
+    first = await take(workspace, segment["id"])  # nobody
+    for n in range(1, 5):  # each instance one more French customer
+        await upsert_ok(workspace, {"id": f"c{n}", "country": "FR"})
+        await take(workspace, segment["id"])
+    variables = {"segmentId": segment["id"], "other": first["id"]}
+
+    await workspace.gql(DIFFS, variables, role=Role.READ)
+    with counting_statements(runtime.engine) as baseline:
+        await workspace.gql(TYPENAME, role=Role.READ)
+    with counting_statements(runtime.engine) as seen:
+        result = await workspace.gql(DIFFS, variables, role=Role.READ)
+
+    diffs = [e["node"]["diff"] for e in result.data["segmentInstances"]["edges"]]
+    assert [d["enteredCount"] for d in diffs] == [4, 3, 2, 1, 0]  # newest first
+    assert [d["entered"] for d in diffs] == [["c1"], ["c1"], ["c1"], ["c1"], []]
+    assert all(d["left"] == [] and d["leftCount"] == 0 for d in diffs)
+    statements = len(seen) - len(baseline)
+    assert statements <= DIFFS_DEPTH + 1, statements

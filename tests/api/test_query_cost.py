@@ -13,7 +13,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 
 import bench.scenarios
 from api.actual_cost import actual_cost
-from api.cost import DEFAULT_MAX_COST, QUERY_TOO_COSTLY, document_cost
+from api.cost import DEFAULT_MAX_COST, OVERRIDES, PRICING, QUERY_TOO_COSTLY, document_cost
 from api.runtime import Runtime
 from api.schema import schema
 from domain.access import Role
@@ -199,3 +199,27 @@ def test_fields_merged_under_one_key_are_priced_once() -> None:
     data = {"customers": {"edges": [{"node": {"invoices": [{"id": "i", "total": 1.0}]}}]}}
     assert actual(twice, data) == 1 + 1 + 1
     assert actual(twice, data) <= cost(twice)
+
+
+def documented_rows(heading: str) -> list[tuple[str, str]]:
+    """The (first cell, second cell) rows of the table after `heading` in docs/api.md."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    table = text[text.index(heading) :].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return [(what.strip(), points.strip()) for what, points in rows]
+
+
+def test_the_documented_cost_table_is_what_the_code_charges() -> None:
+    extra: dict[str, int] = {}
+    for what, points in documented_rows("Fields that do more than read rows cost more"):
+        for field in re.findall(r"`([A-Z]\w*\.\w+)`", what.split(" (")[0]):
+            extra[field] = int(points.split()[0])
+    assert extra == dict(OVERRIDES)
+
+    rules = dict(documented_rows("The rules (the same for every field"))
+    assert rules["a field with `first` or `last`"] == (
+        f"its page: `first` (1 to {PRICING.max_page}), {PRICING.default_page} when not given"
+    )
+    other_lists = "any other list of objects (`segments`, `invoices`, `usages` ...)"
+    assert rules[other_lists].endswith(f"times {PRICING.list_size}")
+    assert rules["a mutation"] == f"{PRICING.mutation_cost} more"
