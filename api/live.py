@@ -118,6 +118,8 @@ class EventHub:
         self.listener: asyncio.Task[None] | None = None
         self.buffer = runtime.settings.subscriber_buffer
         self.wakers: list[asyncio.Event] = []
+        self.listening = asyncio.Event()
+        """Set while the LISTEN connection is up (notifications arrive)."""
 
     def waker(self) -> asyncio.Event:
         """An event set on every notification (and when the listener reconnects, since
@@ -149,11 +151,13 @@ class EventHub:
             try:
                 await conn.add_listener(EVENTS_CHANNEL, self._notified)
                 await conn.add_listener(WEBHOOKS_CHANNEL, self._wake_all)
+                self.listening.set()
                 for feed in self.feeds.values():
                     feed.wake.set()  # catch up on anything missed while disconnected
                 self._wake_all()
                 await lost.wait()
             finally:
+                self.listening.clear()
                 with contextlib.suppress(Exception):
                     await conn.close()
             await asyncio.sleep(RECONNECT_DELAY_S)

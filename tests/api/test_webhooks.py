@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api.background import Periodic, default_jobs, running
+from api.live import hub_of
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
 from bench.webhook_receiver import Received, receiving
@@ -170,7 +171,8 @@ async def test_a_commit_wakes_the_sender_at_once_not_at_its_poll(
                 "endpoint"
             ]["id"]
             async with running(slow, [job]):
-                await asyncio.sleep(0.5)  # its first run, at start, found nothing
+                await asyncio.wait_for(hub_of(slow).listening.wait(), 10)
+                await asyncio.sleep(0.2)  # its first run, at start, finds nothing
                 # when: an event commits in this process
                 started = loop.time()
                 await move(ws, "c1", "DE")
