@@ -118,6 +118,8 @@ class EventHub:
         self.listener: asyncio.Task[None] | None = None
         self.buffer = runtime.settings.subscriber_buffer
         self.wakers: list[asyncio.Event] = []
+        self.listening = asyncio.Event()
+        """Set while the LISTEN connection is up (notifications arrive)."""
 
     def waker(self) -> asyncio.Event:
         """An event set on every notification (and when the listener reconnects, since
@@ -127,7 +129,8 @@ class EventHub:
         self.wakers.append(woken)
         return woken
 
-    def _wake_all(self, *_args: object) -> None:
+    def wake_all(self, *_args: object) -> None:
+        """Sets every waker (a notification came, or someone knows work is due now)."""
         for woken in self.wakers:
             woken.set()
 
@@ -148,18 +151,20 @@ class EventHub:
             conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
             try:
                 await conn.add_listener(EVENTS_CHANNEL, self._notified)
-                await conn.add_listener(WEBHOOKS_CHANNEL, self._wake_all)
+                await conn.add_listener(WEBHOOKS_CHANNEL, self.wake_all)
+                self.listening.set()
                 for feed in self.feeds.values():
                     feed.wake.set()  # catch up on anything missed while disconnected
-                self._wake_all()
+                self.wake_all()
                 await lost.wait()
             finally:
+                self.listening.clear()
                 with contextlib.suppress(Exception):
                     await conn.close()
             await asyncio.sleep(RECONNECT_DELAY_S)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._wake_all()
+        self.wake_all()
         workspace, _, _seq = payload.partition(":")
         feed = self.feeds.get(int(workspace)) if workspace.isdigit() else None
         if feed is not None:

@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from api.live import hub_of
 from api.runtime import Runtime
 from api.services.webhook_transport import checked_client
 from domain.errors import DomainError
@@ -139,4 +140,13 @@ async def _send_a_batch(runtime: Runtime) -> int | None:
     outcomes = [outcome(runtime.settings, c, a) for c, a in zip(batch, answers, strict=True)]
     async with runtime.engine.begin() as conn:
         await record(conn, outcomes, runtime.settings.webhook_disable_after_s)
+    _wake_for_retries(runtime, outcomes)
     return sum(o.ok for o in outcomes)
+
+
+def _wake_for_retries(runtime: Runtime, outcomes: list[Outcome]) -> None:
+    """This process's sender looks again when the first of these retries comes due, not
+    at its next poll (another process may take it then just as well)."""
+    retries = [o.retry_in_s for o in outcomes if o.retry_in_s is not None]
+    if retries:
+        asyncio.get_running_loop().call_later(min(retries), hub_of(runtime).wake_all)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api.background import Periodic, default_jobs, running
+from api.live import hub_of
 from api.runtime import Runtime
 from api.services.webhook_delivery import deliver_webhooks
 from bench.webhook_receiver import Received, receiving
@@ -170,7 +171,8 @@ async def test_a_commit_wakes_the_sender_at_once_not_at_its_poll(
                 "endpoint"
             ]["id"]
             async with running(slow, [job]):
-                await asyncio.sleep(0.5)  # its first run, at start, found nothing
+                await asyncio.wait_for(hub_of(slow).listening.wait(), 10)
+                await asyncio.sleep(0.2)  # its first run, at start, finds nothing
                 # when: an event commits in this process
                 started = loop.time()
                 await move(ws, "c1", "DE")
@@ -187,6 +189,28 @@ async def test_a_commit_wakes_the_sender_at_once_not_at_its_poll(
         await slow.close()
     # then: the other process sent both long before its next poll
     assert took_event < 5 and took_retry < 5, (took_event, took_retry)
+
+
+async def test_a_retry_is_sent_when_its_backoff_ends_not_at_the_poll(
+    ws: Workspace, runtime: Runtime
+) -> None:
+    # given: a sender polling only every 60 s, a 1.5 s backoff, a receiver failing once
+    slow = webhook_runtime(runtime, webhook_poll_ms=60_000, webhook_backoff_base_ms=1_500)
+    [job] = [j for j in default_jobs(slow) if j.name == "webhook delivery"]
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    try:
+        async with receiving(lambda r, index: 500 if index == 0 else 200) as receiver:
+            await create_endpoint(ws, receiver.url, segmentIds=[segment_id])
+            async with running(slow, [job]):
+                await asyncio.wait_for(hub_of(slow).listening.wait(), 10)
+                # when: an event is sent, refused, and retried
+                await move(ws, "c1", "DE")
+                [got] = await receiver.wait_for(1, timeout=10)
+    finally:
+        await slow.close()
+    # then: the second attempt came about the backoff after the first, long before the poll
+    first, second = receiver.received
+    assert second is got and 1.0 < second.at - first.at < 5, second.at - first.at
 
 
 async def test_two_processes_deliver_each_event_exactly_once(
