@@ -121,3 +121,22 @@ async def test_rule_groups_with_a_related_count_and_a_negation_preview_what_the_
     await expect(page.locator(f"{condition(page, '0.1')} input.last")).to_have_value("2")
     await expect(page.locator(f"{condition(page, '1.0')} .negate")).to_be_checked()
     await expect(page.locator("#preview-count")).to_have_text(str(preview["totalCount"]))
+
+
+async def test_a_wrong_window_shows_its_error_beside_its_related_row(
+    page: Page, workspace: Workspace
+) -> None:
+    # given the builder with a valid first row
+    await sign_in(page, workspace)
+    await page.click("#new-segment")
+    await set_condition(page, "0.0", "country", "EQ", value="FR")
+    await page.click('.group[data-group="0"] .add-condition')
+
+    # when the second row, negated, asks for ANY of the last 101 orders
+    await set_related(page, "0.1", "ORDERS", "ANY", last="101")
+    await negate(page, "0.1")
+
+    # then the refusal stands beside that row, and only there
+    await expect(page.locator(f"{condition(page, '0.1')} .condition-error")).to_contain_text("100")
+    await expect(page.locator(f"{condition(page, '0.0')} .condition-error")).to_have_text("")
+    await expect(page.locator("#preview-summary")).to_contain_text("Fix the rules")
