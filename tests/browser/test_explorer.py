@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocket, expect
 
 from domain.access import Role
 from tests.api.segment_documents import attach, country_is, create_ok, upsert_ok
@@ -58,23 +59,28 @@ async def test_the_explorer_runs_a_subscription_over_its_websocket_offline(
     await attach(workspace, active["id"], "DISTRIBUTION", "newsletter")
     await sign_in(page, workspace, Role.READ)
     sockets: list[str] = []
-    page.on("websocket", lambda socket: sockets.append(socket.url))
+    subscribed = asyncio.Event()
+
+    def watch(socket: WebSocket) -> None:
+        sockets.append(socket.url)
+        socket.on("framesent", lambda frame: '"subscribe"' in str(frame) and subscribed.set())
+
+    page.on("websocket", watch)
     await page.goto(f"{workspace.base_url}/graphql")
     await expect(page.locator(".graphiql-container")).to_be_visible()
 
-    # when a subscription to its changes runs, and a French customer is written via the API
+    # when a subscription to its changes runs as soon as it is typed, and a French customer
+    # is written through the API
     await page.evaluate(
         "(query) => document.querySelector('.graphiql-query-editor .CodeMirror')"
         ".CodeMirror.setValue(query)",
         FEED % active["id"],
     )
-    # (GraphiQL sends an operation over the WebSocket once it has parsed it as a subscription,
-    # which it records as the operation's name)
-    await page.wait_for_function("() => localStorage.getItem('graphiql:operationName') === 'Feed'")
     await page.locator(".graphiql-execute-button").click()
     await expect(page.locator(".graphiql-execute-button")).to_have_attribute(
         "aria-label", re.compile("Stop")
     )
+    await asyncio.wait_for(subscribed.wait(), 5)
     await upsert_ok(workspace, {"id": "cus_explored", "country": "FR"})
 
     # then the event shows in the answer, sent over a real WebSocket to the service
