@@ -140,3 +140,85 @@ async def test_a_wrong_window_shows_its_error_beside_its_related_row(
     await expect(page.locator(f"{condition(page, '0.1')} .condition-error")).to_contain_text("100")
     await expect(page.locator(f"{condition(page, '0.0')} .condition-error")).to_have_text("")
     await expect(page.locator("#preview-summary")).to_contain_text("Fix the rules")
+
+
+FITS = {
+    "or": [
+        {
+            "and": [
+                {
+                    "condition": {
+                        "field": "email",
+                        "operator": "MATCHES",
+                        "value": ".*@example[.]com",
+                        "caseInsensitive": True,
+                    }
+                },
+                {
+                    "not": {
+                        "related": {
+                            "scope": "ORDERS",
+                            "quantifier": "COUNT",
+                            "where": {
+                                "and": [
+                                    {
+                                        "condition": {
+                                            "field": "status",
+                                            "operator": "EQ",
+                                            "value": "PLACED",
+                                        }
+                                    },
+                                    {
+                                        "condition": {
+                                            "field": "placedAt",
+                                            "operator": "GTE",
+                                            "value": "now-30d",
+                                        }
+                                    },
+                                ]
+                            },
+                            "count": {"operator": "BETWEEN", "values": [1, 3]},
+                        }
+                    }
+                },
+            ]
+        },
+        {
+            "and": [
+                {"related": {"scope": "WALLETS", "quantifier": "ANY"}},
+                {"not": {"segment": "seg_x"}},
+            ]
+        },
+    ]
+}
+DOES_NOT_FIT = [
+    {"not": {"and": [{"segment": "seg_x"}, {"segment": "seg_y"}]}},
+    {"not": {"not": {"segment": "seg_x"}}},
+    {
+        "related": {
+            "scope": "ORDERS",
+            "quantifier": "ANY",
+            "where": {"or": [OPEN, OPEN]},
+        }
+    },
+]
+
+
+async def test_rule_groups_read_and_write_back_every_row_kind(
+    page: Page, workspace: Workspace
+) -> None:
+    # given the studio's rules module in the browser
+    await page.goto(f"{workspace.base_url}/")
+
+    # when a predicate of every row kind is read into groups and written back, and trees
+    # of other shapes are read
+    back, others = await page.evaluate(
+        """([fits, others]) => import('/js/rules.js').then((rules) =>
+             [rules.predicateOf(rules.rulesOf(fits)), others.map(rules.rulesOf)])""",
+        [FITS, DOES_NOT_FIT],
+    )
+
+    # then the first comes back unchanged (caseInsensitive, NOT, where, BETWEEN included), and
+    # the others are left to the JSON mode
+    assert back == FITS
+    assert others == [None, None, None]
