@@ -47,3 +47,41 @@ async def set_condition(
         await page.fill(f"{at} textarea.values", values)
     if choice is not None:
         await page.select_option(f"{at} select.value", choice)
+
+
+async def set_related(
+    page: Page,
+    address: str,
+    scope: str,
+    quantifier: str,
+    count: tuple[str, str] | None = None,
+    last: str | None = None,
+) -> None:
+    """Make the row at `address` a related condition: `quantifier` over `scope`'s records
+    (COUNT with `count` = (operator, number)), over the `last` N of them if given."""
+    at = condition(page, address)
+    await page.select_option(f"{at} .field-picker", f"@related:{scope}")
+    await page.select_option(f"{at} .quantifier", quantifier)
+    if count is not None:
+        await page.select_option(f"{at} .count-operator", count[0])
+        await page.fill(f"{at} input.count-value", count[1])
+    if last is not None:
+        await page.fill(f"{at} input.last", last)
+
+
+async def add_where(
+    page: Page, address: str, field: str, operator: str, choice: str | None = None
+) -> None:
+    """Add a condition on the records of the related row at `address`."""
+    at = condition(page, address)
+    k = await page.locator(f"{at} .where-condition").count()
+    await page.click(f"{at} .add-where")
+    row = f'{at} .where-condition[data-where="{k}"]'
+    await page.select_option(f"{row} .where-field", field)
+    await page.select_option(f"{row} .where-operator", operator)
+    if choice is not None:
+        await page.select_option(f"{row} select.value", choice)
+
+
+async def negate(page: Page, address: str) -> None:
+    await page.check(f"{condition(page, address)} .negate")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+import asyncio
+import re
+
+from playwright.async_api import Page, WebSocket, expect
 
 from domain.access import Role
-from tests.api.segment_documents import country_is, create_ok
+from tests.api.segment_documents import attach, country_is, create_ok, upsert_ok
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Workspace
 
@@ -41,3 +44,48 @@ async def test_a_key_typed_in_the_explorer_bar_is_used(page: Page, workspace: Wo
 
     # then the query is answered (a missing key would be a 401)
     await expect(page.locator(".result-window")).to_contain_text('"totalCount": 0')
+
+
+FEED = """subscription Feed {
+  segmentMembershipChanged(segmentId: "%s") { kind customerId }
+}"""
+
+
+async def test_the_explorer_runs_a_subscription_over_its_websocket_offline(
+    page: Page, workspace: Workspace
+) -> None:
+    # given an ACTIVE segment, and the explorer opened with the studio's key
+    active = await create_ok(workspace, name="France", predicate=country_is("FR"))
+    await attach(workspace, active["id"], "DISTRIBUTION", "newsletter")
+    await sign_in(page, workspace, Role.READ)
+    sockets: list[str] = []
+    subscribed = asyncio.Event()
+
+    def watch(socket: WebSocket) -> None:
+        sockets.append(socket.url)
+        socket.on("framesent", lambda frame: '"subscribe"' in str(frame) and subscribed.set())
+
+    page.on("websocket", watch)
+    await page.goto(f"{workspace.base_url}/graphql")
+    await expect(page.locator(".graphiql-container")).to_be_visible()
+
+    # when a subscription to its changes runs as soon as it is typed, and a French customer
+    # is written through the API
+    await page.evaluate(
+        "(query) => document.querySelector('.graphiql-query-editor .CodeMirror')"
+        ".CodeMirror.setValue(query)",
+        FEED % active["id"],
+    )
+    await page.locator(".graphiql-execute-button").click()
+    await expect(page.locator(".graphiql-execute-button")).to_have_attribute(
+        "aria-label", re.compile("Stop")
+    )
+    await asyncio.wait_for(subscribed.wait(), 5)
+    await upsert_ok(workspace, {"id": "cus_explored", "country": "FR"})
+
+    # then the event shows in the answer, sent over a real WebSocket to the service
+    response = page.locator(".result-window")
+    await expect(response).to_contain_text("cus_explored")
+    await expect(response).to_contain_text('"kind": "ENTERED"')
+    assert sockets == [workspace.base_url.replace("http", "ws", 1) + "/graphql"]
+    await screenshot(page, "explorer-subscription")

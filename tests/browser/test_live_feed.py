@@ -7,7 +7,7 @@ import time
 from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.api.segment_documents import attach, country_is, create_ok, upsert_ok
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import Workspace
 
 
@@ -62,6 +62,7 @@ async def test_a_lost_feed_waits_longer_each_time_then_resumes_from_its_last_eve
     await expect(status).to_have_attribute("data-state", "waiting")
     await expect(status).to_contain_text("attempt 4 in")
     await expect(status).to_contain_text("service restarting")
+    await screenshot(page, "feed-retrying")
     refused = attempts[first_lost:]
     assert len(refused) >= 2
     assert refused[1] - refused[0] >= 0.5  # attempt 3 waited 0.5-1 s, attempt 2 0.25-0.5 s

@@ -12,8 +12,28 @@ function headersFor(key) {
 
 let root = null;
 
+// GraphiQL's fetcher sends an operation over the WebSocket when the `documentAST` and the
+// operation name it is given say it is a subscription, and GraphiQL parses the editor's text
+// only a moment after each edit: a subscription run right after typing went over HTTP with
+// the previous text's operation name, and failed. So the fetcher gets the parse of the very
+// text it sends (graphql-js, as bundled with GraphiQL) and, when that text holds a single
+// operation, its name.
+function current(params, options) {
+  let document;
+  try {
+    document = GraphiQL.GraphQL.parse(params.query);
+  } catch {
+    return [params, options]; // GraphiQL's own parse, or the server, says what is wrong
+  }
+  const { getOperationAST } = GraphiQL.GraphQL;
+  const operation = getOperationAST(document, params.operationName) || getOperationAST(document);
+  const operationName = operation ? operation.name?.value : params.operationName;
+  return [{ ...params, operationName }, { ...options, documentAST: document }];
+}
+
 function render(key) {
-  const fetcher = GraphiQL.createFetcher({ url: endpoint.href, subscriptionUrl: socket.href });
+  const base = GraphiQL.createFetcher({ url: endpoint.href, subscriptionUrl: socket.href });
+  const fetcher = (params, options) => base(...current(params, options));
   if (root) root.unmount(); // GraphiQL reads its headers once: a new key is a new explorer
   root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(

@@ -1,36 +1,93 @@
-// The rule editor: an OR of AND groups of conditions, built from segmentFields.
-// rulesOf(predicate) reads a predicate into groups (null when it has another shape);
+// Rules as the builder holds them: an OR of AND groups of rows. rulesOf(predicate) reads a
+// predicate into groups (null when it has another shape, which the JSON mode edits);
 // predicateOf(groups) writes them back in the seeds' form {or: [{and: [...]}, ...]}.
-import { h, replace } from "./dom.js";
+//
+// A row is one of
+//   {field, operator, value | values, caseInsensitive?}          a customer condition
+//   {segment: id}                                                 membership of a segment
+//   {related: {scope, quantifier, last?, where: [conditions], count?: {operator, value | values}}}
+// and any row may carry `not: true` (written as {not: node}). A related row's `where` is a
+// list of conditions over the scope's fields, AND-ed (one condition, or none: every record).
 
 export const MAX_VALUES = 200;
-const REFERENCE = "segment"; // a group member {segment: id}: membership of another segment
-const PICK_REFERENCE = "@segment"; // its entry in the field picker
+export const QUANTIFIERS = ["ANY", "ALL", "COUNT"];
+export const COUNT_OPERATORS = ["GTE", "GT", "EQ", "NEQ", "LT", "LTE", "BETWEEN"];
 const NO_OPERAND = new Set(["EXISTS", "NOT_EXISTS"]);
 const LIST = new Set(["IN", "NOT_IN"]);
+
+export const isReference = (row) => "segment" in row;
+export const isRelated = (row) => "related" in row;
+export const takesNoOperand = (operator) => NO_OPERAND.has(operator);
+export const takesList = (operator) => LIST.has(operator);
 
 export function rulesOf(predicate) {
   if (!predicate) return [];
   const groups = predicate.or ? predicate.or : [predicate];
   const read = [];
   for (const group of groups) {
-    const members = group.and ? group.and : [group];
-    const fits = (m) => Object.keys(m).length === 1 && (m.condition || typeof m.segment === "string");
-    if (!members.every(fits)) return null;
-    read.push(members.map((m) => (m.condition ? { ...m.condition } : { segment: m.segment })));
+    const rows = (group.and ? group.and : [group]).map(rowOf);
+    if (rows.includes(null)) return null;
+    read.push(rows);
   }
   return read;
+}
+
+function rowOf(node) {
+  if (!node || typeof node !== "object" || Object.keys(node).length !== 1) return null;
+  if (node.not) {
+    const inner = rowOf(node.not);
+    return inner && !inner.not ? { ...inner, not: true } : null;
+  }
+  if (node.condition) return { ...node.condition };
+  if (typeof node.segment === "string") return { segment: node.segment };
+  if (node.related) {
+    const { where, ...rest } = node.related;
+    const conditions = conditionsOf(where);
+    return conditions && { related: { ...rest, where: conditions } };
+  }
+  return null;
+}
+
+function conditionsOf(where) {
+  if (where == null) return [];
+  const nodes = where.and ? where.and : [where];
+  const plain = (n) => n && Object.keys(n).length === 1 && n.condition;
+  return nodes.every(plain) ? nodes.map((n) => ({ ...n.condition })) : null;
 }
 
 export function predicateOf(groups) {
   const kept = groups.filter((g) => g.length);
   if (!kept.length) return null;
-  const node = (c) => (REFERENCE in c ? { segment: c.segment } : { condition: condition(c) });
-  return { or: kept.map((g) => ({ and: g.map(node) })) };
+  return { or: kept.map((g) => ({ and: g.map(nodeOf) })) };
 }
 
-function condition(c) {
-  const written = { field: c.field, operator: c.operator };
+function nodeOf(row) {
+  const { not, ...rest } = row;
+  let node;
+  if (isReference(rest)) node = { segment: rest.segment };
+  else if (isRelated(rest)) node = { related: relatedOf(rest.related) };
+  else node = { condition: conditionOf(rest) };
+  return not ? { not: node } : node;
+}
+
+function relatedOf(r) {
+  const written = { scope: r.scope, quantifier: r.quantifier };
+  if (r.last != null && r.last !== "") written.last = r.last;
+  const where = (r.where || []).map((c) => ({ condition: conditionOf(c) }));
+  if (where.length === 1) written.where = where[0];
+  else if (where.length > 1) written.where = { and: where };
+  if (r.quantifier === "COUNT") written.count = operandOf(r.count || { operator: "GTE", value: 1 }, {});
+  return written;
+}
+
+function conditionOf(c) {
+  const written = operandOf(c, { field: c.field });
+  if (c.caseInsensitive) written.caseInsensitive = true;
+  return written;
+}
+
+function operandOf(c, written) {
+  written.operator = c.operator;
   if (LIST.has(c.operator) || c.operator === "BETWEEN") written.values = c.values || [];
   else if (!NO_OPERAND.has(c.operator)) written.value = c.value ?? "";
   return written;
@@ -55,111 +112,4 @@ export function columnsOf(node, found = []) {
   if (node.related && typeof node.related.scope === "string") found.push(node.related.scope.toLowerCase());
   for (const child of [...(node.and || []), ...(node.or || []), node.not].filter(Boolean)) columnsOf(child, found);
   return [...new Set(found)];
-}
-
-// editor(container, fields, groups, onChange, segments): draws the groups and keeps
-// `groups` current; `segments` ({id, name}) are those a condition may refer to.
-export function editor(container, fields, groups, onChange, segments = []) {
-  const byPath = new Map(fields.map((f) => [f.path, f]));
-  const fresh = () => {
-    const first = fields[0];
-    return { field: first.path, operator: first.operators[0], value: "" };
-  };
-  const changed = () => {
-    draw();
-    onChange();
-  };
-
-  function draw() {
-    const blocks = [];
-    groups.forEach((group, i) => {
-      if (i > 0) blocks.push(h("div", { className: "group-or" }, "OR"));
-      blocks.push(h("div", { className: "group", dataset: { group: i } },
-        group.map((c, j) => row(c, i, j)),
-        h("button", { type: "button", className: "add-condition", onclick: () => { group.push(fresh()); changed(); } }, "+ AND condition")));
-    });
-    blocks.push(h("button", { type: "button", id: "add-group", onclick: () => { groups.push([fresh()]); changed(); } }, "+ OR group"));
-    replace(container, blocks);
-  }
-
-  function row(c, i, j) {
-    const descriptor = byPath.get(c.field);
-    const referring = REFERENCE in c;
-    const field = h("select", { className: "field-picker", onchange: () => {
-      for (const key of Object.keys(c)) delete c[key];
-      if (field.value === PICK_REFERENCE) {
-        c.segment = segments.length ? segments[0].id : "";
-      } else {
-        Object.assign(c, { field: field.value, operator: byPath.get(field.value).operators[0], value: "" });
-      }
-      changed();
-    } },
-      fields.map((f) => h("option", { value: f.path, selected: !referring && f.path === c.field, title: f.description }, f.path)),
-      h("option", { value: PICK_REFERENCE, selected: referring }, "member of segment…"));
-    if (referring) {
-      const known = segments.some((s) => s.id === c.segment) ? segments : [...segments, { id: c.segment, name: c.segment }];
-      const target = h("select", { className: "segment-ref", onchange: () => { c.segment = target.value; onChange(); } },
-        known.map((s) => h("option", { value: s.id, selected: s.id === c.segment }, s.name)));
-      return h("div", { className: "condition", dataset: { address: `${i}.${j}` } },
-        field, target, removal(i, j), h("span", { className: "error condition-error", role: "alert" }));
-    }
-    const operator = h("select", { className: "operator", onchange: () => { c.operator = operator.value; changed(); } },
-      (descriptor ? descriptor.operators : [c.operator]).map((op) => h("option", { value: op, selected: op === c.operator }, op)));
-    return h("div", { className: "condition", dataset: { address: `${i}.${j}` } },
-      field, operator, operand(c, descriptor), removal(i, j), h("span", { className: "error condition-error", role: "alert" }));
-  }
-
-  function removal(i, j) {
-    return h("button", { type: "button", className: "remove", title: "Remove this condition", onclick: () => {
-      groups[i].splice(j, 1);
-      if (!groups[i].length) groups.splice(i, 1);
-      changed();
-    } }, "×");
-  }
-
-  function operand(c, descriptor) {
-    const allowed = descriptor && descriptor.allowedValues;
-    if (NO_OPERAND.has(c.operator)) return null;
-    if (LIST.has(c.operator)) {
-      if (allowed) {
-        const select = h("select", { multiple: true, className: "values", size: Math.min(6, allowed.length), onchange: () => {
-          c.values = [...select.selectedOptions].map((o) => o.value);
-          onChange();
-        } }, allowed.map((v) => h("option", { value: v, selected: (c.values || []).includes(v) }, v)));
-        return select;
-      }
-      const count = h("span", { className: "hint" });
-      const text = h("textarea", { className: "values", placeholder: `Paste up to ${MAX_VALUES} values, separated by commas, semicolons or new lines`,
-        value: (c.values || []).join("\n"), oninput: () => {
-          c.values = splitValues(text.value).map((v) => typed(descriptor, v));
-          count.textContent = `${c.values.length} value(s)`;
-          onChange();
-        } });
-      count.textContent = `${(c.values || []).length} value(s)`;
-      return h("span", {}, text, " ", count);
-    }
-    if (c.operator === "BETWEEN") {
-      const [low, high] = c.values || ["", ""];
-      const ends = [low, high].map((v, k) => h("input", { className: `value between-${k}`, value: v ?? "", oninput: (e) => {
-        c.values = [...(c.values || ["", ""])];
-        c.values[k] = typed(descriptor, e.target.value);
-        onChange();
-      } }));
-      return h("span", {}, ends[0], " and ", ends[1]);
-    }
-    if (allowed || (descriptor && descriptor.type === "BOOLEAN")) {
-      const options = allowed || ["true", "false"];
-      const select = h("select", { className: "value", onchange: () => { c.value = typed(descriptor, select.value); onChange(); } },
-        h("option", { value: "" }, "choose…"),
-        options.map((v) => h("option", { value: v, selected: String(c.value) === v }, v)));
-      return select;
-    }
-    const placeholder = descriptor && descriptor.type === "DATETIME" ? "now-30d or 2026-01-31" : "value";
-    return h("input", { className: "value", placeholder, value: c.value ?? "", oninput: (e) => {
-      c.value = typed(descriptor, e.target.value);
-      onChange();
-    } });
-  }
-
-  draw();
 }

@@ -3,7 +3,8 @@
 import { gql, newestWins, STALE, conditionAddress } from "../api.js";
 import { canWrite } from "../session.js";
 import { h, replace, debounce, percent, show, pager } from "../dom.js";
-import { editor, rulesOf, predicateOf, columnsOf } from "../rules.js";
+import { rulesOf, predicateOf, columnsOf } from "../rules.js";
+import { editor } from "../rule-editor.js";
 
 const FIELDS = `{ segmentFields { path type operators allowedValues scope description }
   segments(first: 1000) { edges { node { id name } } } }`;
@@ -42,7 +43,6 @@ export async function render(main, params, segmentId) {
       h("a", { href: `#/segments/${encodeURIComponent(existing.id)}` }, "Back to the segment")));
     return;
   }
-  const fields = segmentFields.filter((f) => f.scope == null);
   const others = segments.edges.map((e) => e.node).filter((s) => s.id !== segmentId);
   const groups = rulesOf(existing ? existing.predicate : null);
   const state = { groups: groups || [], advanced: groups === null };
@@ -53,7 +53,7 @@ export async function render(main, params, segmentId) {
   const rules = h("div", { id: "rules" });
   const json = h("textarea", { id: "advanced-json", spellcheck: false, oninput: () => schedule() });
   const advanced = h("div", { className: "advanced", hidden: !state.advanced }, h("p", { className: "hint" },
-    "Any and / or / not tree, related scopes (ANY, ALL, COUNT, last N) and segment references, as in docs/predicates.md."), json);
+    "Any and / or / not tree (nested groups, a NOT over a group, related conditions of several kinds), as in docs/predicates.md."), json);
   const ruleErrors = h("div", { className: "error", id: "rule-errors", role: "alert" });
   const toggle = h("button", { type: "button", id: "toggle-advanced", onclick: () => switchMode() });
   const freeze = h("input", { type: "checkbox", id: "freeze" });
@@ -71,7 +71,7 @@ export async function render(main, params, segmentId) {
   const impacts = newestWins();
 
   json.value = state.advanced ? JSON.stringify(existing.predicate, null, 2) : "";
-  if (state.advanced) ruleErrors.textContent = existing ? "These rules are not an OR of AND groups: edit them as JSON." : "";
+  if (state.advanced) ruleErrors.textContent = existing ? "These rules are not an OR of AND groups of rows: edit them as JSON." : "";
 
   function predicate() {
     if (!state.advanced) return { value: predicateOf(state.groups) };
@@ -89,12 +89,12 @@ export async function render(main, params, segmentId) {
     } else {
       const read = predicate().value === undefined ? null : rulesOf(predicate().value);
       if (read === null) {
-        ruleErrors.textContent = "This predicate is not an OR of AND groups of conditions: keep editing it as JSON.";
+        ruleErrors.textContent = "This predicate is not an OR of AND groups of rows: keep editing it as JSON.";
         return;
       }
       state.groups.splice(0, state.groups.length, ...read);
       state.advanced = false;
-      editor(rules, fields, state.groups, () => schedule(), others);
+      editor(rules, segmentFields, state.groups, () => schedule(), others);
     }
     drawMode();
     schedule();
@@ -218,7 +218,7 @@ export async function render(main, params, segmentId) {
           h("p", {}, save), saveError)),
       h("section", {},
         h("h2", {}, "Live preview"), summary, search, table, impact)));
-  editor(rules, fields, state.groups, () => schedule(), others);
+  editor(rules, segmentFields, state.groups, () => schedule(), others);
   drawMode();
   if (!state.groups.length && !state.advanced) {
     rules.querySelector("#add-group").click(); // start with one empty condition
