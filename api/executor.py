@@ -12,13 +12,20 @@ resolver, no permission class, no field extension, so nothing can see the resolv
 - a leaf (scalar or enum, nullable or not): `getattr`, then the type's own output coercion,
   exactly what `complete_leaf_value` calls;
 - `__typename` on an object type: the type's name;
-- a single object (not a list, not an interface or union): `getattr`, the type's
-  `is_type_of` (strawberry's never reads the info), then the object's fields, with the same
-  path and error handling as `execute_field`.
+- a single object (not an interface or union): `getattr`, the type's `is_type_of`
+  (strawberry's own, which never reads the info), then the object's fields, with the same
+  path and error handling as `execute_field`;
+- a list of such objects (a page's edges): the same for each item, with the item's path
+  and `complete_list_item_value`'s error handling; every item is checked first, so that a
+  fallback never follows work already done.
 
-Anything else, and every value the plan does not take as it is (a null for a non-null
-field, a value the scalar refuses, an exception, an awaitable), goes through graphql-core's
-`execute_field` as before, which then produces the usual value or error. So the response
+The plans of a selection are looked up once per operation, and an object's fields run
+straight through `execute_fields` when nothing is deferred. Anything else (resolvers,
+arguments, interfaces, unions, introspection, a mutation's serial root fields, any
+middleware) and every value a plan does not take as it is (a null for a non-null field, a
+value the scalar refuses, an exception, an awaitable, an iterable other than a list or
+tuple) goes through graphql-core's `execute_field` as before, which then produces the
+usual value or error. So the response
 is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
 """
 

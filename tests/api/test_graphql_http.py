@@ -43,6 +43,27 @@ async def test_the_new_media_type_is_served_when_accepted(workspace: Workspace) 
     assert body(response)["data"] == {"customers": {"totalCount": 0}}  # beside extensions.cost
 
 
+async def test_a_result_with_data_is_the_same_body_in_either_media_type(
+    workspace: Workspace,
+) -> None:
+    # given a customer whose name is not ASCII (json's encoder would escape it)
+    upsert = (
+        'mutation { customersUpsert(customers: [{id: "c1", name: "Zoë"}]) { userErrors { code } } }'
+    )
+    assert body(await post(workspace, upsert, None))["data"]["customersUpsert"]["userErrors"] == []
+    query = "{ customers(first: 5) { edges { node { id name } } } }"
+
+    # when the same query is asked for in each media type
+    new = await post(workspace, query, NEW)
+    legacy = await post(workspace, query, "application/json")
+
+    # then only the media type differs: the body is served as the view encoded it
+    assert new.headers["content-type"].startswith(NEW)
+    assert new.status_code == legacy.status_code == 200
+    assert new.content == legacy.content
+    assert "Zoë".encode() in new.content
+
+
 async def test_documents_that_do_not_parse_or_validate_are_400_without_data(
     workspace: Workspace,
 ) -> None:
