@@ -182,11 +182,26 @@ def _flattened(evaluated: Pairs) -> tuple[list[int], list[int]]:
 
 
 async def recompute(
-    conn: AsyncConnection, workspace_pk: int, next_at: Mapping[int, When], keys: Mapping[int, str]
+    conn: AsyncConnection,
+    workspace_pk: int,
+    next_at: Mapping[int, When],
+    keys: Mapping[int, str],
+    merge: bool = False,
 ) -> None:
-    """Every customer's instant for these segments, from scratch; records their `keys`."""
+    """Every customer's instant for these segments; records their `keys`.
+
+    From scratch (the caller holds the workspace row, so no recorder writes
+    meanwhile), or with `merge` without that lock: each row keeps the earlier of
+    its instant and the one computed. An instant earlier than the true one only
+    costs a re-evaluation (which stores the exact one), so a writer's row,
+    committed while this statement read older data, is never pushed later;
+    rows whose customer has no instant now are left to fall due and go.
+    """
     for segment_pk, when in sorted(next_at.items()):
-        await conn.execute(delete(boundary_table).where(boundary_table.c.segment_pk == segment_pk))
+        if not merge:
+            await conn.execute(
+                delete(boundary_table).where(boundary_table.c.segment_pk == segment_pk)
+            )
         computed = (
             select(c.c.pk.label("customer_pk"), when.label("next_at"))
             .where(c.c.workspace_pk == workspace_pk)
@@ -198,11 +213,15 @@ async def recompute(
             computed.c.customer_pk,
             computed.c.next_at,
         ).where(computed.c.next_at.is_not(None))
-        await conn.execute(
-            insert(boundary_table).from_select(
-                ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
-            )
+        filled = insert(boundary_table).from_select(
+            ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
         )
+        if merge:
+            earlier = func.least(boundary_table.c.next_at, filled.excluded.next_at)
+            filled = filled.on_conflict_do_update(
+                index_elements=["segment_pk", "customer_pk"], set_={"next_at": earlier}
+            )
+        await conn.execute(filled)
         state = insert(state_table).values(segment_pk=segment_pk, key=keys[segment_pk])
         await conn.execute(
             state.on_conflict_do_update(
