@@ -11,7 +11,7 @@ passed (`due`) and re-evaluates only those customers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +100,45 @@ def _least(parts: list[When]) -> When:
 
 Pairs = Mapping[int, Collection[int]]
 """Customer pks by segment pk."""
+
+
+async def store_judged(
+    conn: AsyncConnection,
+    workspace_pk: int,
+    next_at: Mapping[int, When],
+    keys: Mapping[int, str],
+    customers: Sequence[int] | Pairs | None,
+    now: datetime,
+    skipped: set[tuple[int, int]],
+) -> None:
+    """The next instants of every (time-bounded segment, customer) a recorder just judged.
+
+    `customers` as MembershipLog.reconcile takes them: pks judged against every
+    segment, segment pks by customer pk, or None for the whole workspace (whose
+    rows are then recomputed from scratch). An entry the recorder left to the
+    transaction holding the customer (`skipped`) is due again at once.
+    """
+    if customers is None:
+        await recompute(conn, workspace_pk, next_at, keys)
+        if skipped:
+            await store(conn, workspace_pk, _by_segment(skipped), next_at, now, skipped)
+        return
+    judged: dict[int, set[int]] = {}
+    if isinstance(customers, Mapping):
+        for customer_pk, segments in customers.items():
+            for segment_pk in segments:
+                if segment_pk in next_at:
+                    judged.setdefault(segment_pk, set()).add(customer_pk)
+    else:
+        judged = {pk: set(customers) for pk in next_at}
+    await store(conn, workspace_pk, judged, next_at, now, skipped)
+
+
+def _by_segment(pairs: set[tuple[int, int]]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for segment_pk, customer_pk in pairs:
+        found.setdefault(segment_pk, set()).add(customer_pk)
+    return found
 
 
 async def store(
