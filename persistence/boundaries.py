@@ -175,8 +175,9 @@ async def store(
     if late:
         is_late = _pair_in(computed.c.segment_pk, computed.c.customer_pk, late)
         when = case((is_late, literal(now, DateTime(timezone=True))), else_=computed.c.next_at)
-    kept = select(literal(workspace_pk, BigInteger), computed.c.segment_pk,
-                  computed.c.customer_pk, when).where(when.is_not(None))  # fmt: skip
+    kept = select(
+        literal(workspace_pk, BigInteger), computed.c.segment_pk, computed.c.customer_pk, when
+    ).where(when.is_not(None))
     upsert = insert(boundary_table).from_select(
         ["workspace_pk", "segment_pk", "customer_pk", "next_at"], kept
     )
