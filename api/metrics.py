@@ -43,7 +43,7 @@ from api.runtime import Runtime
 from api.side_task import side_task
 from persistence.database import pool_usage
 from persistence.event_log import log_head_total
-from persistence.reevaluations import REEVALUATIONS
+from persistence.reevaluations import REEVALUATIONS, SWEEPS
 
 OPERATION_NAMES_KEPT = 200
 """Distinct operation names given their own histogram per process; later ones are `other`
@@ -130,6 +130,18 @@ LIVE_WORK = {
 }
 """persistence.reevaluations's process counters, carried over when the process is sampled."""
 _live_seen: dict[str, int] = {}
+SWEEP_WORK = {
+    name: Counter(f"segmentql_sweep_{name}_total", text)
+    for name, text in {
+        "sweeps": "Workspace sweeps of the time sweeper (one a workspace with time-relative "
+        "ACTIVE segments, each run).",
+        "customers_due": "Customers the sweeper re-evaluated because a time boundary passed.",
+        "segments_primed": "Time-bounded segments compared whole to compute their boundaries "
+        "(first sweep after activation or a definition change).",
+        "segments_rescanned": "Segments without computable boundaries, compared whole.",
+    }.items()
+}
+_sweep_seen: dict[str, int] = {}
 
 _operations: set[str] = set()
 _NAMED = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
@@ -170,6 +182,9 @@ def sample_process(runtime: Runtime) -> None:
     for name, total in REEVALUATIONS.snapshot().items():
         LIVE_WORK[name].inc(total - _live_seen.get(name, 0))
         _live_seen[name] = total
+    for name, total in SWEEPS.snapshot().items():
+        SWEEP_WORK[name].inc(total - _sweep_seen.get(name, 0))
+        _sweep_seen[name] = total
 
 
 SAMPLE_INTERVAL_S = 1.0

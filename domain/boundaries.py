@@ -105,11 +105,6 @@ def boundary(node: Node, predicate_of: PredicateOf) -> Instant | None:
     return _Deriver(predicate_of).instant(node, in_scope=False)
 
 
-def reads_clock(node: Node, predicate_of: PredicateOf) -> bool:
-    """Whether `node` has a relative operand, through the segments it references."""
-    return _Deriver(predicate_of).timed(node)
-
-
 class _Deriver:
     def __init__(self, predicate_of: PredicateOf) -> None:
         self.predicate_of = predicate_of

@@ -11,7 +11,7 @@ passed (`due`) and re-evaluates only those customers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +102,45 @@ Pairs = Mapping[int, Collection[int]]
 """Customer pks by segment pk."""
 
 
+async def store_judged(
+    conn: AsyncConnection,
+    workspace_pk: int,
+    next_at: Mapping[int, When],
+    keys: Mapping[int, str],
+    customers: Sequence[int] | Pairs | None,
+    now: datetime,
+    skipped: set[tuple[int, int]],
+) -> None:
+    """The next instants of every (time-bounded segment, customer) a recorder just judged.
+
+    `customers` as MembershipLog.reconcile takes them: pks judged against every
+    segment, segment pks by customer pk, or None for the whole workspace (whose
+    rows are then recomputed from scratch). An entry the recorder left to the
+    transaction holding the customer (`skipped`) is due again at once.
+    """
+    if customers is None:
+        await recompute(conn, workspace_pk, next_at, keys)
+        if skipped:
+            await store(conn, workspace_pk, _by_segment(skipped), next_at, now, skipped)
+        return
+    judged: dict[int, set[int]] = {}
+    if isinstance(customers, Mapping):
+        for customer_pk, segments in customers.items():
+            for segment_pk in segments:
+                if segment_pk in next_at:
+                    judged.setdefault(segment_pk, set()).add(customer_pk)
+    else:
+        judged = {pk: set(customers) for pk in next_at}
+    await store(conn, workspace_pk, judged, next_at, now, skipped)
+
+
+def _by_segment(pairs: set[tuple[int, int]]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for segment_pk, customer_pk in pairs:
+        found.setdefault(segment_pk, set()).add(customer_pk)
+    return found
+
+
 async def store(
     conn: AsyncConnection,
     workspace_pk: int,
@@ -136,8 +175,9 @@ async def store(
     if late:
         is_late = _pair_in(computed.c.segment_pk, computed.c.customer_pk, late)
         when = case((is_late, literal(now, DateTime(timezone=True))), else_=computed.c.next_at)
-    kept = select(literal(workspace_pk, BigInteger), computed.c.segment_pk,
-                  computed.c.customer_pk, when).where(when.is_not(None))  # fmt: skip
+    kept = select(
+        literal(workspace_pk, BigInteger), computed.c.segment_pk, computed.c.customer_pk, when
+    ).where(when.is_not(None))
     upsert = insert(boundary_table).from_select(
         ["workspace_pk", "segment_pk", "customer_pk", "next_at"], kept
     )
@@ -182,11 +222,26 @@ def _flattened(evaluated: Pairs) -> tuple[list[int], list[int]]:
 
 
 async def recompute(
-    conn: AsyncConnection, workspace_pk: int, next_at: Mapping[int, When], keys: Mapping[int, str]
+    conn: AsyncConnection,
+    workspace_pk: int,
+    next_at: Mapping[int, When],
+    keys: Mapping[int, str],
+    merge: bool = False,
 ) -> None:
-    """Every customer's instant for these segments, from scratch; records their `keys`."""
+    """Every customer's instant for these segments; records their `keys`.
+
+    From scratch (the caller holds the workspace row, so no recorder writes
+    meanwhile), or with `merge` without that lock: each row keeps the earlier of
+    its instant and the one computed. An instant earlier than the true one only
+    costs a re-evaluation (which stores the exact one), so a writer's row,
+    committed while this statement read older data, is never pushed later;
+    rows whose customer has no instant now are left to fall due and go.
+    """
     for segment_pk, when in sorted(next_at.items()):
-        await conn.execute(delete(boundary_table).where(boundary_table.c.segment_pk == segment_pk))
+        if not merge:
+            await conn.execute(
+                delete(boundary_table).where(boundary_table.c.segment_pk == segment_pk)
+            )
         computed = (
             select(c.c.pk.label("customer_pk"), when.label("next_at"))
             .where(c.c.workspace_pk == workspace_pk)
@@ -198,11 +253,15 @@ async def recompute(
             computed.c.customer_pk,
             computed.c.next_at,
         ).where(computed.c.next_at.is_not(None))
-        await conn.execute(
-            insert(boundary_table).from_select(
-                ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
-            )
+        filled = insert(boundary_table).from_select(
+            ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
         )
+        if merge:
+            earlier = func.least(boundary_table.c.next_at, filled.excluded.next_at)
+            filled = filled.on_conflict_do_update(
+                index_elements=["segment_pk", "customer_pk"], set_={"next_at": earlier}
+            )
+        await conn.execute(filled)
         state = insert(state_table).values(segment_pk=segment_pk, key=keys[segment_pk])
         await conn.execute(
             state.on_conflict_do_update(

@@ -185,13 +185,6 @@ UNION ALL SELECT 'customer', pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigi
 """
 
 
-def _pairs_by_segment(pairs: set[tuple[int, int]]) -> dict[int, set[int]]:
-    found: dict[int, set[int]] = {}
-    for segment_pk, customer_pk in pairs:
-        found.setdefault(segment_pk, set()).add(customer_pk)
-    return found
-
-
 def _count_moves(transitions: list[Transition]) -> dict[str, list[int]]:
     """How each segment's member count moves: ENTERED adds one, LEFT takes one."""
     delta: dict[int, int] = {}
@@ -332,41 +325,18 @@ class MembershipLog:
             # statement sent after it would only hide that error under another.
             await self._put_back_plans(plans)
         transitions, skipped = await self._apply(changes, base, now) if changes else ([], set())
-        await self._store_boundaries(tracked, customers, now, skipped)
+        bounded = [t for t in tracked if t.next_at is not None]
+        if bounded:
+            await boundaries.store_judged(
+                self.conn,
+                self.workspace_pk,
+                {t.pk: t.next_at for t in bounded if t.next_at is not None},
+                {t.pk: t.boundary_key or "" for t in bounded},
+                customers,
+                now,
+                skipped,
+            )
         return transitions
-
-    async def _store_boundaries(
-        self,
-        tracked: Sequence[Tracked],
-        customers: Sequence[int] | Wanted | None,
-        now: datetime,
-        skipped: set[tuple[int, int]],
-    ) -> None:
-        """The next time boundary of every (time-bounded segment, customer) just judged.
-
-        A whole-workspace reconcile recomputes the segments' rows from scratch. An
-        entry left to the transaction holding the customer is due again at once.
-        """
-        bounded = {t.pk: t for t in tracked if t.next_at is not None}
-        if not bounded:
-            return
-        next_at = {pk: t.next_at for pk, t in bounded.items() if t.next_at is not None}
-        if customers is None:
-            keys = {pk: t.boundary_key or "" for pk, t in bounded.items()}
-            await boundaries.recompute(self.conn, self.workspace_pk, next_at, keys)
-            if skipped:
-                late = _pairs_by_segment(skipped)
-                await boundaries.store(self.conn, self.workspace_pk, late, next_at, now, skipped)
-            return
-        evaluated: dict[int, set[int]] = {}
-        if isinstance(customers, Mapping):
-            for customer_pk, segments in customers.items():
-                for segment_pk in segments:
-                    if segment_pk in bounded:
-                        evaluated.setdefault(segment_pk, set()).add(customer_pk)
-        else:
-            evaluated = {pk: set(customers) for pk in bounded}
-        await boundaries.store(self.conn, self.workspace_pk, evaluated, next_at, now, skipped)
 
     async def sweep(
         self, tracked_at: Callable[[datetime], Sequence[Tracked]], clock: Callable[[], datetime]

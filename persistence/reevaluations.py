@@ -64,5 +64,13 @@ class Sweeps:
         self.segments_rescanned += rescanned
         self.last[workspace_pk] = (due, primed, rescanned)
 
+    def snapshot(self) -> dict[str, int]:
+        return {
+            "sweeps": self.sweeps,
+            "customers_due": self.customers_due,
+            "segments_primed": self.segments_primed,
+            "segments_rescanned": self.segments_rescanned,
+        }
+
 
 SWEEPS = Sweeps()

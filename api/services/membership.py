@@ -145,9 +145,11 @@ async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
 
     A time-bounded segment (domain.boundaries) re-evaluates only the customers
     whose next instant has passed. One whose rows are missing or were computed
-    from another definition is compared whole once, under the workspace row,
-    which also recomputes its rows; a segment whose instants cannot be computed
-    is rescanned at every sweep, as before.
+    from another definition first has them computed, then is compared whole
+    once; a segment whose instants cannot be computed is compared whole at
+    every sweep, as before. Whole comparisons hold the workspace row only to
+    record the customers they found different (MembershipLog.sweep), and the
+    rows are computed before it is taken (boundaries.recompute, `merge`).
     """
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         tracked = await tracked_segments(uow)
@@ -157,12 +159,15 @@ async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
         keys = tracked.boundary_keys()
         primed = await boundaries.primed(uow.conn, keys)
         unprimed = set(keys) - primed
-        done: list[Transition] = []
         if unprimed:
-            done += await log.reconcile(tracked.at(lambda s: s.pk in unprimed), None, runtime.clock)
+            fresh = tracked.at(lambda s: s.pk in unprimed)(runtime.clock())
+            next_at = {t.pk: t.next_at for t in fresh if t.next_at is not None}
+            await boundaries.recompute(uow.conn, workspace_pk, next_at, keys, merge=True)
         rescanned = {s.pk for s in tracked.active if tracked.reaches_time(s) and s.pk not in keys}
-        if rescanned:
-            done += await log.sweep(tracked.at(lambda s: s.pk in rescanned), runtime.clock)
+        whole = unprimed | rescanned
+        done: list[Transition] = []
+        if whole:
+            done += await log.sweep(tracked.at(lambda s: s.pk in whole), runtime.clock)
         wanted = await boundaries.due(uow.conn, primed, runtime.clock())
         SWEEPS.record(workspace_pk, len(wanted), len(unprimed), len(rescanned))
         if wanted:

@@ -300,3 +300,31 @@ async def test_an_import_merge_stores_the_instants_of_what_it_wrote(
         "a": now + 10 * DAY + TICK,
         "m": now + 28 * DAY + TICK,
     }
+
+
+async def test_an_entry_left_to_a_transaction_holding_the_customer_stays_due(
+    workspace: Workspace, runtime: Runtime, clock: FakeClock
+) -> None:
+    # given: `lastOrderAt LTE now-7d`, which a enters 4 days from now and then never leaves
+    now = clock.now
+    await upsert_ok(workspace, orders("a", now - 3 * DAY))
+    segment_id = await primed(workspace, runtime, cond("lastOrderAt", "LTE", "now-7d"))
+    assert await next_instants(runtime, segment_id) == {"a": now + 4 * DAY}
+
+    # when: the instant passes while another transaction holds a's row (a delete would)
+    clock.advance(days=5)
+    async with runtime.engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM customer WHERE workspace_pk = :w AND id = 'a' FOR UPDATE"),
+            {"w": await workspace_pk(runtime, workspace)},
+        )
+        await sweep(runtime)
+        # then: the entry is left to that transaction, and a stays due
+        assert await stored_member_ids(runtime, segment_id) == set()
+        assert await next_instants(runtime, segment_id) == {"a": clock.now}
+        await holder.rollback()
+
+    # when: it ends without writing a, the next sweep records the entry
+    await sweep(runtime)
+    assert summary(await logged_events(workspace, segment_id)) == [("ENTERED", "a")]
+    assert await next_instants(runtime, segment_id) == {}
