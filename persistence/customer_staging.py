@@ -116,10 +116,13 @@ def _customer_merge(unresolved_only: bool = False) -> str:
     customer gets its activity from its staged orders (it has no others); one
     that existed is recomputed after its orders are merged (`_ACTIVITY`).
 
-    The stored customers are updated, the new ones inserted with `ON CONFLICT DO
-    NOTHING`: a customer another transaction created meanwhile is not
-    overwritten with this line's columns alone (its other columns would be lost),
-    but reported, to be merged again (`unresolved_only`) on top of what it holds.
+    A stored customer is found again by the insert's conflict and updated; it
+    carries its own pk, which the update checks. A new one draws a fresh pk: if
+    another transaction created the customer meanwhile, the pks differ and the
+    row is left alone (its columns this line did not send would be lost), and
+    reported, to be merged again (`unresolved_only`) on top of what it holds.
+    (An insert-or-update keeps each probe a unique-index lookup; an UPDATE ...
+    FROM the staged rows let the planner scan the whole customer table.)
     """
     columns = [snake(name) for name in CUSTOMER_FIELDS] + ["created_at", "properties"]
     named = [(name, snake(name)) for name in CUSTOMER_FIELDS] + [("createdAt", "created_at")]
@@ -146,26 +149,20 @@ WITH activity AS (
     FROM {CUSTOMER_STAGE} s {only} LEFT JOIN LATERAL (
         SELECT * FROM customer c WHERE c.workspace_pk = $1 AND c.id = s.id LIMIT 1
     ) o ON true
-), updated AS (
-    UPDATE customer c SET
-        {", ".join(f"{col} = m.new_{col}" for col in columns)}, updated_at = $2
-    FROM merged m
-    WHERE c.pk = m.old_pk AND ({_differs(columns)})
-    RETURNING c.pk, c.id, c.parent_id
-), inserted AS (
-    INSERT INTO customer (workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
+), written AS (
+    INSERT INTO customer (pk, workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
                           updated_at)
-    SELECT $1, m.id, {", ".join(f"m.new_{col}" for col in columns)},
+    SELECT coalesce(m.old_pk, nextval(pg_get_serial_sequence('customer', 'pk'))), $1, m.id,
+        {", ".join(f"m.new_{col}" for col in columns)},
         {", ".join(f"coalesce(a.{col}, 0)" for col in activity[:2])},
         {", ".join(f"a.{col}" for col in activity[2:])}, $2
     FROM merged m LEFT JOIN activity a ON a.customer_id = m.id
-    WHERE m.old_pk IS NULL
+    WHERE {_differs(columns)}
     ORDER BY m.id COLLATE "C"
-    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO NOTHING
-    RETURNING pk, id, parent_id
-), written AS (
-    SELECT pk, id, parent_id, false AS created FROM updated
-    UNION ALL SELECT pk, id, parent_id, true FROM inserted
+    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO UPDATE SET
+        {", ".join(f"{col} = EXCLUDED.{col}" for col in [*columns, "updated_at"])}
+    WHERE customer.pk = EXCLUDED.pk
+    RETURNING pk, id, parent_id, xmax = 0 AS created
 ), noted AS (
     INSERT INTO {PK_STAGE} (id, pk)
     SELECT m.id, coalesce(w.pk, m.old_pk) FROM merged m LEFT JOIN written w ON w.id = m.id
