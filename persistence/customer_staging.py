@@ -17,7 +17,7 @@ several chunks in one transaction).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,15 @@ CUSTOMER_STAGE = "import_stage_customer"
 _EXCLUDED = ", ".join(f"'{status}'" for status in EXCLUDED_ORDER_STATUSES)
 PK_STAGE = "import_stage_pk"
 """The pk of each staged customer id, once the customers are merged (records join it)."""
+
+
+def _bits_of(fields: Sequence[str]) -> dict[str, int]:
+    """Each field's bit in a staged row's `sent` mask (their order is the bits')."""
+    return {name: 1 << bit for bit, name in enumerate(fields)}
+
+
+CUSTOMER_BITS = _bits_of(CUSTOMER_FIELDS)
+SCOPE_BITS = {scope: _bits_of(fields) for scope, fields in SCOPE_FIELDS.items()}
 
 
 def _stage_name(scope: str) -> str:
@@ -275,7 +284,7 @@ class StagedChunk:
         self.customers.append(
             (
                 change.id,
-                _sent_bits(CUSTOMER_FIELDS, values),
+                _sent_bits(CUSTOMER_BITS, values),
                 *(values.get(name) for name in CUSTOMER_FIELDS),
                 values.get("createdAt"),
                 json.dumps(change.properties_set),
@@ -285,12 +294,12 @@ class StagedChunk:
             )
         )
         for scope, records in change.related.items():
-            fields = SCOPE_FIELDS[scope]
+            fields, bits = SCOPE_FIELDS[scope], SCOPE_BITS[scope]
             self.records[scope].extend(
                 (
                     change.id,
                     record.id,
-                    _sent_bits(fields, record.values),
+                    _sent_bits(bits, record.values),
                     *(record.values.get(name) for name in fields),
                 )
                 for record in records
@@ -378,9 +387,9 @@ async def allow_import_time(conn: AsyncConnection, timeout_ms: int) -> None:
     await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
-def _sent_bits(fields: Sequence[str], values: dict[str, Any]) -> int:
-    bits = 0
-    for bit, name in enumerate(fields):
-        if name in values:
-            bits |= 1 << bit
-    return bits
+def _sent_bits(bits: Mapping[str, int], values: dict[str, Any]) -> int:
+    """The bits (`_bits_of`) of the fields `values` holds."""
+    sent = 0
+    for name in values:  # the few fields a line sends, not every field of the table
+        sent |= bits.get(name, 0)
+    return sent
