@@ -52,6 +52,8 @@ def storable_text(text: str) -> bool:
     """
     if "\x00" in text:
         return False
+    if text.isascii():  # (a flag CPython keeps: no scan) ASCII always encodes
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

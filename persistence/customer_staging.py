@@ -17,7 +17,7 @@ several chunks in one transaction).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,15 @@ CUSTOMER_STAGE = "import_stage_customer"
 _EXCLUDED = ", ".join(f"'{status}'" for status in EXCLUDED_ORDER_STATUSES)
 PK_STAGE = "import_stage_pk"
 """The pk of each staged customer id, once the customers are merged (records join it)."""
+
+
+def _bits_of(fields: Sequence[str]) -> dict[str, int]:
+    """Each field's bit in a staged row's `sent` mask (their order is the bits')."""
+    return {name: 1 << bit for bit, name in enumerate(fields)}
+
+
+CUSTOMER_BITS = _bits_of(CUSTOMER_FIELDS)
+SCOPE_BITS = {scope: _bits_of(fields) for scope, fields in SCOPE_FIELDS.items()}
 
 
 def _stage_name(scope: str) -> str:
@@ -116,10 +125,13 @@ def _customer_merge(unresolved_only: bool = False) -> str:
     customer gets its activity from its staged orders (it has no others); one
     that existed is recomputed after its orders are merged (`_ACTIVITY`).
 
-    The stored customers are updated, the new ones inserted with `ON CONFLICT DO
-    NOTHING`: a customer another transaction created meanwhile is not
-    overwritten with this line's columns alone (its other columns would be lost),
-    but reported, to be merged again (`unresolved_only`) on top of what it holds.
+    A stored customer is found again by the insert's conflict and updated; it
+    carries its own pk, which the update checks. A new one draws a fresh pk: if
+    another transaction created the customer meanwhile, the pks differ and the
+    row is left alone (its columns this line did not send would be lost), and
+    reported, to be merged again (`unresolved_only`) on top of what it holds.
+    (An insert-or-update keeps each probe a unique-index lookup; an UPDATE ...
+    FROM the staged rows let the planner scan the whole customer table.)
     """
     columns = [snake(name) for name in CUSTOMER_FIELDS] + ["created_at", "properties"]
     named = [(name, snake(name)) for name in CUSTOMER_FIELDS] + [("createdAt", "created_at")]
@@ -146,26 +158,20 @@ WITH activity AS (
     FROM {CUSTOMER_STAGE} s {only} LEFT JOIN LATERAL (
         SELECT * FROM customer c WHERE c.workspace_pk = $1 AND c.id = s.id LIMIT 1
     ) o ON true
-), updated AS (
-    UPDATE customer c SET
-        {", ".join(f"{col} = m.new_{col}" for col in columns)}, updated_at = $2
-    FROM merged m
-    WHERE c.pk = m.old_pk AND ({_differs(columns)})
-    RETURNING c.pk, c.id, c.parent_id
-), inserted AS (
-    INSERT INTO customer (workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
+), written AS (
+    INSERT INTO customer (pk, workspace_pk, id, {", ".join(columns)}, {", ".join(activity)},
                           updated_at)
-    SELECT $1, m.id, {", ".join(f"m.new_{col}" for col in columns)},
+    SELECT coalesce(m.old_pk, nextval(pg_get_serial_sequence('customer', 'pk'))), $1, m.id,
+        {", ".join(f"m.new_{col}" for col in columns)},
         {", ".join(f"coalesce(a.{col}, 0)" for col in activity[:2])},
         {", ".join(f"a.{col}" for col in activity[2:])}, $2
     FROM merged m LEFT JOIN activity a ON a.customer_id = m.id
-    WHERE m.old_pk IS NULL
+    WHERE {_differs(columns)}
     ORDER BY m.id COLLATE "C"
-    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO NOTHING
-    RETURNING pk, id, parent_id
-), written AS (
-    SELECT pk, id, parent_id, false AS created FROM updated
-    UNION ALL SELECT pk, id, parent_id, true FROM inserted
+    ON CONFLICT ON CONSTRAINT customer_workspace_id_key DO UPDATE SET
+        {", ".join(f"{col} = EXCLUDED.{col}" for col in [*columns, "updated_at"])}
+    WHERE customer.pk = EXCLUDED.pk
+    RETURNING pk, id, parent_id, xmax = 0 AS created
 ), noted AS (
     INSERT INTO {PK_STAGE} (id, pk)
     SELECT m.id, coalesce(w.pk, m.old_pk) FROM merged m LEFT JOIN written w ON w.id = m.id
@@ -278,7 +284,7 @@ class StagedChunk:
         self.customers.append(
             (
                 change.id,
-                _sent_bits(CUSTOMER_FIELDS, values),
+                _sent_bits(CUSTOMER_BITS, values),
                 *(values.get(name) for name in CUSTOMER_FIELDS),
                 values.get("createdAt"),
                 json.dumps(change.properties_set),
@@ -288,12 +294,12 @@ class StagedChunk:
             )
         )
         for scope, records in change.related.items():
-            fields = SCOPE_FIELDS[scope]
+            fields, bits = SCOPE_FIELDS[scope], SCOPE_BITS[scope]
             self.records[scope].extend(
                 (
                     change.id,
                     record.id,
-                    _sent_bits(fields, record.values),
+                    _sent_bits(bits, record.values),
                     *(record.values.get(name) for name in fields),
                 )
                 for record in records
@@ -381,9 +387,9 @@ async def allow_import_time(conn: AsyncConnection, timeout_ms: int) -> None:
     await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
-def _sent_bits(fields: Sequence[str], values: dict[str, Any]) -> int:
-    bits = 0
-    for bit, name in enumerate(fields):
-        if name in values:
-            bits |= 1 << bit
-    return bits
+def _sent_bits(bits: Mapping[str, int], values: dict[str, Any]) -> int:
+    """The bits (`_bits_of`) of the fields `values` holds."""
+    sent = 0
+    for name in values:  # the few fields a line sends, not every field of the table
+        sent |= bits.get(name, 0)
+    return sent
