@@ -3,9 +3,7 @@ and after it ran give back what it was charged beyond its actual cost."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
@@ -15,16 +13,6 @@ from api.actual_cost import actual_cost
 from api.cost import DEFAULT_MAX_COST, cost_of, throttled, too_costly
 from api.request_budget import heavy_gate
 from persistence.cost_buckets import Charge, charge, refund
-
-YIELD_EVERY = 100  # fields resolved by a heavy operation between two yields
-
-
-async def _after_a_yield(
-    _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
-) -> Any:
-    await asyncio.sleep(0)
-    result = _next(root, info, *args, **kwargs)
-    return await result if inspect.isawaitable(result) else result
 
 
 class QueryCost(SchemaExtension):
@@ -41,8 +29,6 @@ class QueryCost(SchemaExtension):
     maximum: int = DEFAULT_MAX_COST
     bucket: Charge | None = None
     available: float | None = None
-    heavy: bool = False
-    resolved: int = 0
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -67,26 +53,11 @@ class QueryCost(SchemaExtension):
         if runtime is None:
             yield
         else:
-            self.heavy = self.requested >= runtime.settings.heavy_query_cost
             async with heavy_gate(runtime, self.requested):
                 yield
-            self.heavy = False
         self._priced_after()
         if key is not None and self.bucket is not None and self.actual is not None:
             await self._refund(runtime, *key)
-
-    def resolve(
-        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        """A heavy operation gives the event loop back every `YIELD_EVERY` fields: building
-        a large result is CPU work in this process, and light requests are served between
-        its slices instead of waiting for all of it."""
-        if not self.heavy:
-            return _next(root, info, *args, **kwargs)
-        self.resolved += 1
-        if self.resolved % YIELD_EVERY:
-            return _next(root, info, *args, **kwargs)
-        return _after_a_yield(_next, root, info, *args, **kwargs)
 
     def _priced_after(self) -> None:
         context = self.execution_context

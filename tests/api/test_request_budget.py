@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from api import cost_extension
 from api.request_budget import TIMEOUT
 from api.runtime import Runtime
 from domain.access import Role
@@ -156,40 +155,3 @@ async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_on
     assert light.data == {"segments": {"edges": []}}
     assert waiting.data == {"segments": {"edges": []}}
     assert done["light"] < done["stuck"] <= done["waiting"]
-
-
-HEAVY_PAGE = "{ customers(first: 100) { edges { node { id country invoices { id total } } } } }"
-
-
-async def test_a_heavy_operation_yields_the_event_loop_and_returns_the_same_data(
-    runtime: Runtime, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # given every operation counts as heavy, and a count of the loop yields
-    yields = 0
-    real = cost_extension._after_a_yield
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal yields
-        yields += 1
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr(cost_extension, "_after_a_yield", counted)
-    async with serving(budgeted(runtime, heavy_query_cost=1)) as url:
-        ws = await new_workspace(runtime, url, http)
-        await upsert_ok(
-            ws,
-            *(
-                {"id": f"c{n:03d}", "country": "FR", "invoices": [{"id": f"i{n}", "total": n}]}
-                for n in range(100)
-            ),
-        )
-        yields = 0
-
-        # when a 100-customer page with invoices is read (about 600 fields)
-        result = await ws.gql(HEAVY_PAGE, role=Role.READ)
-
-    # then it gave the loop back every YIELD_EVERY fields, and its data is whole
-    nodes = [e["node"] for e in result.data["customers"]["edges"]]
-    assert [n["id"] for n in nodes] == [f"c{n:03d}" for n in range(100)]
-    assert nodes[42]["invoices"] == [{"id": "i42", "total": 42.0}]
-    assert yields >= 500 // cost_extension.YIELD_EVERY
