@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from api.argument_checks import UnstorableUrls
@@ -81,16 +82,24 @@ class SegmentGraphQL(GraphQL[Context, None]):
         return response
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
-        """Strawberry's, timed for /metrics; a mutation sent by GET is a 405 (queries only)."""
+        """Strawberry's, timed for /metrics; a mutation sent by GET is a 405 (queries only),
+        a subscription sent over HTTP a 400 that names the WebSocket."""
         started = time.perf_counter()
         try:
             result = await super().execute_single(*args, **kwargs)
             record_operation(kwargs["request_data"], started, result.errors)
             return result
         except HTTPException as exc:
-            if isinstance(exc.__cause__, InvalidOperationTypeError) and (
-                kwargs["request_adapter"].method == "GET"
-            ):
+            refused = exc.__cause__
+            if not isinstance(refused, InvalidOperationTypeError):
+                raise
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(
+                    400,
+                    "Subscriptions run over a WebSocket at /graphql (graphql-transport-ws),"
+                    " not over HTTP.",
+                ) from exc
+            if kwargs["request_adapter"].method == "GET":
                 raise HTTPException(
                     405, "Only queries may be sent by GET; send mutations by POST."
                 ) from exc

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError, parse
@@ -16,6 +17,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from api.argument_checks import guard_arguments
 from api.cost_extension import QueryCost
@@ -99,13 +102,44 @@ class Mutation(
     pass
 
 
+class SegmentSchema(strawberry.Schema):
+    """Strawberry's schema, but `execute` (the HTTP path) never runs a subscription.
+
+    Strawberry lets a POST carry any operation type (for multipart subscriptions, which
+    this service does not offer), and `execute` would then run a subscription's field as
+    a query and fail with an internal error. Subscriptions run through `subscribe`, on a
+    WebSocket; `execute` refuses them as an operation type this transport does not allow.
+    """
+
+    async def execute(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        allowed = set(allowed_operation_types or (OperationType.QUERY, OperationType.MUTATION))
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
+
+
 def build_schema(
     executor: type[StrawberryGraphQLCoreExecutionContext] = LeanExecutor,
 ) -> strawberry.Schema:
     """The service's schema; `executor` chooses the field execution (graphql-core's own,
     `StrawberryGraphQLCoreExecutionContext`, is the reference the lean one is tested
     against)."""
-    built = strawberry.Schema(
+    built = SegmentSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

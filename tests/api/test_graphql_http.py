@@ -116,3 +116,23 @@ async def test_a_mutation_sent_by_get_is_refused_with_405(workspace: Workspace) 
     assert "POST" in response.text
     after = await post(workspace, '{ customer(id: "by-get") { id } }', "application/json")
     assert body(after)["data"] == {"customer": None}
+
+
+SUBSCRIPTION = 'subscription { segmentMembershipChanged(segmentId: "seg_none") { type } }'
+
+
+async def test_a_subscription_sent_over_http_is_a_400_that_names_the_websocket(
+    workspace: Workspace,
+) -> None:
+    # when a subscription is sent by POST, as either media type, and by GET
+    sent = [
+        await post(workspace, SUBSCRIPTION, "application/json"),
+        await post(workspace, SUBSCRIPTION, NEW),
+        await get(workspace, SUBSCRIPTION),
+    ]
+
+    # then each is refused with 400 and a plain message pointing at the WebSocket, not
+    # run as a query (which answered 500, "Internal server error")
+    for response in sent:
+        assert response.status_code == 400, response.text
+        assert "WebSocket" in response.text
