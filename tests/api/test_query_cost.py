@@ -223,3 +223,22 @@ def test_the_documented_cost_table_is_what_the_code_charges() -> None:
     other_lists = "any other list of objects (`segments`, `invoices`, `usages` ...)"
     assert rules[other_lists].endswith(f"times {PRICING.list_size}")
     assert rules["a mutation"] == f"{PRICING.mutation_cost} more"
+
+
+def test_the_actual_cost_of_fragments_on_several_types_counts_what_each_object_returned() -> None:
+    document = """
+    query($ids: [ID!]!) { nodes(ids: $ids) {
+      ... on Customer { id invoices { id } }
+      ... on Segment { id stats { customerCount } }
+    } }
+    """
+    data = {
+        "nodes": [
+            {"id": "c1", "invoices": [{"id": "i1"}, {"id": "i2"}]},
+            {"id": "s1", "stats": {"customerCount": 3}},
+            None,  # an id that resolved to nothing
+        ]
+    }
+    # 2 objects + 2 invoices + a stats object and its 10 extra points
+    assert actual(document, data) == 2 + 2 + (10 + 1)
+    assert actual(document, data) <= cost(document, {"ids": ["a", "b", "c"]})
