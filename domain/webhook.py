@@ -94,12 +94,20 @@ def check_url(url: str, allowed_http_hosts: Iterable[str]) -> str:
 
 
 def refused_address(address: str) -> bool:
-    """Loopback, link-local, private, unspecified, multicast and reserved addresses."""
+    """Loopback, link-local, private, unspecified, multicast and reserved addresses,
+    any other address that is not global (such as shared 100.64.0.0/10, where a cloud
+    metadata service can live), and IPv6 addresses embedding such an IPv4 one (mapped,
+    6to4, Teredo)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and refused_address(str(embedded)):
+            return True
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return bool(
-        ip.is_loopback
+        not ip.is_global
+        or ip.is_loopback
         or ip.is_link_local
         or ip.is_private
         or ip.is_unspecified

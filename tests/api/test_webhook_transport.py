@@ -62,3 +62,20 @@ async def test_the_connection_goes_to_the_checked_address_under_the_name() -> No
     # knows no .invalid name), with the name as Host, over one connection: one look-up
     assert [r.headers["host"] for r in receiver.received] == [f"hooks.invalid:{port_of(url)}"] * 2
     assert names.lookups == ["hooks.invalid"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.100.100.200",  # shared address space (100.64.0.0/10): a cloud metadata service
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    ],
+)
+async def test_non_public_addresses_hidden_in_other_ranges_are_refused(address: str) -> None:
+    # given: a name resolving to an address that is not public though not "private"
+    names = Names(hooks_example=[address])
+    async with checked_client(False, 2.0, 4, names) as client:
+        # when/then: the client refuses it before connecting
+        with pytest.raises(httpx.ConnectError, match="loopback, link-local or private"):
+            await client.post("https://hooks.example/hook", content=b"{}")
