@@ -279,27 +279,12 @@ class SnapshotRepository:
         out = [(int(r[0]), str(r[1]), r[2], int(r[3])) for r in found]
         return out, has_next, has_previous
 
-    async def existing_member_ids(self, instance_pk: int, window: Slice[str]) -> Page[str]:
-        """Members of the instance whose customer still exists, by customer id.
-
-        Deleted customers are skipped in SQL so that a page is never short or
-        empty while more members follow.
-        """
-        key = member_table.c.customer_id
-        conditions = [member_table.c.instance_pk == instance_pk, *self._still_exists()]
-        conditions += window.conditions(key)
-        rows = list(
-            await self.conn.execute(
-                select(key).where(*conditions).order_by(window.order(key)).limit(window.limit)
-            )
-        )
-        found, has_next, has_previous = window.cut(rows)
-        return Page([str(r[0]) for r in found], has_next, [], has_previous)
-
     async def existing_member_ids_each(
         self, instance_pks: Sequence[int], window: Slice[str]
     ) -> dict[int, Page[str]]:
-        """`existing_member_ids` of several instances in one statement."""
+        """A page of each instance's members whose customer still exists, by customer id,
+        in one statement. Deleted customers are skipped in SQL so that a page is never
+        short or empty while more members follow."""
         key = member_table.c.customer_id
         rank = func.row_number().over(
             partition_by=member_table.c.instance_pk, order_by=window.order(key)
@@ -325,7 +310,7 @@ class SnapshotRepository:
         return pages
 
     async def count_existing_members_each(self, instance_pks: Sequence[int]) -> dict[int, int]:
-        """`count_existing_members` of several instances in one statement."""
+        """How many of each instance's members still exist, in one statement."""
         rows = await self.conn.execute(
             select(member_table.c.instance_pk, func.count())
             .where(member_table.c.instance_pk.in_(list(instance_pks)), *self._still_exists())
@@ -333,14 +318,6 @@ class SnapshotRepository:
         )
         counted = {int(pk): int(n) for pk, n in rows}
         return {pk: counted.get(pk, 0) for pk in instance_pks}
-
-    async def count_existing_members(self, instance_pk: int) -> int:
-        result = await self.conn.execute(
-            select(func.count()).where(
-                member_table.c.instance_pk == instance_pk, *self._still_exists()
-            )
-        )
-        return int(result.scalar_one())
 
     def _still_exists(self) -> list[ColumnElement[bool]]:
         return [

@@ -86,30 +86,6 @@ class TrackedEventRepository:
         )
         return [r.name for r in rows]
 
-    async def page(
-        self, customer_pk: int, first: int, after: tuple[datetime, int] | None, name: str | None
-    ) -> tuple[list[StoredEvent], bool]:
-        """Newest first, keyset on (occurredAt, internal order)."""
-        conditions = [event_table.c.customer_pk == customer_pk]
-        if name is not None:
-            conditions.append(event_table.c.name == name)
-        if after is not None:
-            conditions.append(
-                tuple_(event_table.c.occurred_at, event_table.c.pk) < tuple_(after[0], after[1])
-            )
-        rows = list(
-            await self.conn.execute(
-                select(event_table)
-                .where(*conditions)
-                .order_by(event_table.c.occurred_at.desc(), event_table.c.pk.desc())
-                .limit(first + 1)
-            )
-        )
-        events = [
-            StoredEvent(r.pk, r.id, r.name, r.occurred_at, r.properties) for r in rows[:first]
-        ]
-        return events, len(rows) > first
-
     async def pages_each(
         self,
         customer_pks: Sequence[int],
@@ -117,7 +93,8 @@ class TrackedEventRepository:
         after: tuple[datetime, int] | None,
         name: str | None,
     ) -> dict[int, tuple[list[StoredEvent], bool]]:
-        """`page` for several customers in one statement (each customer's newest first)."""
+        """A keyset page of each customer's events, newest first (by occurredAt, then
+        internal order), in one statement."""
         conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
         if name is not None:
             conditions.append(event_table.c.name == name)
@@ -143,7 +120,7 @@ class TrackedEventRepository:
         return {pk: (events[:first], len(events) > first) for pk, events in found.items()}
 
     async def counts_each(self, customer_pks: Sequence[int], name: str | None) -> dict[int, int]:
-        """`count` for several customers in one statement."""
+        """How many events (of `name`, if given) each customer has, in one statement."""
         conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
         if name is not None:
             conditions.append(event_table.c.name == name)
@@ -154,13 +131,6 @@ class TrackedEventRepository:
         )
         counted = {int(pk): int(n) for pk, n in rows}
         return {pk: counted.get(pk, 0) for pk in customer_pks}
-
-    async def count(self, customer_pk: int, name: str | None) -> int:
-        conditions = [event_table.c.customer_pk == customer_pk]
-        if name is not None:
-            conditions.append(event_table.c.name == name)
-        result = await self.conn.execute(select(func.count()).where(*conditions))
-        return int(result.scalar_one())
 
     async def prune(self, older_than: datetime, batch: int) -> list[int]:
         """Delete up to `batch` of the workspace's events older than `older_than`.
