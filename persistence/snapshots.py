@@ -58,8 +58,8 @@ class SnapshotRepository:
         pk = await self._insert_instance(segment, now, instance_id, window_start)
         await self.conn.execute(
             insert(member_table).from_select(
-                ["instance_pk", "customer_pk", "customer_id", "email"],
-                select(literal(pk), c.c.pk, c.c.id, c.c.email).where(
+                ["workspace_pk", "instance_pk", "customer_pk", "customer_id", "email"],
+                select(c.c.workspace_pk, literal(pk), c.c.pk, c.c.id, c.c.email).where(
                     c.c.workspace_pk == self.workspace_pk, condition
                 ),
             )
@@ -105,6 +105,7 @@ class SnapshotRepository:
         """Orders placed by the members in (window_start, now], as ordersCount counts them."""
         counted = and_(
             orders.c.customer_pk == member_table.c.customer_pk,
+            member_table.c.workspace_pk == self.workspace_pk,
             member_table.c.instance_pk == instance_pk,
             orders.c.placed_at > window_start,
             orders.c.placed_at <= now,
@@ -114,12 +115,18 @@ class SnapshotRepository:
             func.count(orders.c.pk).label("n"),
             func.coalesce(func.sum(func.coalesce(orders.c.amount, 0)), 0).label("revenue"),
         ).where(counted)
-        members = select(func.count()).where(member_table.c.instance_pk == instance_pk)
+        members = select(func.count()).where(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.instance_pk == instance_pk,
+        )
         row = (await self.conn.execute(measures)).one()
         count = (await self.conn.execute(members)).scalar_one()
         await self.conn.execute(
             update(instance_table)
-            .where(instance_table.c.pk == instance_pk)
+            .where(
+                instance_table.c.workspace_pk == self.workspace_pk,
+                instance_table.c.pk == instance_pk,
+            )
             .values(num_customers=count, num_orders=row.n, total_revenue=row.revenue)
         )
 
@@ -186,7 +193,11 @@ class SnapshotRepository:
         reverse.
         """
         pk, customer_id = member_table.c.instance_pk, member_table.c.customer_id
-        conditions = [pk.in_(list(instance_pks)), *window.conditions(tuple_(pk, customer_id))]
+        conditions = [
+            member_table.c.workspace_pk == self.workspace_pk,
+            pk.in_(list(instance_pks)),
+            *window.conditions(tuple_(pk, customer_id)),
+        ]
         rows = list(
             await self.conn.execute(
                 select(pk, customer_id, member_table.c.email, member_table.c.customer_pk)
@@ -206,7 +217,7 @@ class SnapshotRepository:
         empty while more members follow.
         """
         key = member_table.c.customer_id
-        conditions = [member_table.c.instance_pk == instance_pk, *self._still_exists()]
+        conditions = [self._of(instance_pk), *self._still_exists()]
         conditions += window.conditions(key)
         rows = list(
             await self.conn.execute(
@@ -218,11 +229,16 @@ class SnapshotRepository:
 
     async def count_existing_members(self, instance_pk: int) -> int:
         result = await self.conn.execute(
-            select(func.count()).where(
-                member_table.c.instance_pk == instance_pk, *self._still_exists()
-            )
+            select(func.count()).where(self._of(instance_pk), *self._still_exists())
         )
         return int(result.scalar_one())
+
+    def _of(self, instance_pk: int) -> ColumnElement[bool]:
+        """The members of this instance (of this workspace, its key's first column)."""
+        return and_(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.instance_pk == instance_pk,
+        )
 
     def _still_exists(self) -> list[ColumnElement[bool]]:
         return [
@@ -245,8 +261,8 @@ class SnapshotRepository:
         self, instance_pk: int, other_pk: int, limit: int
     ) -> tuple[list[str], list[str], int, int]:
         """Who is in `instance_pk` but not `other_pk` (entered), and the reverse (left)."""
-        mine = select(member_table.c.customer_id).where(member_table.c.instance_pk == instance_pk)
-        theirs = select(member_table.c.customer_id).where(member_table.c.instance_pk == other_pk)
+        mine = select(member_table.c.customer_id).where(self._of(instance_pk))
+        theirs = select(member_table.c.customer_id).where(self._of(other_pk))
         entered_q = mine.except_(theirs).subquery()
         left_q = theirs.except_(mine).subquery()
         entered = await self.conn.execute(
@@ -273,7 +289,9 @@ class SnapshotRepository:
     ) -> None:
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk == segment_pk)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
             .values(
                 schedule=schedule.value if schedule else None,
                 segment_by=by.value,
@@ -283,7 +301,9 @@ class SnapshotRepository:
 
     async def is_due(self, segment_pk: int, now: datetime) -> bool:
         due = await self.conn.execute(
-            select(segment_table.c.next_snapshot_at).where(segment_table.c.pk == segment_pk)
+            select(segment_table.c.next_snapshot_at).where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
         )
         at = due.scalar_one_or_none()
         return at is not None and at <= now
@@ -295,7 +315,9 @@ class SnapshotRepository:
     async def set_next_due(self, segment_pk: int, due: datetime | None) -> None:
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk == segment_pk)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
             .values(next_snapshot_at=due)
         )
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -36,6 +37,21 @@ NOW = text("now()")
 
 def _pk() -> Any:
     return Field(sa_column=Column(BigInteger, Identity(), primary_key=True))
+
+
+def _workspace_pk() -> Any:
+    """An identity `pk` that comes second in a primary key led by workspace_pk."""
+    return Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False))
+
+
+def _in_workspace(table: str, column: str, target: str, ondelete: str = "CASCADE") -> Any:
+    """`table`'s foreign key (workspace_pk, column) to `target` (workspace_pk, pk)."""
+    return ForeignKeyConstraint(
+        ["workspace_pk", column],
+        [f"{target}.workspace_pk", f"{target}.pk"],
+        ondelete=ondelete,
+        name=f"{table}_{column.removesuffix('_pk')}_fkey",
+    )
 
 
 def _workspace() -> Any:
@@ -301,11 +317,12 @@ class Event(SQLModel, table=True):
 class Segment(SQLModel, table=True):
     __tablename__ = "segment"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="segment_pkey"),
         UniqueConstraint("workspace_pk", "id", name="segment_workspace_id_key"),
         UniqueConstraint("workspace_pk", "name", name="segment_workspace_name_key"),
         Index("segment_kind_idx", "workspace_pk", "kind"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(40), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -332,16 +349,24 @@ class Segment(SQLModel, table=True):
 
 
 def _segment() -> Any:
-    return Field(
-        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), primary_key=True)
-    )
+    """segment_pk in a primary key; the foreign key is (workspace_pk, segment_pk)."""
+    return Field(sa_column=Column(BigInteger, primary_key=True))
+
+
+def _workspace_of_segment() -> Any:
+    """workspace_pk, first in the primary key; the foreign key is the segment's."""
+    return Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentMember(SQLModel, table=True):
     """Stored membership: the list of a STATIC segment, the tracked state of an ACTIVE one."""
 
     __tablename__ = "segment_member"
-    __table_args__ = (Index("segment_member_customer_idx", "customer_pk"),)
+    __table_args__ = (
+        _in_workspace("segment_member", "segment_pk", "segment"),
+        Index("segment_member_customer_idx", "customer_pk"),
+    )
+    workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
     customer_pk: int = Field(
         sa_column=Column(
@@ -352,6 +377,8 @@ class SegmentMember(SQLModel, table=True):
 
 class SegmentUsage(SQLModel, table=True):
     __tablename__ = "segment_usage"
+    __table_args__ = (_in_workspace("segment_usage", "segment_pk", "segment"),)
+    workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
     kind: str = Field(sa_column=Column(String(30), primary_key=True))
     reference: str = Field(sa_column=Column(String(255), primary_key=True))
@@ -362,13 +389,14 @@ class SegmentReference(SQLModel, table=True):
     """Segment A's predicate names segment B: B cannot be deleted while A exists."""
 
     __tablename__ = "segment_reference"
-    __table_args__ = (Index("segment_reference_target_idx", "referenced_pk"),)
-    segment_pk: int = _segment()
-    referenced_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("segment.pk", ondelete="RESTRICT"), primary_key=True
-        )
+    __table_args__ = (
+        _in_workspace("segment_reference", "segment_pk", "segment"),
+        _in_workspace("segment_reference", "referenced_pk", "segment", "RESTRICT"),
+        Index("segment_reference_target_idx", "workspace_pk", "referenced_pk"),
     )
+    workspace_pk: int = _workspace_of_segment()
+    segment_pk: int = _segment()
+    referenced_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentEvent(SQLModel, table=True):
@@ -403,14 +431,14 @@ class SegmentInstance(SQLModel, table=True):
 
     __tablename__ = "segment_instance"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="segment_instance_pkey"),
+        _in_workspace("segment_instance", "segment_pk", "segment"),
         UniqueConstraint("workspace_pk", "id", name="segment_instance_workspace_id_key"),
         Index("segment_instance_segment_idx", "segment_pk", "created_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
     workspace_pk: int = _workspace()
-    segment_pk: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), nullable=False)
-    )
+    segment_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     id: str = Field(sa_column=Column(String(80), nullable=False))
     segment_id: str = Field(sa_column=Column(String(40), nullable=False))
     segment_name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -430,11 +458,9 @@ class SegmentInstanceMember(SQLModel, table=True):
     """Who was in an instance, as they were identified then (survives customer deletion)."""
 
     __tablename__ = "segment_instance_member"
-    instance_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("segment_instance.pk", ondelete="CASCADE"), primary_key=True
-        )
-    )
+    __table_args__ = (_in_workspace("segment_instance_member", "instance_pk", "segment_instance"),)
+    workspace_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    instance_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
     customer_id: str = Field(sa_column=Column(String(255), primary_key=True))
     customer_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     email: str | None = Field(default=None, sa_column=Column(String(320)))

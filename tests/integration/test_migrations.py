@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import asyncpg
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.runtime import Runtime
@@ -120,3 +122,82 @@ async def test_a_pending_backlog_is_put_in_lines_by_the_upgrade(runtime: Runtime
         await conn.run_sync(_to("0011"))
         await conn.commit()
         assert await waiting() == set()
+
+
+SEGMENTS_AT_0012 = """
+INSERT INTO workspace (pk, name) VALUES (1, 'one'), (2, 'two');
+INSERT INTO customer (pk, workspace_pk, id) VALUES (10, 1, 'c-a'), (20, 2, 'c-b');
+INSERT INTO segment (pk, workspace_pk, id, name, kind)
+VALUES (100, 1, 'seg_a', 'A', 'STATIC'), (101, 1, 'seg_b', 'B', 'PASSIVE'),
+       (200, 2, 'seg_c', 'C', 'STATIC');
+INSERT INTO segment_member (segment_pk, customer_pk) VALUES (100, 10), (200, 20);
+INSERT INTO segment_usage (segment_pk, kind, reference) VALUES (100, 'CAMPAIGN', 'x');
+INSERT INTO segment_reference (segment_pk, referenced_pk) VALUES (101, 100);
+INSERT INTO segment_instance (pk, workspace_pk, segment_pk, id, segment_id, segment_name,
+                              segment_by, num_customers, num_orders, total_revenue)
+VALUES (7, 2, 200, 'inst_1', 'seg_c', 'C', 'CUSTOMER_ID', 1, 0, 0);
+INSERT INTO segment_instance_member (instance_pk, customer_id, customer_pk)
+VALUES (7, 'c-b', 20);
+"""
+
+WORKSPACE_OF = """
+SELECT 'member', workspace_pk, segment_pk FROM segment_member
+UNION ALL SELECT 'usage', workspace_pk, segment_pk FROM segment_usage
+UNION ALL SELECT 'reference', workspace_pk, segment_pk FROM segment_reference
+UNION ALL SELECT 'instance member', workspace_pk, instance_pk FROM segment_instance_member
+"""
+
+PRIMARY_KEY_OF_SEGMENT = """
+SELECT pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'segment'::regclass AND contype = 'p'
+"""
+
+
+async def test_segments_tables_are_keyed_by_workspace_by_the_upgrade_and_back(
+    runtime: Runtime,
+) -> None:
+    async with scratch_database(runtime) as engine, engine.connect() as conn:
+        # given a database at 0012 with segments of two workspaces, their members,
+        # a usage, a reference, an instance and its member
+        await conn.run_sync(_to("0012"))
+        await conn.commit()
+        for statement in filter(str.strip, SEGMENTS_AT_0012.split(";")):
+            await conn.execute(text(statement))
+        await conn.commit()
+
+        # when it is upgraded
+        await conn.run_sync(_to("head"))
+        await conn.commit()
+
+        # then each row carries the workspace of its segment or instance
+        rows = {tuple(r) for r in await conn.execute(text(WORKSPACE_OF))}
+        assert rows == {
+            ("member", 1, 100),
+            ("member", 2, 200),
+            ("usage", 1, 100),
+            ("reference", 1, 101),
+            ("instance member", 2, 7),
+        }
+        key = (await conn.execute(text(PRIMARY_KEY_OF_SEGMENT))).scalar_one()
+        assert key == "PRIMARY KEY (workspace_pk, pk)"
+        # and a member cannot name a segment of another workspace
+        with pytest.raises(IntegrityError):
+            await conn.execute(
+                text(
+                    "INSERT INTO segment_member (workspace_pk, segment_pk, customer_pk)"
+                    " VALUES (2, 100, 20)"
+                )
+            )
+        await conn.rollback()
+
+        # when it is downgraded again
+        await conn.run_sync(_to("0012"))
+        await conn.commit()
+
+        # then the rows are all there, keyed as before
+        members = await conn.execute(text("SELECT segment_pk, customer_pk FROM segment_member"))
+        assert sorted(tuple(r) for r in members) == [(100, 10), (200, 20)]
+        key = (await conn.execute(text(PRIMARY_KEY_OF_SEGMENT))).scalar_one()
+        assert key == "PRIMARY KEY (pk)"
+        refs = await conn.execute(text("SELECT segment_pk, referenced_pk FROM segment_reference"))
+        assert [tuple(r) for r in refs] == [(101, 100)]

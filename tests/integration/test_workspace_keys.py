@@ -22,8 +22,7 @@ LOCAL_TABLES = {"alembic_version": "the schema's revision, kept on the coordinat
 WORKSPACE_COLUMN = "workspace_pk"
 
 NOT_KEYED_YET = {
-    "customer", "customer_order", "event", "invoice", "segment", "segment_instance",
-    "segment_instance_member", "segment_member", "segment_reference", "segment_usage",
+    "customer", "customer_order", "event", "invoice", "segment_member",
     "subscription", "verification", "wallet",
 }  # fmt: skip
 """Tables still keyed without the workspace (issue #14 item 6, in progress): every
