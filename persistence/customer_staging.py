@@ -143,7 +143,8 @@ FROM written w JOIN merged m ON m.id = w.id
 def _records_merge(scope: str) -> str:
     """One statement: a scope's staged records merged into its table, written where they
     differ; returns the customers whose records were written. Stored records are probed
-    by their unique key, one a staged record, as `_customer_merge` probes customers."""
+    by their unique key, one a staged record, as `_customer_merge` probes customers.
+    $1 is the workspace."""
     table = SCOPE_TABLES[scope]
     columns = [snake(name) for name in SCOPE_FIELDS[scope]]
     return f"""
@@ -151,11 +152,12 @@ WITH merged AS (
     SELECT k.pk AS customer_pk, s.id, o.pk AS old_pk, {", ".join(_picked(SCOPE_FIELDS[scope]))}
     FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id
     LEFT JOIN LATERAL (
-        SELECT * FROM {table.name} r WHERE r.customer_pk = k.pk AND r.id = s.id LIMIT 1
+        SELECT * FROM {table.name} r
+        WHERE r.workspace_pk = $1 AND r.customer_pk = k.pk AND r.id = s.id LIMIT 1
     ) o ON true
 ), written AS (
-    INSERT INTO {table.name} (customer_pk, id, {", ".join(columns)})
-    SELECT m.customer_pk, m.id, {", ".join(f"m.new_{col}" for col in columns)}
+    INSERT INTO {table.name} (workspace_pk, customer_pk, id, {", ".join(columns)})
+    SELECT $1, m.customer_pk, m.id, {", ".join(f"m.new_{col}" for col in columns)}
     FROM merged m WHERE {_differs(columns)}
     ON CONFLICT ON CONSTRAINT {table.name}_customer_id_key DO UPDATE SET
         {", ".join(f"{col} = EXCLUDED.{col}" for col in columns)}
@@ -165,7 +167,7 @@ SELECT DISTINCT customer_pk FROM written
 """
 
 
-_TOUCH = "UPDATE customer SET updated_at = $2 WHERE pk = ANY($1::bigint[])"
+_TOUCH = "UPDATE customer SET updated_at = $2 WHERE workspace_pk = $3 AND pk = ANY($1::bigint[])"
 
 _ACTIVITY = f"""
 UPDATE customer c SET orders_count = a.n, total_spent = a.spent,
@@ -180,11 +182,11 @@ FROM (
     LEFT JOIN LATERAL (
         SELECT o.pk, o.amount, o.placed_at,
             coalesce(o.status, 'PLACED') NOT IN ({_EXCLUDED}) AS counted
-        FROM customer_order o WHERE o.customer_pk = t.pk
+        FROM customer_order o WHERE o.workspace_pk = $2 AND o.customer_pk = t.pk
     ) o ON true
     GROUP BY t.pk
 ) a
-WHERE c.pk = a.pk
+WHERE c.workspace_pk = $2 AND c.pk = a.pk
 """
 """ordersCount, totalSpent, first/lastOrderAt recomputed from the orders, as
 `CustomerRepository.refresh_activity` does, for the customers whose orders changed."""
@@ -274,12 +276,12 @@ class StagedChunk:
         for scope, rows in self.records.items():
             if not rows:
                 continue
-            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope])}
+            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope], workspace_pk)}
             related |= changed
             if scope == "orders" and changed - created:  # the created have theirs already
-                await raw.execute(_ACTIVITY, sorted(changed - created))
+                await raw.execute(_ACTIVITY, sorted(changed - created), workspace_pk)
         if related - written:  # only their records changed: they changed too
-            await raw.execute(_TOUCH, sorted(related - written), now)
+            await raw.execute(_TOUCH, sorted(related - written), now, workspace_pk)
         ids = [row[0] for row in self.customers]
         pks = sorted(written | related)
         # What each merged customer changed is not told apart here: every written one is

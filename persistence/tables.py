@@ -3,6 +3,12 @@
 Customers carry an internal bigint `pk` (what related tables point at, small
 and fast to join) beside the client-given `id`, unique per workspace.
 Related records are identified by their own `id` within their customer.
+
+Every table of a workspace's data has `workspace_pk`, and each of its primary,
+unique and foreign keys includes it (foreign keys on (workspace_pk, ...) to
+the target's (workspace_pk, pk)), so the schema can be distributed by
+workspace (docs/scaling.md; tests/integration/test_workspace_keys.py checks
+the catalog). `workspace` and `api_key` are the tables all workspaces share.
 """
 
 from __future__ import annotations
@@ -61,9 +67,8 @@ def _workspace() -> Any:
 
 
 def _customer() -> Any:
-    return Field(
-        sa_column=Column(BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), nullable=False)
-    )
+    """customer_pk; the foreign key is (workspace_pk, customer_pk), see `_in_workspace`."""
+    return Field(sa_column=Column(BigInteger, nullable=False))
 
 
 def _ts(nullable: bool = True) -> Any:
@@ -155,7 +160,10 @@ class CustomProperty(SQLModel, table=True):
 class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="customer_pkey"),
         UniqueConstraint("workspace_pk", "id", name="customer_workspace_id_key"),
+        # lookups by pk alone (a membership recorder's, say) without a scan of every workspace
+        Index("customer_pk_idx", "pk"),
         Index("customer_country_idx", "workspace_pk", "country"),
         Index("customer_payment_idx", "workspace_pk", "payment_method_type", "country"),
         Index("customer_parent_idx", "workspace_pk", "parent_id"),
@@ -171,7 +179,7 @@ class Customer(SQLModel, table=True):
             postgresql_ops={"properties": "jsonb_path_ops"},
         ),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -203,7 +211,13 @@ class Customer(SQLModel, table=True):
 
 
 def _related_args(name: str, *indexes: Index) -> tuple[Any, ...]:
-    return (UniqueConstraint("customer_pk", "id", name=f"{name}_customer_id_key"), *indexes)
+    """A customer's record: keyed in its workspace, unique by id within its customer."""
+    return (
+        PrimaryKeyConstraint("workspace_pk", "pk", name=f"{name}_pkey"),
+        UniqueConstraint("workspace_pk", "customer_pk", "id", name=f"{name}_customer_id_key"),
+        _in_workspace(name, "customer_pk", "customer"),
+        *indexes,
+    )
 
 
 class Subscription(SQLModel, table=True):
@@ -213,7 +227,8 @@ class Subscription(SQLModel, table=True):
         Index("subscription_status_idx", "customer_pk", "status", "started_at"),
         Index("subscription_started_idx", "customer_pk", "started_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
+    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -233,7 +248,8 @@ class Invoice(SQLModel, table=True):
         Index("invoice_status_idx", "customer_pk", "status", "issued_at"),
         Index("invoice_issued_idx", "customer_pk", "issued_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
+    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -251,7 +267,8 @@ class Order(SQLModel, table=True):
         Index("customer_order_status_idx", "customer_pk", "status", "placed_at"),
         Index("customer_order_placed_idx", "customer_pk", "placed_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
+    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -263,7 +280,8 @@ class Order(SQLModel, table=True):
 class Wallet(SQLModel, table=True):
     __tablename__ = "wallet"
     __table_args__ = _related_args("wallet")
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
+    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     currency: str | None = Field(default=None, sa_column=Column(String(3)))
@@ -276,7 +294,8 @@ class Verification(SQLModel, table=True):
         "verification",
         Index("verification_status_idx", "customer_pk", "kind", "status"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
+    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     kind: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -296,13 +315,15 @@ class Event(SQLModel, table=True):
             unique=True,
             postgresql_where=text("id IS NOT NULL"),
         ),
+        PrimaryKeyConstraint("workspace_pk", "pk", name="event_pkey"),
+        _in_workspace("event", "customer_pk", "customer"),
         Index("event_customer_name_idx", "customer_pk", "name", "occurred_at"),
         Index("event_customer_time_idx", "customer_pk", "occurred_at"),
         Index("event_name_time_idx", "workspace_pk", "name", "occurred_at"),
         # Retention deletes by time across workspaces; events arrive roughly in time order.
         Index("event_time_brin", "occurred_at", postgresql_using="brin"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _workspace_pk()
     workspace_pk: int = _workspace()
     customer_pk: int = _customer()
     id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -364,15 +385,12 @@ class SegmentMember(SQLModel, table=True):
     __tablename__ = "segment_member"
     __table_args__ = (
         _in_workspace("segment_member", "segment_pk", "segment"),
+        _in_workspace("segment_member", "customer_pk", "customer"),
         Index("segment_member_customer_idx", "customer_pk"),
     )
     workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
-    customer_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), primary_key=True
-        )
-    )
+    customer_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentUsage(SQLModel, table=True):

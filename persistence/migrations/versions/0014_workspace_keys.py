@@ -1,6 +1,12 @@
-"""segments' tables keyed by workspace first, ready to distribute by workspace_pk
+"""every workspace table keyed by workspace first, ready to distribute by workspace_pk
 
-segment, segment_instance: primary key (workspace_pk, pk). segment_member,
+segment, segment_instance, customer, event: primary key (workspace_pk, pk)
+(customer keeps a plain index on pk, for the lookups by pk alone). The
+customers' records (subscription, invoice, customer_order, wallet,
+verification) get a workspace_pk copied from their customer: primary key
+(workspace_pk, pk), unique (workspace_pk, customer_pk, id), and, like event
+and segment_member, a foreign key (workspace_pk, customer_pk) to the customer.
+segment_member,
 segment_usage, segment_reference, segment_instance_member get a workspace_pk
 (copied from their segment or instance) that leads their primary key, and
 their foreign keys to segments and instances join on (workspace_pk, pk).
@@ -69,7 +75,75 @@ PRIMARY_KEYS = {
 }
 
 
+RECORDS = ("subscription", "invoice", "customer_order", "wallet", "verification")
+"""The customers' records: workspace_pk copied from their customer."""
+
+TO_CUSTOMER = (*RECORDS, "event", "segment_member")
+"""Tables whose foreign key to customer becomes (workspace_pk, customer_pk)."""
+
+
 def upgrade() -> None:
+    _segments_up()
+    _customers_up()
+
+
+def downgrade() -> None:
+    _customers_down()
+    _segments_down()
+
+
+def _customers_up() -> None:
+    for table in RECORDS:
+        op.execute(f"ALTER TABLE {table} ADD COLUMN workspace_pk bigint")
+        op.execute(
+            f"UPDATE {table} AS r SET workspace_pk = c.workspace_pk "
+            "FROM customer AS c WHERE c.pk = r.customer_pk"
+        )
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN workspace_pk SET NOT NULL")
+    for table in TO_CUSTOMER:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_pk_fkey")
+    for table in RECORDS:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_id_key")
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_id_key "
+            "UNIQUE (workspace_pk, customer_pk, id)"
+        )
+    for table in ("customer", "event", *RECORDS):
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (workspace_pk, pk)"
+        )
+    op.execute("CREATE INDEX customer_pk_idx ON customer (pk)")
+    for table in TO_CUSTOMER:
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_fkey "
+            "FOREIGN KEY (workspace_pk, customer_pk) REFERENCES customer (workspace_pk, pk) "
+            "ON DELETE CASCADE"
+        )
+
+
+def _customers_down() -> None:
+    for table in TO_CUSTOMER:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_fkey")
+    op.execute("DROP INDEX customer_pk_idx")
+    for table in ("customer", "event", *RECORDS):
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (pk)")
+    for table in RECORDS:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_customer_id_key")
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_id_key UNIQUE (customer_pk, id)"
+        )
+    for table in TO_CUSTOMER:
+        op.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_customer_pk_fkey "
+            "FOREIGN KEY (customer_pk) REFERENCES customer (pk) ON DELETE CASCADE"
+        )
+    for table in RECORDS:
+        op.execute(f"ALTER TABLE {table} DROP COLUMN workspace_pk")
+
+
+def _segments_up() -> None:
     for table in CHILDREN:
         op.execute(f"ALTER TABLE {table} ADD COLUMN workspace_pk bigint")
         op.execute(
@@ -100,7 +174,7 @@ def upgrade() -> None:
     )
 
 
-def downgrade() -> None:
+def _segments_down() -> None:
     op.execute("DROP INDEX segment_reference_target_idx")
     op.execute("CREATE INDEX segment_reference_target_idx ON segment_reference (referenced_pk)")
     for table, name, _, _, _ in NEW_FOREIGN_KEYS:
