@@ -45,9 +45,14 @@ def _pk() -> Any:
     return Field(sa_column=Column(BigInteger, Identity(), primary_key=True))
 
 
-def _workspace_pk() -> Any:
+def _pk_in_workspace() -> Any:
     """An identity `pk` that comes second in a primary key led by workspace_pk."""
     return Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False))
+
+
+def _owner_workspace() -> Any:
+    """A record's workspace_pk, its customer's (the foreign key to the customer holds it)."""
+    return Field(sa_column=Column(BigInteger, nullable=False))
 
 
 def _in_workspace(table: str, column: str, target: str, ondelete: str = "CASCADE") -> Any:
@@ -179,7 +184,7 @@ class Customer(SQLModel, table=True):
             postgresql_ops={"properties": "jsonb_path_ops"},
         ),
     )
-    pk: int | None = _workspace_pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -227,8 +232,8 @@ class Subscription(SQLModel, table=True):
         Index("subscription_status_idx", "customer_pk", "status", "started_at"),
         Index("subscription_started_idx", "customer_pk", "started_at"),
     )
-    pk: int | None = _workspace_pk()
-    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -248,8 +253,8 @@ class Invoice(SQLModel, table=True):
         Index("invoice_status_idx", "customer_pk", "status", "issued_at"),
         Index("invoice_issued_idx", "customer_pk", "issued_at"),
     )
-    pk: int | None = _workspace_pk()
-    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -267,8 +272,8 @@ class Order(SQLModel, table=True):
         Index("customer_order_status_idx", "customer_pk", "status", "placed_at"),
         Index("customer_order_placed_idx", "customer_pk", "placed_at"),
     )
-    pk: int | None = _workspace_pk()
-    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -280,8 +285,8 @@ class Order(SQLModel, table=True):
 class Wallet(SQLModel, table=True):
     __tablename__ = "wallet"
     __table_args__ = _related_args("wallet")
-    pk: int | None = _workspace_pk()
-    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     currency: str | None = Field(default=None, sa_column=Column(String(3)))
@@ -294,8 +299,8 @@ class Verification(SQLModel, table=True):
         "verification",
         Index("verification_status_idx", "customer_pk", "kind", "status"),
     )
-    pk: int | None = _workspace_pk()
-    workspace_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     kind: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -323,7 +328,7 @@ class Event(SQLModel, table=True):
         # Retention deletes by time across workspaces; events arrive roughly in time order.
         Index("event_time_brin", "occurred_at", postgresql_using="brin"),
     )
-    pk: int | None = _workspace_pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     customer_pk: int = _customer()
     id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -343,7 +348,7 @@ class Segment(SQLModel, table=True):
         UniqueConstraint("workspace_pk", "name", name="segment_workspace_name_key"),
         Index("segment_kind_idx", "workspace_pk", "kind"),
     )
-    pk: int | None = _workspace_pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(40), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -454,7 +459,7 @@ class SegmentInstance(SQLModel, table=True):
         UniqueConstraint("workspace_pk", "id", name="segment_instance_workspace_id_key"),
         Index("segment_instance_segment_idx", "segment_pk", "created_at"),
     )
-    pk: int | None = _workspace_pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     segment_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     id: str = Field(sa_column=Column(String(80), nullable=False))
