@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.boundaries import Crossing, Earliest, Guarded, Instant, OverRecords
 from domain.predicate import Condition, Operator, Quantifier, Related, Scope
 from persistence.compiler import CompileContext, PredicateCompiler, c
+from persistence.count_forms import of_customer
 from persistence.tables import SegmentBoundary, SegmentBoundaryState
 
 boundary_table = SegmentBoundary.__table__  # type: ignore[attr-defined]
@@ -83,7 +84,7 @@ class _InstantCompiler:
     def over_records(self, instant: OverRecords) -> When:
         table = self.predicates.alias(instant.scope)
         if instant.last is None:
-            source, mine = table, table.c.customer_pk == c.c.pk
+            source, mine = table, of_customer(table)
         else:
             related = Related(instant.scope, Quantifier.ANY, last=instant.last)
             source, mine = self.predicates.recent_records(related, table), None
@@ -182,7 +183,8 @@ async def store(
         ["workspace_pk", "segment_pk", "customer_pk", "next_at"], kept
     )
     upserted = upsert.on_conflict_do_update(
-        index_elements=["segment_pk", "customer_pk"], set_={"next_at": upsert.excluded.next_at}
+        index_elements=["workspace_pk", "segment_pk", "customer_pk"],
+        set_={"next_at": upsert.excluded.next_at},
     ).cte("upserted")
     segments, customers = _flattened(evaluated)
     pair = (
@@ -198,6 +200,7 @@ async def store(
     dropped = (
         delete(boundary_table)
         .where(
+            boundary_table.c.workspace_pk == workspace_pk,
             boundary_table.c.segment_pk == pair.c.s,
             boundary_table.c.customer_pk == pair.c.cu,
             ~still,
@@ -240,7 +243,10 @@ async def recompute(
     for segment_pk, when in sorted(next_at.items()):
         if not merge:
             await conn.execute(
-                delete(boundary_table).where(boundary_table.c.segment_pk == segment_pk)
+                delete(boundary_table).where(
+                    boundary_table.c.workspace_pk == workspace_pk,
+                    boundary_table.c.segment_pk == segment_pk,
+                )
             )
         computed = (
             select(c.c.pk.label("customer_pk"), when.label("next_at"))
@@ -259,13 +265,16 @@ async def recompute(
         if merge:
             earlier = func.least(boundary_table.c.next_at, filled.excluded.next_at)
             filled = filled.on_conflict_do_update(
-                index_elements=["segment_pk", "customer_pk"], set_={"next_at": earlier}
+                index_elements=["workspace_pk", "segment_pk", "customer_pk"],
+                set_={"next_at": earlier},
             )
         await conn.execute(filled)
-        state = insert(state_table).values(segment_pk=segment_pk, key=keys[segment_pk])
+        state = insert(state_table).values(
+            workspace_pk=workspace_pk, segment_pk=segment_pk, key=keys[segment_pk]
+        )
         await conn.execute(
             state.on_conflict_do_update(
-                index_elements=["segment_pk"], set_={"key": state.excluded.key}
+                index_elements=["workspace_pk", "segment_pk"], set_={"key": state.excluded.key}
             )
         )
 

@@ -69,7 +69,7 @@ from domain.predicate import (
     SegmentRef,
     Value,
 )
-from persistence.count_forms import count_compare, count_matches
+from persistence.count_forms import count_compare, count_matches, of_customer
 from persistence.field_map import customer_table, snake
 from persistence.tables import Event, Invoice, Order, Subscription, Verification, Wallet
 
@@ -252,7 +252,7 @@ class PredicateCompiler:
 
     def related(self, node: Related) -> Bool:
         table = self.alias(node.scope)
-        mine = table.c.customer_pk == c.c.pk
+        mine = of_customer(table)
         if node.last is not None:
             return self.related_last(node, table)
         matching = self.node(node.where, (node.scope, table)) if node.where else true()
@@ -275,7 +275,7 @@ class PredicateCompiler:
         if node.quantifier is Quantifier.ANY:
             return exists().select_from(recent).where(matching)
         if node.quantifier is Quantifier.ALL:
-            any_record = exists().where(table.c.customer_pk == c.c.pk)
+            any_record = exists().where(of_customer(table))
             return and_(any_record, not_(exists().select_from(recent).where(not_(matching))))
         assert node.count is not None
         counted = select(func.count()).select_from(recent).where(matching).scalar_subquery()
@@ -288,7 +288,7 @@ class PredicateCompiler:
         assert time_field is not None
         return (
             select(table)
-            .where(table.c.customer_pk == c.c.pk)
+            .where(of_customer(table))
             .order_by(
                 table.c[snake(time_field)].desc().nulls_last(),
                 table.c.id.collate("C").desc().nulls_last(),

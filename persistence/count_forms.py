@@ -25,6 +25,12 @@ c = customer_table
 tenant = customer_table.alias("tenant_customer")
 
 
+def of_customer(table: Any) -> Bool:
+    """A record (or event) of the outer customer: joined on the whole key, workspace first,
+    as a database distributed by workspace needs it to stay on one shard."""
+    return and_(table.c.workspace_pk == c.c.workspace_pk, table.c.customer_pk == c.c.pk)
+
+
 def count_compare(count: CountComparison, counted: ColumnElement[int]) -> Bool:
     op, values = count.operator, count.values
     if op is Operator.BETWEEN:
@@ -72,7 +78,7 @@ def any_record(table: Any, matching: Bool, workspace_pk: int | None) -> Bool:
     Narrowed to the workspace where the table says it (events), so that a rare
     event's few records can be read on the `(workspace_pk, name, ...)` index.
     """
-    found = exists().where(table.c.customer_pk == c.c.pk, matching)
+    found = exists().where(of_customer(table), matching)
     if workspace_pk is not None and "workspace_pk" in table.c:
         found = found.where(table.c.workspace_pk == workspace_pk)
     return found
@@ -110,7 +116,7 @@ def capped_count(count: CountComparison, table: Any, matching: Bool) -> Bool:
     """
     capped = (
         select(literal_column("1"))
-        .where(table.c.customer_pk == c.c.pk, matching)
+        .where(of_customer(table), matching)
         .limit(count_cap(count))
         .correlate(c)
         .subquery(f"{table.name}_capped")

@@ -14,17 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 _CURRENT = text("""
 SELECT f.line_hash, c.id
-FROM customer_import_fingerprint f JOIN customer c ON c.pk = f.customer_pk
-WHERE f.line_hash = ANY(CAST(:hashes AS bytea[])) AND c.workspace_pk = :workspace
+FROM customer_import_fingerprint f
+JOIN customer c ON c.workspace_pk = f.workspace_pk AND c.pk = f.customer_pk
+WHERE f.workspace_pk = :workspace AND f.line_hash = ANY(CAST(:hashes AS bytea[]))
   AND c.updated_at = f.updated_at
 """)
 
 NOTE = """
-INSERT INTO customer_import_fingerprint (customer_pk, line_hash, updated_at)
-SELECT k.pk, s.line_hash, c.updated_at
+INSERT INTO customer_import_fingerprint (workspace_pk, customer_pk, line_hash, updated_at)
+SELECT c.workspace_pk, k.pk, s.line_hash, c.updated_at
 FROM {stage} s JOIN {pk_stage} k ON k.id = s.id JOIN customer c ON c.pk = k.pk
 WHERE s.line_hash IS NOT NULL
-ON CONFLICT (customer_pk) DO UPDATE
+ON CONFLICT (workspace_pk, customer_pk) DO UPDATE
 SET line_hash = EXCLUDED.line_hash, updated_at = EXCLUDED.updated_at
 WHERE (customer_import_fingerprint.line_hash, customer_import_fingerprint.updated_at)
     IS DISTINCT FROM (EXCLUDED.line_hash, EXCLUDED.updated_at)

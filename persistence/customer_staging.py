@@ -187,7 +187,8 @@ WHERE w.pk IS NOT NULL OR m.old_pk IS NULL
 def _records_merge(scope: str) -> str:
     """One statement: a scope's staged records merged into its table, written where they
     differ; returns the customers whose records were written. Stored records are probed
-    by their unique key, one a staged record, as `_customer_merge` probes customers."""
+    by their unique key, one a staged record, as `_customer_merge` probes customers.
+    $1 is the workspace."""
     table = SCOPE_TABLES[scope]
     columns = [snake(name) for name in SCOPE_FIELDS[scope]]
     return f"""
@@ -195,11 +196,12 @@ WITH merged AS (
     SELECT k.pk AS customer_pk, s.id, o.pk AS old_pk, {", ".join(_picked(SCOPE_FIELDS[scope]))}
     FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id
     LEFT JOIN LATERAL (
-        SELECT * FROM {table.name} r WHERE r.customer_pk = k.pk AND r.id = s.id LIMIT 1
+        SELECT * FROM {table.name} r
+        WHERE r.workspace_pk = $1 AND r.customer_pk = k.pk AND r.id = s.id LIMIT 1
     ) o ON true
 ), written AS (
-    INSERT INTO {table.name} (customer_pk, id, {", ".join(columns)})
-    SELECT m.customer_pk, m.id, {", ".join(f"m.new_{col}" for col in columns)}
+    INSERT INTO {table.name} (workspace_pk, customer_pk, id, {", ".join(columns)})
+    SELECT $1, m.customer_pk, m.id, {", ".join(f"m.new_{col}" for col in columns)}
     FROM merged m WHERE {_differs(columns)}
     ON CONFLICT ON CONSTRAINT {table.name}_customer_id_key DO UPDATE SET
         {", ".join(f"{col} = EXCLUDED.{col}" for col in columns)}
@@ -209,7 +211,7 @@ SELECT DISTINCT customer_pk FROM written
 """
 
 
-_TOUCH = "UPDATE customer SET updated_at = $2 WHERE pk = ANY($1::bigint[])"
+_TOUCH = "UPDATE customer SET updated_at = $2 WHERE workspace_pk = $3 AND pk = ANY($1::bigint[])"
 
 _ACTIVITY = f"""
 UPDATE customer c SET orders_count = a.n, total_spent = a.spent,
@@ -222,15 +224,15 @@ FROM (
         min(o.placed_at) FILTER (WHERE counted) AS first,
         max(o.placed_at) FILTER (WHERE counted) AS last
     FROM unnest($1::bigint[]) AS t(pk)
-    JOIN customer p ON p.pk = t.pk
+    JOIN customer p ON p.workspace_pk = $2 AND p.pk = t.pk
     LEFT JOIN LATERAL (
         SELECT o.pk, o.amount, o.placed_at,
             coalesce(o.status, 'PLACED') NOT IN ({_EXCLUDED}) AS counted
-        FROM customer_order o WHERE o.customer_pk = t.pk
+        FROM customer_order o WHERE o.workspace_pk = $2 AND o.customer_pk = t.pk
     ) o ON true
     GROUP BY t.pk, p.pk
 ) a
-WHERE c.pk = a.pk
+WHERE c.workspace_pk = $2 AND c.pk = a.pk
 RETURNING c.pk, array_remove(ARRAY[
     CASE WHEN a.old_n IS DISTINCT FROM a.n THEN 'ordersCount' END,
     CASE WHEN a.old_spent IS DISTINCT FROM a.spent THEN 'totalSpent' END,
@@ -330,16 +332,17 @@ class StagedChunk:
         for scope, rows in self.records.items():
             if not rows:
                 continue
-            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope])}
+            changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope], workspace_pk)}
             related |= changed
             for pk in changed:
                 merged.note(pk, scope_changed(scope))
             if scope == "orders" and changed - merged.created:  # the created have theirs
-                for row in await raw.fetch(_ACTIVITY, sorted(changed - merged.created)):
+                moved = sorted(changed - merged.created)
+                for row in await raw.fetch(_ACTIVITY, moved, workspace_pk):
                     merged.note(int(row["pk"]), changed_fields(*row["changed"]))
         touched = related - merged.written
         if touched:  # only their records changed: they changed too
-            await raw.execute(_TOUCH, sorted(touched), now)
+            await raw.execute(_TOUCH, sorted(touched), now, workspace_pk)
             for pk in touched:
                 merged.note(pk, changed_fields("updatedAt"))
         await raw.execute(_NOTE_FINGERPRINTS)

@@ -235,7 +235,7 @@ def _scan_rows(plan: dict[str, Any]) -> float:
 
 
 def _record_view(scope: str, row: Any) -> RecordView:
-    skip = {"pk", "customer_pk", "id", "rn"}
+    skip = {"pk", "workspace_pk", "customer_pk", "id", "rn"}
     values = {k: v for k, v in row._mapping.items() if k not in skip}
     return RecordView(scope, row._mapping["id"], values)
 
@@ -655,7 +655,14 @@ class CustomerRepository:
         )
         old_rows = await self.conn.execute(
             select(table)
-            .join(keys, and_(table.c.customer_pk == keys.c.customer_pk, table.c.id == keys.c.id))
+            .join(
+                keys,
+                and_(
+                    table.c.workspace_pk == self.workspace_pk,
+                    table.c.customer_pk == keys.c.customer_pk,
+                    table.c.id == keys.c.id,
+                ),
+            )
             .order_by(table.c.customer_pk, table.c.id)
             .with_for_update(of=table)
         )
@@ -666,7 +673,7 @@ class CustomerRepository:
             row: dict[str, Any] = {col.name: None for col in table.columns if col.name != "pk"}
             row.update({k: v for k, v in old.get((pk, rec.id), {}).items() if k != "pk"})
             row.update({snake(k): v for k, v in rec.values.items()})
-            row.update(customer_pk=pk, id=rec.id)
+            row.update(workspace_pk=self.workspace_pk, customer_pk=pk, id=rec.id)
             if _differs(row, old.get((pk, rec.id))):
                 differing.add(pk)
             rows.append(row)
@@ -677,7 +684,9 @@ class CustomerRepository:
             stmt.on_conflict_do_update(
                 constraint=f"{table.name}_customer_id_key",
                 set_={
-                    col: stmt.excluded[col] for col in rows[0] if col not in ("customer_pk", "id")
+                    col: stmt.excluded[col]
+                    for col in rows[0]
+                    if col not in ("workspace_pk", "customer_pk", "id")
                 },
             ),
             rows,

@@ -59,7 +59,7 @@ def instance_query(
     return (
         select(*columns)
         .select_from(joined)
-        .where(m.c.instance_pk == instance_pk)
+        .where(m.c.workspace_pk == workspace_pk, m.c.instance_pk == instance_pk)
         .order_by(m.c.customer_id)
     )
 

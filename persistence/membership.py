@@ -132,13 +132,15 @@ class Transition:
 # commit. Every CTE runs, read or not.
 _RECORD = """
 WITH entered AS (
-    INSERT INTO segment_member (segment_pk, customer_pk)
-    SELECT * FROM unnest(CAST(:entered_segments AS bigint[]), CAST(:entered_customers AS bigint[]))
+    INSERT INTO segment_member (workspace_pk, segment_pk, customer_pk)
+    SELECT CAST(:ws AS bigint), e.s, e.cu
+    FROM unnest(CAST(:entered_segments AS bigint[]), CAST(:entered_customers AS bigint[]))
+         AS e(s, cu)
     ON CONFLICT DO NOTHING
 ), gone AS (
     DELETE FROM segment_member AS m
     USING unnest(CAST(:gone_segments AS bigint[]), CAST(:gone_customers AS bigint[])) AS g(s, cu)
-    WHERE m.segment_pk = g.s AND m.customer_pk = g.cu
+    WHERE m.workspace_pk = CAST(:ws AS bigint) AND m.segment_pk = g.s AND m.customer_pk = g.cu
 ), events AS (
     INSERT INTO segment_event
         (workspace_pk, seq, segment_pk, segment_id, customer_pk, customer_id, kind, occurred_at)
@@ -153,7 +155,7 @@ WITH entered AS (
 ), counts AS (
     UPDATE segment AS s SET member_count = coalesce(s.member_count, 0) + d.delta
     FROM unnest(CAST(:count_pks AS bigint[]), CAST(:count_deltas AS integer[])) AS d(pk, delta)
-    WHERE s.pk = d.pk
+    WHERE s.workspace_pk = CAST(:ws AS bigint) AND s.pk = d.pk
 )
 SELECT pg_notify(:channel, :payload)
 """
@@ -180,7 +182,8 @@ WITH free AS (
     FOR KEY SHARE SKIP LOCKED
 )
 SELECT 'free' AS what, pk, NULL AS id FROM free
-UNION ALL SELECT 'segment', pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))
+UNION ALL SELECT 'segment', pk, id FROM segment
+    WHERE workspace_pk = CAST(:ws AS bigint) AND pk = ANY(CAST(:s AS bigint[]))
 UNION ALL SELECT 'customer', pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))
 """
 
@@ -389,8 +392,11 @@ class MembershipLog:
 
     def _workspace_stored(self, tracked: Sequence[Tracked]) -> Any:
         segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
-        stored = select(member_table.c.segment_pk, member_table.c.customer_pk)
-        return stored.where(member_table.c.segment_pk == any_(segment_pks)).cte("stored")
+        stored = select(member_table.c.segment_pk, member_table.c.customer_pk).where(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.segment_pk == any_(segment_pks),
+        )
+        return stored.cte("stored")
 
     def _customers_live_and_stored(
         self, tracked: Sequence[Tracked], customer_pks: Sequence[int]
@@ -418,7 +424,10 @@ class MembershipLog:
         segment_pks = literal(sorted(t.pk for t in tracked), ARRAY(BigInteger))
         member = (
             select(member_table.c.segment_pk)
-            .where(member_table.c.customer_pk == c.c.pk)
+            .where(
+                member_table.c.customer_pk == c.c.pk,
+                member_table.c.workspace_pk == c.c.workspace_pk,
+            )
             .correlate(c)
         )
         written = (
@@ -498,6 +507,7 @@ class MembershipLog:
         rows = await self.conn.execute(
             text(_UNLOCKED_AND_NAMES),
             {
+                "ws": self.workspace_pk,
                 "entering": sorted({cu for kind, _, cu in changes if kind == ENTERED}),
                 "s": sorted({s for _, s, _ in changes}),
                 "c": sorted({cu for _, _, cu in changes}),
@@ -561,11 +571,12 @@ class MembershipLog:
     async def _names(self, segment_pks: set[int], customer_pks: set[int]) -> Names:
         rows = await self.conn.execute(
             text(
-                "SELECT true AS segment, pk, id FROM segment WHERE pk = ANY(CAST(:s AS bigint[]))"
+                "SELECT true AS segment, pk, id FROM segment"
+                " WHERE workspace_pk = CAST(:ws AS bigint) AND pk = ANY(CAST(:s AS bigint[]))"
                 " UNION ALL"
                 " SELECT false, pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))"
             ),
-            {"s": sorted(segment_pks), "c": sorted(customer_pks)},
+            {"ws": self.workspace_pk, "s": sorted(segment_pks), "c": sorted(customer_pks)},
         )
         segments: dict[int, str] = {}
         customers: dict[int, str] = {}
@@ -588,6 +599,7 @@ class MembershipLog:
             delete(member_table)
             .where(
                 and_(
+                    member_table.c.workspace_pk == self.workspace_pk,
                     member_table.c.segment_pk.in_(list(tracked_pks)),
                     member_table.c.customer_pk.in_(list(customer_pks)),
                 )
@@ -601,5 +613,9 @@ class MembershipLog:
 
     async def set_baseline(self, segment_pk: int, count: int) -> None:
         await self.conn.execute(
-            update(segment_table).where(segment_table.c.pk == segment_pk).values(member_count=count)
+            update(segment_table)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
+            .values(member_count=count)
         )

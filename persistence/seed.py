@@ -64,12 +64,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "customer": "pk workspace_pk id external_id email name country currency language city "
         "source invoicing_entity payment_method_type tax_id parent_id properties orders_count "
         "total_spent last_order_at first_order_at created_at updated_at",
-        "subscription": "customer_pk id status plan_id amount currency started_at trial_ends_at "
-        "current_period_ends_at canceled_at",
-        "invoice": "customer_pk id status total currency issued_at due_at paid_at",
-        "customer_order": "customer_pk id status amount currency placed_at",
-        "wallet": "customer_pk id currency balance",
-        "verification": "customer_pk id kind status verified_at",
+        "subscription": "workspace_pk customer_pk id status plan_id amount currency started_at "
+        "trial_ends_at current_period_ends_at canceled_at",
+        "invoice": "workspace_pk customer_pk id status total currency issued_at due_at paid_at",
+        "customer_order": "workspace_pk customer_pk id status amount currency placed_at",
+        "wallet": "workspace_pk customer_pk id currency balance",
+        "verification": "workspace_pk customer_pk id kind status verified_at",
     }.items()
 }
 
@@ -321,11 +321,12 @@ class Generator:
             parent = f"cus_{1 + int(rand() * (number - 1)):07d}"
         created = anchor - 3 * YEAR + int(math.sqrt(rand()) * 3 * YEAR)  # recent is likelier
         ts, head, spend = self.ts, f"{pk}\t", currency or "EUR"
-        orders, cents, first_at, last_at = self.orders(head, num, created, spend, fx)
-        self.subscriptions(head, num, created, spend, fx)
-        self.invoices(head, num, created, spend, fx)
-        self.wallets(head, num, spend, fx)
-        self.verifications(head, num, created)
+        owner = f"{self.workspace_pk}\t{pk}\t"  # a record's workspace_pk and customer_pk
+        orders, cents, first_at, last_at = self.orders(owner, num, created, spend, fx)
+        self.subscriptions(owner, num, created, spend, fx)
+        self.invoices(owner, num, created, spend, fx)
+        self.wallets(owner, num, spend, fx)
+        self.verifications(owner, num, created)
         self.out["customer"].append(
             f"{head}{self.workspace_pk}\tcus_{num}\t{external_id}\t"
             f"{email if rand() < 0.97 else NULL}\t{name}\t{code}\t{currency or NULL}\t{language}\t"

@@ -174,8 +174,11 @@ class SegmentRepository:
             rows.update({r.id: r for r in found})
             referenced = await self.conn.execute(
                 select(segment_table.c.id)
-                .join(reference_table, reference_table.c.referenced_pk == segment_table.c.pk)
-                .where(reference_table.c.segment_pk.in_([r.pk for r in found]))
+                .join(reference_table, self._references(reference_table.c.referenced_pk))
+                .where(
+                    reference_table.c.workspace_pk == self.workspace_pk,
+                    reference_table.c.segment_pk.in_([r.pk for r in found]),
+                )
             )
             frontier = {r.id for r in referenced} - rows.keys() if found else set()
         usages = await self._usages([r.pk for r in rows.values()])
@@ -222,7 +225,9 @@ class SegmentRepository:
             return {}
         rows = await self.conn.execute(
             select(usage_table)
-            .where(usage_table.c.segment_pk.in_(pks))
+            .where(
+                usage_table.c.workspace_pk == self.workspace_pk, usage_table.c.segment_pk.in_(pks)
+            )
             .order_by(usage_table.c.attached_at, usage_table.c.kind, usage_table.c.reference)
         )
         out: dict[int, list[Usage]] = {}
@@ -245,10 +250,21 @@ class SegmentRepository:
     async def referenced_by(self, segment_pk: int) -> list[str]:
         rows = await self.conn.execute(
             select(segment_table.c.id)
-            .join(reference_table, reference_table.c.segment_pk == segment_table.c.pk)
-            .where(reference_table.c.referenced_pk == segment_pk)
+            .join(reference_table, self._references(reference_table.c.segment_pk))
+            .where(
+                reference_table.c.workspace_pk == self.workspace_pk,
+                reference_table.c.referenced_pk == segment_pk,
+            )
         )
         return [r.id for r in rows]
+
+    @staticmethod
+    def _references(column: Any) -> ColumnElement[bool]:
+        """segment_reference joined to the segment `column` names, in its workspace."""
+        return and_(
+            reference_table.c.workspace_pk == segment_table.c.workspace_pk,
+            column == segment_table.c.pk,
+        )
 
     async def stats(self, segment_pk: int) -> SegmentStats:
         return (await self.stats_each([segment_pk]))[segment_pk]
@@ -262,7 +278,10 @@ class SegmentRepository:
                 segment_table.c.total_customers,
                 segment_table.c.stats_computed_at,
                 segment_table.c.last_duration_ms,
-            ).where(segment_table.c.pk.in_(list(segment_pks)))
+            ).where(
+                segment_table.c.workspace_pk == self.workspace_pk,
+                segment_table.c.pk.in_(list(segment_pks)),
+            )
         )
         found = {}
         for row in rows:
@@ -307,14 +326,24 @@ class SegmentRepository:
         assert segment.pk is not None
         values = {name: _column_value(getattr(segment, name)) for name in SEGMENT_FIELDS}
         await self.conn.execute(
-            update(segment_table).where(segment_table.c.pk == segment.pk).values(**values)
+            update(segment_table)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment.pk
+            )
+            .values(**values)
         )
-        await self.conn.execute(delete(usage_table).where(usage_table.c.segment_pk == segment.pk))
+        await self.conn.execute(
+            delete(usage_table).where(
+                usage_table.c.workspace_pk == self.workspace_pk,
+                usage_table.c.segment_pk == segment.pk,
+            )
+        )
         if segment.usages:
             await self.conn.execute(
                 insert(usage_table).values(
                     [
                         {
+                            "workspace_pk": self.workspace_pk,
                             "segment_pk": segment.pk,
                             "kind": u.kind.value,
                             "reference": u.reference,
@@ -328,14 +357,21 @@ class SegmentRepository:
     async def set_references(self, segment_pk: int, referenced_ids: set[str]) -> None:
         self.definitions_changed = True
         await self.conn.execute(
-            delete(reference_table).where(reference_table.c.segment_pk == segment_pk)
+            delete(reference_table).where(
+                reference_table.c.workspace_pk == self.workspace_pk,
+                reference_table.c.segment_pk == segment_pk,
+            )
         )
         if not referenced_ids:
             return
         await self.conn.execute(
             insert(reference_table).from_select(
-                ["segment_pk", "referenced_pk"],
-                select(literal(segment_pk, BigInteger), segment_table.c.pk).where(
+                ["workspace_pk", "segment_pk", "referenced_pk"],
+                select(
+                    literal(self.workspace_pk, BigInteger),
+                    literal(segment_pk, BigInteger),
+                    segment_table.c.pk,
+                ).where(
                     segment_table.c.workspace_pk == self.workspace_pk,
                     segment_table.c.id.in_(sorted(referenced_ids)),
                 ),
@@ -346,13 +382,19 @@ class SegmentRepository:
         self.definitions_changed = True
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk == segment_pk)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
             .values(time_relative=relative)
         )
 
     async def remove(self, segment_pk: int) -> None:
         self.definitions_changed = True
-        await self.conn.execute(delete(segment_table).where(segment_table.c.pk == segment_pk))
+        await self.conn.execute(
+            delete(segment_table).where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
+        )
 
     async def forget_stats(self, segment_pk: int) -> None:
         """Drop the cached counts of this segment and of every PASSIVE segment reaching it.
@@ -363,10 +405,15 @@ class SegmentRepository:
         """
         reach = select(literal(segment_pk, BigInteger).label("pk")).cte("reach", recursive=True)
         refs = reference_table.c
-        reach = reach.union(select(refs.segment_pk).where(refs.referenced_pk == reach.c.pk))
+        reach = reach.union(
+            select(refs.segment_pk).where(
+                refs.workspace_pk == self.workspace_pk, refs.referenced_pk == reach.c.pk
+            )
+        )
         await self.conn.execute(
             update(segment_table)
             .where(
+                segment_table.c.workspace_pk == self.workspace_pk,
                 segment_table.c.pk.in_(select(reach.c.pk)),
                 segment_table.c.kind == SegmentKind.PASSIVE.value,
             )
@@ -389,6 +436,7 @@ class SegmentRepository:
         await self.conn.execute(
             update(segment_table)
             .where(
+                segment_table.c.workspace_pk == self.workspace_pk,
                 segment_table.c.pk == segment_pk,
                 segment_table.c.kind == SegmentKind.PASSIVE.value,
             )
@@ -416,8 +464,8 @@ class SegmentRepository:
         result = await self.conn.execute(
             insert(member_table)
             .from_select(
-                ["segment_pk", "customer_pk"],
-                select(literal(segment_pk, BigInteger), c.c.pk)
+                ["workspace_pk", "segment_pk", "customer_pk"],
+                select(c.c.workspace_pk, literal(segment_pk, BigInteger), c.c.pk)
                 .select_from(self._ids_join(customer_ids))
                 .with_for_update(read=True, key_share=True, of=c),
             )
@@ -436,8 +484,8 @@ class SegmentRepository:
         result = await self.conn.execute(
             insert(member_table)
             .from_select(
-                ["segment_pk", "customer_pk"],
-                select(literal(segment_pk, BigInteger), c.c.pk)
+                ["workspace_pk", "segment_pk", "customer_pk"],
+                select(c.c.workspace_pk, literal(segment_pk, BigInteger), c.c.pk)
                 .where(c.c.workspace_pk == self.workspace_pk, condition)
                 .with_for_update(read=True, key_share=True, of=c),
             )
@@ -461,7 +509,10 @@ class SegmentRepository:
         """`stored_count` of each segment, in one statement."""
         rows = await self.conn.execute(
             select(member_table.c.segment_pk, func.count())
-            .where(member_table.c.segment_pk.in_(sorted(set(segment_pks))))
+            .where(
+                member_table.c.workspace_pk == self.workspace_pk,
+                member_table.c.segment_pk.in_(sorted(set(segment_pks))),
+            )
             .group_by(member_table.c.segment_pk)
         )
         found = {int(pk): int(n) for pk, n in rows}
@@ -471,7 +522,10 @@ class SegmentRepository:
         result = await self.conn.execute(
             select(func.count())
             .select_from(member_table)
-            .where(member_table.c.segment_pk == segment_pk)
+            .where(
+                member_table.c.workspace_pk == self.workspace_pk,
+                member_table.c.segment_pk == segment_pk,
+            )
         )
         return int(result.scalar_one())
 
@@ -479,7 +533,11 @@ class SegmentRepository:
 def stored_membership(segment_pk: int) -> ColumnElement[bool]:
     """`customer` is in the segment's stored list."""
     return exists().where(
-        and_(member_table.c.segment_pk == segment_pk, member_table.c.customer_pk == c.c.pk)
+        and_(
+            member_table.c.workspace_pk == c.c.workspace_pk,
+            member_table.c.segment_pk == segment_pk,
+            member_table.c.customer_pk == c.c.pk,
+        )
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     and_,
@@ -67,22 +68,22 @@ _DIFFS = text(
                row_number() OVER (PARTITION BY changed.side ORDER BY changed.customer_id) AS rn
         FROM (
             (SELECT 'entered' AS side, customer_id FROM segment_instance_member
-             WHERE instance_pk = p.mine
+             WHERE workspace_pk = :workspace_pk AND instance_pk = p.mine
              EXCEPT
              SELECT 'entered', customer_id FROM segment_instance_member
-             WHERE instance_pk = p.theirs)
+             WHERE workspace_pk = :workspace_pk AND instance_pk = p.theirs)
             UNION ALL
             (SELECT 'left', customer_id FROM segment_instance_member
-             WHERE instance_pk = p.theirs
+             WHERE workspace_pk = :workspace_pk AND instance_pk = p.theirs
              EXCEPT
              SELECT 'left', customer_id FROM segment_instance_member
-             WHERE instance_pk = p.mine)
+             WHERE workspace_pk = :workspace_pk AND instance_pk = p.mine)
         ) AS changed
     ) AS d
     WHERE d.rn <= :limit
     ORDER BY p.mine, p.theirs, d.side, d.customer_id
     """
-).bindparams(bindparam("limit", type_=Integer))
+).bindparams(bindparam("limit", type_=Integer), bindparam("workspace_pk", type_=BigInteger))
 
 
 class SnapshotRepository:
@@ -99,8 +100,8 @@ class SnapshotRepository:
         pk = await self._insert_instance(segment, now, instance_id, window_start)
         await self.conn.execute(
             insert(member_table).from_select(
-                ["instance_pk", "customer_pk", "customer_id", "email"],
-                select(literal(pk), c.c.pk, c.c.id, c.c.email).where(
+                ["workspace_pk", "instance_pk", "customer_pk", "customer_id", "email"],
+                select(c.c.workspace_pk, literal(pk), c.c.pk, c.c.id, c.c.email).where(
                     c.c.workspace_pk == self.workspace_pk, condition
                 ),
             )
@@ -146,6 +147,7 @@ class SnapshotRepository:
         """Orders placed by the members in (window_start, now], as ordersCount counts them."""
         counted = and_(
             orders.c.customer_pk == member_table.c.customer_pk,
+            member_table.c.workspace_pk == self.workspace_pk,
             member_table.c.instance_pk == instance_pk,
             orders.c.placed_at > window_start,
             orders.c.placed_at <= now,
@@ -155,12 +157,18 @@ class SnapshotRepository:
             func.count(orders.c.pk).label("n"),
             func.coalesce(func.sum(func.coalesce(orders.c.amount, 0)), 0).label("revenue"),
         ).where(counted)
-        members = select(func.count()).where(member_table.c.instance_pk == instance_pk)
+        members = select(func.count()).where(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.instance_pk == instance_pk,
+        )
         row = (await self.conn.execute(measures)).one()
         count = (await self.conn.execute(members)).scalar_one()
         await self.conn.execute(
             update(instance_table)
-            .where(instance_table.c.pk == instance_pk)
+            .where(
+                instance_table.c.workspace_pk == self.workspace_pk,
+                instance_table.c.pk == instance_pk,
+            )
             .values(num_customers=count, num_orders=row.n, total_revenue=row.revenue)
         )
 
@@ -266,7 +274,11 @@ class SnapshotRepository:
         reverse.
         """
         pk, customer_id = member_table.c.instance_pk, member_table.c.customer_id
-        conditions = [pk.in_(list(instance_pks)), *window.conditions(tuple_(pk, customer_id))]
+        conditions = [
+            member_table.c.workspace_pk == self.workspace_pk,
+            pk.in_(list(instance_pks)),
+            *window.conditions(tuple_(pk, customer_id)),
+        ]
         rows = list(
             await self.conn.execute(
                 select(pk, customer_id, member_table.c.email, member_table.c.customer_pk)
@@ -291,7 +303,7 @@ class SnapshotRepository:
         )
         ranked = (
             select(member_table.c.instance_pk, key, rank.label("rn"))
-            .where(member_table.c.instance_pk.in_(list(instance_pks)), *self._still_exists())
+            .where(self._of_each(instance_pks), *self._still_exists())
             .where(*window.conditions(key))
             .subquery()
         )
@@ -313,11 +325,25 @@ class SnapshotRepository:
         """How many of each instance's members still exist, in one statement."""
         rows = await self.conn.execute(
             select(member_table.c.instance_pk, func.count())
-            .where(member_table.c.instance_pk.in_(list(instance_pks)), *self._still_exists())
+            .where(self._of_each(instance_pks), *self._still_exists())
             .group_by(member_table.c.instance_pk)
         )
         counted = {int(pk): int(n) for pk, n in rows}
         return {pk: counted.get(pk, 0) for pk in instance_pks}
+
+    def _of(self, instance_pk: int) -> ColumnElement[bool]:
+        """The members of this instance (of this workspace, its key's first column)."""
+        return and_(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.instance_pk == instance_pk,
+        )
+
+    def _of_each(self, instance_pks: Sequence[int]) -> ColumnElement[bool]:
+        """The members of these instances (of this workspace, its key's first column)."""
+        return and_(
+            member_table.c.workspace_pk == self.workspace_pk,
+            member_table.c.instance_pk.in_(list(instance_pks)),
+        )
 
     def _still_exists(self) -> list[ColumnElement[bool]]:
         return [
@@ -343,7 +369,12 @@ class SnapshotRepository:
         (left): the first `limit` ids of each side, and each side's size; one statement."""
         rows = await self.conn.execute(
             _DIFFS,
-            {"mine": [p[0] for p in pairs], "theirs": [p[1] for p in pairs], "limit": limit},
+            {
+                "mine": [p[0] for p in pairs],
+                "theirs": [p[1] for p in pairs],
+                "limit": limit,
+                "workspace_pk": self.workspace_pk,
+            },
         )
         found: dict[tuple[int, int], tuple[list[str], list[str], int, int]] = {}
         lists: dict[tuple[int, int], tuple[list[str], list[str]]] = {p: ([], []) for p in pairs}
@@ -367,7 +398,9 @@ class SnapshotRepository:
     ) -> None:
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk == segment_pk)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
             .values(
                 schedule=schedule.value if schedule else None,
                 segment_by=by.value,
@@ -377,7 +410,9 @@ class SnapshotRepository:
 
     async def is_due(self, segment_pk: int, now: datetime) -> bool:
         due = await self.conn.execute(
-            select(segment_table.c.next_snapshot_at).where(segment_table.c.pk == segment_pk)
+            select(segment_table.c.next_snapshot_at).where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
         )
         at = due.scalar_one_or_none()
         return at is not None and at <= now
@@ -389,7 +424,9 @@ class SnapshotRepository:
     async def set_next_due(self, segment_pk: int, due: datetime | None) -> None:
         await self.conn.execute(
             update(segment_table)
-            .where(segment_table.c.pk == segment_pk)
+            .where(
+                segment_table.c.workspace_pk == self.workspace_pk, segment_table.c.pk == segment_pk
+            )
             .values(next_snapshot_at=due)
         )
 

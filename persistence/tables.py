@@ -3,6 +3,12 @@
 Customers carry an internal bigint `pk` (what related tables point at, small
 and fast to join) beside the client-given `id`, unique per workspace.
 Related records are identified by their own `id` within their customer.
+
+Every table of a workspace's data has `workspace_pk`, and each of its primary,
+unique and foreign keys includes it (foreign keys on (workspace_pk, ...) to
+the target's (workspace_pk, pk)), so the schema can be distributed by
+workspace (docs/scaling.md; tests/integration/test_workspace_keys.py checks
+the catalog). `workspace` and `api_key` are the tables all workspaces share.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +46,26 @@ def _pk() -> Any:
     return Field(sa_column=Column(BigInteger, Identity(), primary_key=True))
 
 
+def _pk_in_workspace() -> Any:
+    """An identity `pk` that comes second in a primary key led by workspace_pk."""
+    return Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=False))
+
+
+def _owner_workspace() -> Any:
+    """A record's workspace_pk, its customer's (the foreign key to the customer holds it)."""
+    return Field(sa_column=Column(BigInteger, nullable=False))
+
+
+def _in_workspace(table: str, column: str, target: str, ondelete: str = "CASCADE") -> Any:
+    """`table`'s foreign key (workspace_pk, column) to `target` (workspace_pk, pk)."""
+    return ForeignKeyConstraint(
+        ["workspace_pk", column],
+        [f"{target}.workspace_pk", f"{target}.pk"],
+        ondelete=ondelete,
+        name=f"{table}_{column.removesuffix('_pk')}_fkey",
+    )
+
+
 def _workspace() -> Any:
     return Field(
         sa_column=Column(BigInteger, ForeignKey("workspace.pk", ondelete="CASCADE"), nullable=False)
@@ -46,9 +73,8 @@ def _workspace() -> Any:
 
 
 def _customer() -> Any:
-    return Field(
-        sa_column=Column(BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), nullable=False)
-    )
+    """customer_pk; the foreign key is (workspace_pk, customer_pk), see `_in_workspace`."""
+    return Field(sa_column=Column(BigInteger, nullable=False))
 
 
 def _ts(nullable: bool = True) -> Any:
@@ -140,7 +166,10 @@ class CustomProperty(SQLModel, table=True):
 class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="customer_pkey"),
         UniqueConstraint("workspace_pk", "id", name="customer_workspace_id_key"),
+        # lookups by pk alone (a membership recorder's, say) without a scan of every workspace
+        Index("customer_pk_idx", "pk"),
         Index("customer_country_idx", "workspace_pk", "country"),
         Index("customer_payment_idx", "workspace_pk", "payment_method_type", "country"),
         Index("customer_parent_idx", "workspace_pk", "parent_id"),
@@ -156,7 +185,7 @@ class Customer(SQLModel, table=True):
             postgresql_ops={"properties": "jsonb_path_ops"},
         ),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     external_id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -188,7 +217,13 @@ class Customer(SQLModel, table=True):
 
 
 def _related_args(name: str, *indexes: Index) -> tuple[Any, ...]:
-    return (UniqueConstraint("customer_pk", "id", name=f"{name}_customer_id_key"), *indexes)
+    """A customer's record: keyed in its workspace, unique by id within its customer."""
+    return (
+        PrimaryKeyConstraint("workspace_pk", "pk", name=f"{name}_pkey"),
+        UniqueConstraint("workspace_pk", "customer_pk", "id", name=f"{name}_customer_id_key"),
+        _in_workspace(name, "customer_pk", "customer"),
+        *indexes,
+    )
 
 
 class Subscription(SQLModel, table=True):
@@ -198,7 +233,8 @@ class Subscription(SQLModel, table=True):
         Index("subscription_status_idx", "customer_pk", "status", "started_at"),
         Index("subscription_started_idx", "customer_pk", "started_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -218,7 +254,8 @@ class Invoice(SQLModel, table=True):
         Index("invoice_status_idx", "customer_pk", "status", "issued_at"),
         Index("invoice_issued_idx", "customer_pk", "issued_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -236,7 +273,8 @@ class Order(SQLModel, table=True):
         Index("customer_order_status_idx", "customer_pk", "status", "placed_at"),
         Index("customer_order_placed_idx", "customer_pk", "placed_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     status: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -248,7 +286,8 @@ class Order(SQLModel, table=True):
 class Wallet(SQLModel, table=True):
     __tablename__ = "wallet"
     __table_args__ = _related_args("wallet")
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     currency: str | None = Field(default=None, sa_column=Column(String(3)))
@@ -261,7 +300,8 @@ class Verification(SQLModel, table=True):
         "verification",
         Index("verification_status_idx", "customer_pk", "kind", "status"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
+    workspace_pk: int = _owner_workspace()
     customer_pk: int = _customer()
     id: str = Field(sa_column=Column(String(255), nullable=False))
     kind: str | None = Field(default=None, sa_column=Column(String(20)))
@@ -281,13 +321,15 @@ class Event(SQLModel, table=True):
             unique=True,
             postgresql_where=text("id IS NOT NULL"),
         ),
+        PrimaryKeyConstraint("workspace_pk", "pk", name="event_pkey"),
+        _in_workspace("event", "customer_pk", "customer"),
         Index("event_customer_name_idx", "customer_pk", "name", "occurred_at"),
         Index("event_customer_time_idx", "customer_pk", "occurred_at"),
         Index("event_name_time_idx", "workspace_pk", "name", "occurred_at"),
         # Retention deletes by time across workspaces; events arrive roughly in time order.
         Index("event_time_brin", "occurred_at", postgresql_using="brin"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     customer_pk: int = _customer()
     id: str | None = Field(default=None, sa_column=Column(String(255)))
@@ -302,11 +344,12 @@ class Event(SQLModel, table=True):
 class Segment(SQLModel, table=True):
     __tablename__ = "segment"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="segment_pkey"),
         UniqueConstraint("workspace_pk", "id", name="segment_workspace_id_key"),
         UniqueConstraint("workspace_pk", "name", name="segment_workspace_name_key"),
         Index("segment_kind_idx", "workspace_pk", "kind"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
     id: str = Field(sa_column=Column(String(40), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -333,22 +376,27 @@ class Segment(SQLModel, table=True):
 
 
 def _segment() -> Any:
-    return Field(
-        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), primary_key=True)
-    )
+    """segment_pk in a primary key; the foreign key is (workspace_pk, segment_pk)."""
+    return Field(sa_column=Column(BigInteger, primary_key=True))
+
+
+def _workspace_of_segment() -> Any:
+    """workspace_pk, first in the primary key; the foreign key is the segment's."""
+    return Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentMember(SQLModel, table=True):
     """Stored membership: the list of a STATIC segment, the tracked state of an ACTIVE one."""
 
     __tablename__ = "segment_member"
-    __table_args__ = (Index("segment_member_customer_idx", "customer_pk"),)
-    segment_pk: int = _segment()
-    customer_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), primary_key=True
-        )
+    __table_args__ = (
+        _in_workspace("segment_member", "segment_pk", "segment"),
+        _in_workspace("segment_member", "customer_pk", "customer"),
+        Index("segment_member_customer_idx", "customer_pk"),
     )
+    workspace_pk: int = _workspace_of_segment()
+    segment_pk: int = _segment()
+    customer_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentBoundary(SQLModel, table=True):
@@ -361,10 +409,13 @@ class SegmentBoundary(SQLModel, table=True):
     """
 
     __tablename__ = "segment_boundary"
-    __table_args__ = (Index("segment_boundary_due_idx", "segment_pk", "next_at"),)
+    __table_args__ = (
+        _in_workspace("segment_boundary", "segment_pk", "segment"),
+        Index("segment_boundary_due_idx", "segment_pk", "next_at"),
+    )
+    workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
     customer_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
-    workspace_pk: int = _workspace()
     next_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -376,12 +427,16 @@ class SegmentBoundaryState(SQLModel, table=True):
     """
 
     __tablename__ = "segment_boundary_state"
+    __table_args__ = (_in_workspace("segment_boundary_state", "segment_pk", "segment"),)
+    workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
     key: str = Field(sa_column=Column(String(64), nullable=False))
 
 
 class SegmentUsage(SQLModel, table=True):
     __tablename__ = "segment_usage"
+    __table_args__ = (_in_workspace("segment_usage", "segment_pk", "segment"),)
+    workspace_pk: int = _workspace_of_segment()
     segment_pk: int = _segment()
     kind: str = Field(sa_column=Column(String(30), primary_key=True))
     reference: str = Field(sa_column=Column(String(255), primary_key=True))
@@ -392,13 +447,14 @@ class SegmentReference(SQLModel, table=True):
     """Segment A's predicate names segment B: B cannot be deleted while A exists."""
 
     __tablename__ = "segment_reference"
-    __table_args__ = (Index("segment_reference_target_idx", "referenced_pk"),)
-    segment_pk: int = _segment()
-    referenced_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("segment.pk", ondelete="RESTRICT"), primary_key=True
-        )
+    __table_args__ = (
+        _in_workspace("segment_reference", "segment_pk", "segment"),
+        _in_workspace("segment_reference", "referenced_pk", "segment", "RESTRICT"),
+        Index("segment_reference_target_idx", "workspace_pk", "referenced_pk"),
     )
+    workspace_pk: int = _workspace_of_segment()
+    segment_pk: int = _segment()
+    referenced_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
 
 
 class SegmentEvent(SQLModel, table=True):
@@ -433,14 +489,14 @@ class SegmentInstance(SQLModel, table=True):
 
     __tablename__ = "segment_instance"
     __table_args__ = (
+        PrimaryKeyConstraint("workspace_pk", "pk", name="segment_instance_pkey"),
+        _in_workspace("segment_instance", "segment_pk", "segment"),
         UniqueConstraint("workspace_pk", "id", name="segment_instance_workspace_id_key"),
         Index("segment_instance_segment_idx", "segment_pk", "created_at"),
     )
-    pk: int | None = _pk()
+    pk: int | None = _pk_in_workspace()
     workspace_pk: int = _workspace()
-    segment_pk: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("segment.pk", ondelete="CASCADE"), nullable=False)
-    )
+    segment_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     id: str = Field(sa_column=Column(String(80), nullable=False))
     segment_id: str = Field(sa_column=Column(String(40), nullable=False))
     segment_name: str = Field(sa_column=Column(String(200), nullable=False))
@@ -460,11 +516,9 @@ class SegmentInstanceMember(SQLModel, table=True):
     """Who was in an instance, as they were identified then (survives customer deletion)."""
 
     __tablename__ = "segment_instance_member"
-    instance_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("segment_instance.pk", ondelete="CASCADE"), primary_key=True
-        )
-    )
+    __table_args__ = (_in_workspace("segment_instance_member", "instance_pk", "segment_instance"),)
+    workspace_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    instance_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
     customer_id: str = Field(sa_column=Column(String(255), primary_key=True))
     customer_pk: int = Field(sa_column=Column(BigInteger, nullable=False))
     email: str | None = Field(default=None, sa_column=Column(String(320)))
@@ -523,12 +577,12 @@ class CustomerImportFingerprint(SQLModel, table=True):
     nothing, and an import skips it unread (persistence/customer_fingerprints.py)."""
 
     __tablename__ = "customer_import_fingerprint"
-    __table_args__ = (Index("customer_import_fingerprint_hash_idx", "line_hash"),)
-    customer_pk: int = Field(
-        sa_column=Column(
-            BigInteger, ForeignKey("customer.pk", ondelete="CASCADE"), primary_key=True
-        )
+    __table_args__ = (
+        _in_workspace("customer_import_fingerprint", "customer_pk", "customer"),
+        Index("customer_import_fingerprint_hash_idx", "workspace_pk", "line_hash"),
     )
+    workspace_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    customer_pk: int = Field(sa_column=Column(BigInteger, primary_key=True))
     line_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 

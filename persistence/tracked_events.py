@@ -149,7 +149,7 @@ class TrackedEventRepository:
         )
         rows = await self.conn.execute(
             delete(event_table)
-            .where(event_table.c.pk.in_(doomed))
+            .where(event_table.c.workspace_pk == self.workspace_pk, event_table.c.pk.in_(doomed))
             .returning(event_table.c.customer_pk)
         )
         return [int(r.customer_pk) for r in rows]

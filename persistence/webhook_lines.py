@@ -42,7 +42,7 @@ INSERT INTO webhook_delivery
 SELECT e.workspace_pk, CAST(:endpoint AS text), e.seq, e.kind, e.segment_id,
        coalesce(s.name, ''), e.customer_id, e.occurred_at, 'PENDING', 0, 'infinity'
 FROM segment_event AS e
-LEFT JOIN segment AS s ON s.pk = e.segment_pk
+LEFT JOIN segment AS s ON s.workspace_pk = e.workspace_pk AND s.pk = e.segment_pk
 WHERE e.workspace_pk = :ws AND e.seq > :after AND e.seq <= :upto
   AND e.kind = ANY(CAST(:kinds AS text[]))
   AND (cardinality(CAST(:segments AS text[])) = 0 OR e.segment_id = ANY(CAST(:segments AS text[])))

@@ -34,8 +34,7 @@ def write_file(path: Path, customers: int) -> None:
 
 
 MEMBERS = """
-SELECT count(*) FROM segment_member m JOIN segment s ON s.pk = m.segment_pk
-WHERE s.workspace_pk = $1
+SELECT count(*) FROM segment_member WHERE workspace_pk = $1
 """
 ENTERED = "SELECT count(*) FROM segment_event WHERE workspace_pk = $1 AND kind = 'ENTERED'"
 

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import asyncpg
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.runtime import Runtime
@@ -120,3 +122,107 @@ async def test_a_pending_backlog_is_put_in_lines_by_the_upgrade(runtime: Runtime
         await conn.run_sync(_to("0011"))
         await conn.commit()
         assert await waiting() == set()
+
+
+SEGMENTS_AT_0012 = """
+INSERT INTO workspace (pk, name) VALUES (1, 'one'), (2, 'two');
+INSERT INTO customer (pk, workspace_pk, id) VALUES (10, 1, 'c-a'), (20, 2, 'c-b');
+INSERT INTO segment (pk, workspace_pk, id, name, kind)
+VALUES (100, 1, 'seg_a', 'A', 'STATIC'), (101, 1, 'seg_b', 'B', 'PASSIVE'),
+       (200, 2, 'seg_c', 'C', 'STATIC');
+INSERT INTO segment_member (segment_pk, customer_pk) VALUES (100, 10), (200, 20);
+INSERT INTO segment_usage (segment_pk, kind, reference) VALUES (100, 'CAMPAIGN', 'x');
+INSERT INTO segment_reference (segment_pk, referenced_pk) VALUES (101, 100);
+INSERT INTO segment_instance (pk, workspace_pk, segment_pk, id, segment_id, segment_name,
+                              segment_by, num_customers, num_orders, total_revenue)
+VALUES (7, 2, 200, 'inst_1', 'seg_c', 'C', 'CUSTOMER_ID', 1, 0, 0);
+INSERT INTO segment_instance_member (instance_pk, customer_id, customer_pk)
+VALUES (7, 'c-b', 20);
+INSERT INTO subscription (customer_pk, id) VALUES (10, 'sub_1'), (20, 'sub_1');
+INSERT INTO invoice (customer_pk, id) VALUES (20, 'inv_1');
+INSERT INTO customer_order (customer_pk, id) VALUES (10, 'ord_1');
+INSERT INTO wallet (customer_pk, id) VALUES (20, 'wal_1');
+INSERT INTO verification (customer_pk, id) VALUES (10, 'ver_1');
+INSERT INTO event (workspace_pk, customer_pk, name) VALUES (2, 20, 'signed_in');
+"""
+
+WORKSPACE_OF = """
+SELECT 'member', workspace_pk, segment_pk FROM segment_member
+UNION ALL SELECT 'usage', workspace_pk, segment_pk FROM segment_usage
+UNION ALL SELECT 'reference', workspace_pk, segment_pk FROM segment_reference
+UNION ALL SELECT 'instance member', workspace_pk, instance_pk FROM segment_instance_member
+UNION ALL SELECT 'subscription', workspace_pk, customer_pk FROM subscription
+UNION ALL SELECT 'invoice', workspace_pk, customer_pk FROM invoice
+UNION ALL SELECT 'order', workspace_pk, customer_pk FROM customer_order
+UNION ALL SELECT 'wallet', workspace_pk, customer_pk FROM wallet
+UNION ALL SELECT 'verification', workspace_pk, customer_pk FROM verification
+"""
+
+PRIMARY_KEYS = """
+SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid::regclass::text IN ('segment', 'customer', 'invoice', 'event') AND contype = 'p'
+"""
+
+
+async def test_tables_are_keyed_by_workspace_by_the_upgrade_and_back(
+    runtime: Runtime,
+) -> None:
+    async with scratch_database(runtime) as engine, engine.connect() as conn:
+        # given a database at 0012 with customers and segments of two workspaces, their
+        # members, a usage, a reference, an instance and its member, records and an event
+        await conn.run_sync(_to("0012"))
+        await conn.commit()
+        for statement in filter(str.strip, SEGMENTS_AT_0012.split(";")):
+            await conn.execute(text(statement))
+        await conn.commit()
+
+        # when it is upgraded
+        await conn.run_sync(_to("head"))
+        await conn.commit()
+
+        # then each row carries the workspace of its segment or instance
+        rows = {tuple(r) for r in await conn.execute(text(WORKSPACE_OF))}
+        assert rows == {
+            ("member", 1, 100),
+            ("member", 2, 200),
+            ("usage", 1, 100),
+            ("reference", 1, 101),
+            ("instance member", 2, 7),
+            ("subscription", 1, 10),
+            ("subscription", 2, 20),
+            ("invoice", 2, 20),
+            ("order", 1, 10),
+            ("wallet", 2, 20),
+            ("verification", 1, 10),
+        }
+        keys = dict(tuple(r) for r in await conn.execute(text(PRIMARY_KEYS)))
+        assert set(keys.values()) == {"PRIMARY KEY (workspace_pk, pk)"} and len(keys) == 4
+        # and a member cannot name a segment of another workspace
+        with pytest.raises(IntegrityError):
+            await conn.execute(
+                text(
+                    "INSERT INTO segment_member (workspace_pk, segment_pk, customer_pk)"
+                    " VALUES (2, 100, 20)"
+                )
+            )
+        await conn.rollback()
+        # nor a record a customer of another workspace
+        with pytest.raises(IntegrityError):
+            await conn.execute(
+                text("INSERT INTO wallet (workspace_pk, customer_pk, id) VALUES (1, 20, 'w')")
+            )
+        await conn.rollback()
+
+        # when it is downgraded again
+        await conn.run_sync(_to("0012"))
+        await conn.commit()
+
+        # then the rows are all there, keyed as before
+        members = await conn.execute(text("SELECT segment_pk, customer_pk FROM segment_member"))
+        assert sorted(tuple(r) for r in members) == [(100, 10), (200, 20)]
+        keys = dict(tuple(r) for r in await conn.execute(text(PRIMARY_KEYS)))
+        assert set(keys.values()) == {"PRIMARY KEY (pk)"} and len(keys) == 4
+        subscriptions = await conn.execute(text("SELECT customer_pk, id FROM subscription"))
+        assert sorted(tuple(r) for r in subscriptions) == [(10, "sub_1"), (20, "sub_1")]
+        refs = await conn.execute(text("SELECT segment_pk, referenced_pk FROM segment_reference"))
+        assert [tuple(r) for r in refs] == [(101, 100)]

@@ -21,14 +21,6 @@ REFERENCE_TABLES = {
 LOCAL_TABLES = {"alembic_version": "the schema's revision, kept on the coordinator only"}
 WORKSPACE_COLUMN = "workspace_pk"
 
-NOT_KEYED_YET = {
-    "customer", "customer_import_fingerprint", "customer_order", "event", "invoice",
-    "segment", "segment_boundary", "segment_boundary_state", "segment_instance",
-    "segment_instance_member", "segment_member", "segment_reference", "segment_usage",
-    "subscription", "verification", "wallet",
-}  # fmt: skip
-"""Tables still keyed without the workspace (issue #14 item 6, in progress): every
-other table must pass, and these must be taken off as they are re-keyed."""
 
 KEYS = text(
     """
@@ -112,8 +104,8 @@ async def test_every_key_of_a_workspace_table_includes_the_workspace(runtime: Ru
     # given: the schema migrated to head (the session fixture did it)
     # when: every primary key, unique key or index and foreign key is read from the catalog
     found = await offenders(runtime)
-    # then: none of a distributed table lacks the workspace column, but those not done yet
-    assert set(found) == NOT_KEYED_YET, found
+    # then: none of a distributed table lacks the workspace column
+    assert found == {}
 
 
 async def test_the_reference_tables_exist(runtime: Runtime) -> None:
