@@ -230,7 +230,7 @@ FROM (
             coalesce(o.status, 'PLACED') NOT IN ({_EXCLUDED}) AS counted
         FROM customer_order o WHERE o.workspace_pk = $2 AND o.customer_pk = t.pk
     ) o ON true
-    GROUP BY t.pk, p.pk
+    GROUP BY t.pk, p.workspace_pk, p.pk
 ) a
 WHERE c.workspace_pk = $2 AND c.pk = a.pk
 RETURNING c.pk, array_remove(ARRAY[
