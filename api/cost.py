@@ -167,11 +167,24 @@ def variables_shape(variables: Mapping[str, Any] | None) -> tuple[tuple[str, Any
         return ()
     shape = []
     for name, value in variables.items():
-        if isinstance(value, int) and not isinstance(value, bool):
-            shape.append((name, value))
+        whole = whole_number(value)
+        if whole is not None:
+            shape.append((name, whole))
         elif isinstance(value, list):
             shape.append((name, ("len", len(value))))
     return tuple(sorted(shape))
+
+
+def whole_number(value: Any) -> int | None:
+    """A variable's value as GraphQL's Int takes it: an int, or a float with no fraction
+    (JSON does not tell 250 from 250.0, and `first: 250.0` reads 250 items)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
 
 
 def fields_of(
@@ -270,7 +283,9 @@ class _Pricer:
 
     def _value(self, node: ValueNode) -> Any:
         if isinstance(node, VariableNode):
-            return self.variables.get(node.name.value)
+            value = self.variables.get(node.name.value)
+            whole = whole_number(value)
+            return value if whole is None else whole
         if isinstance(node, IntValueNode):
             return int(node.value)
         if isinstance(node, ListValueNode):
