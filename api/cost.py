@@ -47,6 +47,7 @@ from graphql import (
     SelectionSetNode,
     ValueNode,
     VariableNode,
+    value_from_ast_untyped,
 )
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
 
@@ -102,6 +103,18 @@ def too_costly(requested: int, maximum: int) -> GraphQLError:
     )
 
 
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The variables as the operation runs with them: one not sent takes its default."""
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None and d.variable.name.value not in variables
+    }
+    return {**defaults, **variables} if defaults else variables
+
+
 def document_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -118,7 +131,7 @@ def document_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    pricer = _Pricer(schema, fragments, variables or {})
+    pricer = _Pricer(schema, fragments, _with_defaults(operation, variables or {}))
     extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
     return pricer.selection(root, operation.selection_set, None, extra)
 

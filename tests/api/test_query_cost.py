@@ -127,6 +127,13 @@ async def test_a_page_size_sent_as_a_whole_float_is_priced_as_the_page_it_runs(
     assert cost(FIRST_PAGE, {"n": 250.0}) == cost(FIRST_PAGE, {"n": 250}) == 251
 
 
+def test_a_variable_left_out_is_priced_at_its_default_value() -> None:
+    # a variable not sent takes its default: the page that runs is 250, not the default page
+    defaulted = FIRST_PAGE.replace("($n: Int)", "($n: Int = 250)")
+    assert cost(defaulted) == cost(FIRST_PAGE, {"n": 250}) == 251
+    assert cost(defaulted, {"n": 3}) == 4  # a value sent wins over the default
+
+
 def test_page_sizes_come_from_arguments_variables_and_defaults() -> None:
     assert cost(FIRST_PAGE, {"n": 20}) == 21
     assert cost(FIRST_PAGE, {"n": 5000}) == 1001  # clamped to the largest page
