@@ -47,6 +47,7 @@ from graphql import (
     SelectionSetNode,
     ValueNode,
     VariableNode,
+    value_from_ast_untyped,
 )
 from graphql.type.definition import GraphQLNamedType, GraphQLOutputType
 
@@ -102,6 +103,18 @@ def too_costly(requested: int, maximum: int) -> GraphQLError:
     )
 
 
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The variables as the operation runs with them: one not sent takes its default."""
+    defaults = {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None and d.variable.name.value not in variables
+    }
+    return {**defaults, **variables} if defaults else variables
+
+
 def document_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -118,7 +131,7 @@ def document_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    pricer = _Pricer(schema, fragments, variables or {})
+    pricer = _Pricer(schema, fragments, _with_defaults(operation, variables or {}))
     extra = MUTATION_COST if operation.operation is OperationType.MUTATION else 0
     return pricer.selection(root, operation.selection_set, None, extra)
 
@@ -167,11 +180,24 @@ def variables_shape(variables: Mapping[str, Any] | None) -> tuple[tuple[str, Any
         return ()
     shape = []
     for name, value in variables.items():
-        if isinstance(value, int) and not isinstance(value, bool):
-            shape.append((name, value))
+        whole = whole_number(value)
+        if whole is not None:
+            shape.append((name, whole))
         elif isinstance(value, list):
             shape.append((name, ("len", len(value))))
     return tuple(sorted(shape))
+
+
+def whole_number(value: Any) -> int | None:
+    """A variable's value as GraphQL's Int takes it: an int, or a float with no fraction
+    (JSON does not tell 250 from 250.0, and `first: 250.0` reads 250 items)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
 
 
 def fields_of(
@@ -270,7 +296,9 @@ class _Pricer:
 
     def _value(self, node: ValueNode) -> Any:
         if isinstance(node, VariableNode):
-            return self.variables.get(node.name.value)
+            value = self.variables.get(node.name.value)
+            whole = whole_number(value)
+            return value if whole is None else whole
         if isinstance(node, IntValueNode):
             return int(node.value)
         if isinstance(node, ListValueNode):

@@ -20,8 +20,8 @@ class QueryCost(SchemaExtension):
     than its key's bucket holds; report the cost and the bucket in `extensions.cost`.
 
     As Shopify does, the bucket is charged the requested cost up front and, once the
-    query or mutation ran, refunded the difference to its actual cost (what it
-    returned). A subscription is charged its requested cost on subscribe, not refunded.
+    query or mutation ran without errors, refunded the difference to its actual cost
+    (what it returned). A subscription is charged its requested cost on subscribe, not refunded.
     """
 
     requested: int | None = None
@@ -65,6 +65,11 @@ class QueryCost(SchemaExtension):
         if context.operation_type is OperationType.SUBSCRIPTION:
             return  # priced on subscribe; each event is small
         if not isinstance(result, ExecutionResult) or result.data is None:
+            return
+        if result.errors:
+            # An error's null can swallow what was read before it (a page of members
+            # under a nullable field): priced on the data, such a request would read
+            # for free. A result with errors keeps its requested cost.
             return
         assert context.graphql_document is not None
         self.actual = min(

@@ -111,6 +111,29 @@ async def test_every_response_carries_its_cost(workspace: Workspace) -> None:
     assert result.body["extensions"]["cost"]["actualQueryCost"] == 1  # no customer came back
 
 
+async def test_a_page_size_sent_as_a_whole_float_is_priced_as_the_page_it_runs(
+    workspace: Workspace,
+) -> None:
+    # given: a small page asked for, so its cost is remembered for the document
+    assert (await workspace.gql(FIRST_PAGE, {"n": 5})).errors == []
+
+    # when: the same document asks for 250.0 (JSON has no integers apart; GraphQL's Int
+    # takes 250.0 as 250, so 250 customers would be read)
+    result = await workspace.gql(FIRST_PAGE, {"n": 250.0})
+
+    # then: it is priced as the 250-customer page it is, not as the default or the 5
+    assert result.errors == []
+    assert result.body["extensions"]["cost"]["requestedQueryCost"] == cost(FIRST_PAGE, {"n": 250})
+    assert cost(FIRST_PAGE, {"n": 250.0}) == cost(FIRST_PAGE, {"n": 250}) == 251
+
+
+def test_a_variable_left_out_is_priced_at_its_default_value() -> None:
+    # a variable not sent takes its default: the page that runs is 250, not the default page
+    defaulted = FIRST_PAGE.replace("($n: Int)", "($n: Int = 250)")
+    assert cost(defaulted) == cost(FIRST_PAGE, {"n": 250}) == 251
+    assert cost(defaulted, {"n": 3}) == 4  # a value sent wins over the default
+
+
 def test_page_sizes_come_from_arguments_variables_and_defaults() -> None:
     assert cost(FIRST_PAGE, {"n": 20}) == 21
     assert cost(FIRST_PAGE, {"n": 5000}) == 1001  # clamped to the largest page

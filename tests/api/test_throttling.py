@@ -21,7 +21,7 @@ from api.runtime import Runtime
 from api.schema import schema
 from domain.access import Role
 from tests.api.event_documents import CHANGED, subscribed
-from tests.api.segment_documents import upsert_ok
+from tests.api.segment_documents import country_is, create_ok, upsert_ok
 from tests.conftest import ROOT, Workspace, new_workspace, serving
 
 SIZE = 1000
@@ -186,3 +186,28 @@ async def test_a_subscription_is_charged_on_subscribe_over_a_websocket(
 
 def cost_of_changed() -> int:
     return document_cost(schema._schema, parse(CHANGED))
+
+
+FAILS_UNDER_A_NULLABLE_ROOT = """
+query M($id: ID!) { segment(id: $id) { members(first: 100) { edges { node {
+  id events(first: 2, after: "bad") { totalCount } } } } } }
+"""
+
+
+async def test_a_page_read_then_nulled_by_a_field_error_is_not_refunded(
+    runtime: Runtime, first_process: str, http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, first_process, http)
+    await upsert_ok(ws, *({"id": f"c{n}", "country": "DE"} for n in range(50)))
+    segment_id = (await create_ok(ws, name="de", predicate=country_is("DE")))["id"]
+
+    # when: a key evaluates the segment for a page of members, and a bad cursor under each
+    # member makes the error's null swallow the page (up to the nullable `segment`)
+    failed = await ws.gql(FAILS_UNDER_A_NULLABLE_ROOT, {"id": segment_id}, role=Role.READ)
+    assert failed.errors and failed.body["data"] == {"segment": None}
+
+    # then: the work was done, so the charge stays: an error is no way to read for free
+    cost = failed.body["extensions"]["cost"]
+    requested = cost["requestedQueryCost"]
+    assert "actualQueryCost" not in cost
+    assert SIZE - requested - 2 <= cost["throttleStatus"]["currentlyAvailable"] <= SIZE - requested
