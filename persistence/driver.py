@@ -45,10 +45,11 @@ def _raise_as_sqlalchemy(
     then the connection wraps it in `DBAPIError` and, for a disconnect or a
     cancellation, invalidates itself. Run in SQLAlchemy's greenlet (`run_sync`):
     invalidating closes the driver connection, which awaits."""
-    if isinstance(error, Exception):  # a cancellation goes on as it is
+    try:
+        if not isinstance(error, Exception):  # a cancellation goes on as it is
+            raise error
         adapted = sync_conn.connection.dbapi_connection
-        try:
-            adapted._handle_exception(error)  # type: ignore[union-attr]  # always raises
-        except Exception as translated:
-            error = translated
-    sync_conn._handle_dbapi_exception(error, sql, tuple(args), None, None)
+        adapted._handle_exception(error)  # type: ignore[union-attr]  # always raises
+    except BaseException as translated:  # in an except: it reads sys.exc_info()
+        sync_conn._handle_dbapi_exception(translated, sql, tuple(args), None, None)
+    raise error  # not reached: the adapter always raises

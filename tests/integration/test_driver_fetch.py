@@ -7,6 +7,7 @@ pool (a dropped connection is not handed out again) must not tell the difference
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -69,3 +70,15 @@ async def test_a_dropped_connection_is_invalidated_and_not_handed_out_again(
     for _ in range(runtime.settings.pool_size + 1):  # every pooled connection answers
         async with runtime.reader.connect() as conn:
             assert await driver.fetchrow(conn, "SELECT $1::int AS one", [1]) == (1,)
+
+
+async def test_a_cancelled_fetch_invalidates_its_connection_as_sqlalchemy_does(
+    runtime: Runtime,
+) -> None:
+    async with runtime.reader.connect() as conn:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):  # the request budget's way of stopping a read
+                await driver.fetch(conn, "SELECT pg_sleep($1::float)", [5.0])
+        assert conn.invalidated  # not handed out again mid-statement
+    async with runtime.reader.connect() as conn:
+        assert await driver.fetchrow(conn, "SELECT $1::int AS one", [1]) == (1,)
