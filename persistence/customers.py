@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from asyncpg import Record
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -35,7 +36,7 @@ from domain.custom_property import storable_text
 from domain.customer import EXCLUDED_ORDER_STATUSES, CustomerChange, RecordChange
 from domain.footprint import Footprint, changed_fields
 from domain.records import CustomerView, Page, RecordView
-from persistence import cursors
+from persistence import cursors, driver
 from persistence.changes import (
     ACTIVITY_COLUMNS,
     activity_changes,
@@ -181,11 +182,18 @@ def view_from_row(row: Any) -> CustomerView:
     return CustomerView(*_view_getter(row._fields)(row))
 
 
+def view_from_record(record: Record) -> CustomerView:
+    """`view_from_row` of a row the driver fetched (persistence.driver)."""
+    return CustomerView(*_view_getter(tuple(record.keys()))(record))
+
+
 def views_from_rows(rows: Sequence[Any]) -> list[CustomerView]:
-    """`view_from_row` of each, rows of one result (the same columns)."""
+    """`view_from_row` of each, rows of one result (the same columns): SQLAlchemy's rows
+    or the driver's records."""
     if not rows:
         return []
-    getter = _view_getter(rows[0]._fields)
+    first = rows[0]
+    getter = _view_getter(tuple(first.keys()) if isinstance(first, Record) else first._fields)
     return [CustomerView(*getter(row)) for row in rows]
 
 
@@ -254,12 +262,13 @@ class CustomerRepository:
 
     async def get(self, customer_id: str) -> CustomerView | None:
         """One customer by its id: a statement compiled once (customer(id:), node(id:)),
-        run without SQLAlchemy building, caching or compiling anything."""
+        run by the driver (persistence.driver): SQLAlchemy builds, compiles and wraps
+        nothing."""
         args = list(_GET_ARGS)
         args[_GET_WORKSPACE_SLOT] = self.workspace_pk
         args[_GET_ID_SLOT] = customer_id
-        row = (await self.conn.exec_driver_sql(_GET_SQL, tuple(args))).first()
-        return view_from_row(row) if row else None
+        row = await driver.fetchrow(self.conn, _GET_SQL, args)
+        return view_from_record(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> list[CustomerView]:
         rows = await self.conn.execute(
@@ -301,12 +310,12 @@ class CustomerRepository:
         return PagePlan(sql, tuple(args), slots)
 
     async def planned_page(self, plan: PagePlan, window: Slice[str]) -> Page[CustomerView]:
-        """The page of `window` by a plan made for its shape: no SQL built or compiled."""
+        """The page of `window` by a plan made for its shape: no SQL built or compiled,
+        the rows the driver's (persistence.driver)."""
         args = list(plan.args)
         for index, name in plan.cursor_slots:
             args[index] = window.after if name == AFTER_KEY.key else window.before
-        rows = list(await self.conn.exec_driver_sql(plan.sql, tuple(args)))
-        return _page_of(window, rows)
+        return _page_of(window, await driver.fetch(self.conn, plan.sql, args))
 
     async def count(
         self, search: str | None = None, where: ColumnElement[bool] | None = None

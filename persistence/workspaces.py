@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import Role
+from persistence import driver
 from persistence.customers import compiled_for_driver
 from persistence.definitions import version_of
 from persistence.tables import ApiKey, Workspace
@@ -225,11 +226,9 @@ class WorkspaceRepository:
         )
 
     async def authenticate(self, key: str) -> Caller | None:
-        driver = (await self.conn.get_raw_connection()).driver_connection
-        assert driver is not None
         args = list(_AUTHENTICATE_ARGS)
         args[_KEY_HASH_SLOT] = hash_key(key)
-        row = await driver.fetchrow(_AUTHENTICATE_SQL, *args)
+        row = await driver.fetchrow(self.conn, _AUTHENTICATE_SQL, args)
         if row is None:
             return None
         return Caller(
