@@ -28,5 +28,5 @@ async def server_follows(runtime: Runtime, ws: Workspace, segment_id: str, count
         if followers == count:
             return
         if loop.time() > deadline:
-            raise AssertionError(f"the server follows {segment_id} {followers} time(s), not {count}")
+            raise AssertionError(f"the server follows {segment_id} {followers}x, not {count}x")
         await asyncio.sleep(0.02)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.api.segment_documents import attach, country_is, create_ok, segment_names, upsert_ok
 from api.runtime import Runtime
+from tests.api.segment_documents import attach, country_is, create_ok, segment_names, upsert_ok
 from tests.browser.builder_steps import seed
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.feed_steps import server_follows
