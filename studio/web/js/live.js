@@ -7,7 +7,8 @@
 // `onRefused(errors)` hears a subscription the server refused (the GraphQL errors, each with
 // its `extensions.code`); when it returns true it has dealt with the cause (for instance
 // changed what `variables()` answers) and the feed subscribes again at once on the same
-// connection; otherwise the refusal counts as a failure and the feed waits and reconnects.
+// connection (once: refused again before any event, it counts as a failure); otherwise the
+// refusal counts as a failure and the feed waits and reconnects.
 import { storedKey } from "./session.js";
 
 export const FIRST_RETRY_MS = 500;
@@ -42,6 +43,7 @@ export function subscribe({ query, variables, onNext, onStatus = () => {}, onRef
     socket.onopen = () => {
       socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${storedKey()}` } }));
     };
+    let resubscribed = false; // since the last event: a second refusal is not dealt with
     const operation = () => `feed-${operations}`;
     const start = () => {
       operations += 1;
@@ -55,10 +57,12 @@ export function subscribe({ query, variables, onNext, onStatus = () => {}, onRef
         onStatus({ state: "live" });
         start();
       } else if (frame.type === "next" && frame.payload.data) {
+        resubscribed = false;
         onNext(frame.payload.data);
       } else if (frame.type === "next" || frame.type === "error") {
         const errors = (frame.type === "error" ? frame.payload : frame.payload.errors) || [];
-        if (onRefused(errors)) {
+        if (!resubscribed && onRefused(errors)) {
+          resubscribed = true;
           start();
           return;
         }

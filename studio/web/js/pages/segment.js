@@ -84,7 +84,9 @@ function feed(main, segment) {
       status.textContent = feedStatus(change);
     },
     // Retention removed events after the last one shown, so resuming cannot say what
-    // happened meanwhile: follow from now on, and load the members as they are now.
+    // happened meanwhile: follow from now on, and load the members as they are now (asked
+    // once the new subscribe is sent, so the window in which a change reaches neither is
+    // the server's time to set the subscription up).
     onRefused: (errors) => {
       if (!errors.some((e) => e.extensions?.code === "EVENTS_PRUNED")) return false;
       last = null;
@@ -92,7 +94,7 @@ function feed(main, segment) {
       notice.textContent = `Some changes were missed: the events after ${shown ? `event ${shown}` : "the last one shown"} were removed by retention while the feed was away. The members above are reloaded; the feed continues from now.`;
       list.prepend(h("li", { className: "gap" }, "… changes missed here …"));
       notice.hidden = false;
-      reload(main, segment.id).catch((error) => notice.append(` Reloading failed: ${error.message}`));
+      setTimeout(() => reload(main, segment.id).catch((error) => notice.append(` Reloading failed: ${error.message}`)));
       return true;
     },
     onNext: ({ segmentMembershipChanged: event }) => {
