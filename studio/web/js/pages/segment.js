@@ -66,9 +66,10 @@ function members(page) {
 
 async function reload(main, id) {
   const { segment } = await gql(RELOAD, { id });
-  if (!segment) return;
-  main.querySelector("#segment-stats").textContent = statsLine(segment.stats);
-  replace(main.querySelector("#segment-standing"), members(segment.members));
+  const [stats, standing] = ["#segment-stats", "#segment-standing"].map((s) => main.querySelector(s));
+  if (!segment || !stats || !standing) return; // deleted, or the page was left meanwhile
+  stats.textContent = statsLine(segment.stats);
+  replace(standing, members(segment.members));
 }
 
 function feed(main, segment) {
