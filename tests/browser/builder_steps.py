@@ -70,7 +70,12 @@ async def set_related(
 
 
 async def add_where(
-    page: Page, address: str, field: str, operator: str, choice: str | None = None
+    page: Page,
+    address: str,
+    field: str,
+    operator: str,
+    choice: str | None = None,
+    value: str | None = None,
 ) -> None:
     """Add a condition on the records of the related row at `address`."""
     at = condition(page, address)
@@ -81,7 +86,32 @@ async def add_where(
     await page.select_option(f"{row} .where-operator", operator)
     if choice is not None:
         await page.select_option(f"{row} select.value", choice)
+    if value is not None:
+        await page.fill(f"{row} input.value", value)
+
+
+async def add_where_property(
+    page: Page, address: str, key: str, value_type: str, operator: str, value: str
+) -> None:
+    """Add a condition on `properties.KEY` of the EVENTS row at `address`, its operand
+    written as `value_type` ("string", "number", "boolean")."""
+    at = condition(page, address)
+    k = await page.locator(f"{at} .where-condition").count()
+    await page.click(f"{at} .add-where")
+    row = f'{at} .where-condition[data-where="{k}"]'
+    await page.select_option(f"{row} .where-field", "@property")
+    await page.fill(f"{row} .where-property", key)
+    await page.select_option(f"{row} .where-type", value_type.upper())
+    await page.select_option(f"{row} .where-operator", operator)
+    if value_type == "boolean":
+        await page.select_option(f"{row} select.value", value)
+    else:
+        await page.fill(f"{row} input.value", value)
 
 
 async def negate(page: Page, address: str) -> None:
     await page.check(f"{condition(page, address)} .negate")
+
+
+async def negate_group(page: Page, group: int) -> None:
+    await page.check(f'.group[data-group="{group}"] .negate-group')

@@ -7,9 +7,11 @@ import re
 
 from playwright.async_api import Page, WebSocket, expect
 
+from api.runtime import Runtime
 from domain.access import Role
 from tests.api.segment_documents import attach, country_is, create_ok, upsert_ok
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.feed_steps import server_follows
 from tests.conftest import Workspace
 
 
@@ -52,7 +54,7 @@ FEED = """subscription Feed {
 
 
 async def test_the_explorer_runs_a_subscription_over_its_websocket_offline(
-    page: Page, workspace: Workspace
+    page: Page, workspace: Workspace, runtime: Runtime
 ) -> None:
     # given an ACTIVE segment, and the explorer opened with the studio's key
     active = await create_ok(workspace, name="France", predicate=country_is("FR"))
@@ -81,6 +83,7 @@ async def test_the_explorer_runs_a_subscription_over_its_websocket_offline(
         "aria-label", re.compile("Stop")
     )
     await asyncio.wait_for(subscribed.wait(), 5)
+    await server_follows(runtime, workspace, active["id"])  # sent is not yet handled
     await upsert_ok(workspace, {"id": "cus_explored", "country": "FR"})
 
     # then the event shows in the answer, sent over a real WebSocket to the service

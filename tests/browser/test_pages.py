@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from api.runtime import Runtime
 from tests.api.segment_documents import attach, country_is, create_ok, segment_names, upsert_ok
 from tests.browser.builder_steps import seed
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.feed_steps import server_follows
 from tests.conftest import Workspace
 
 
@@ -91,7 +93,7 @@ async def test_the_customer_list_is_filtered_by_a_segment(page: Page, workspace:
 
 
 async def test_a_customer_written_through_the_api_appears_in_the_live_feed(
-    page: Page, workspace: Workspace
+    page: Page, workspace: Workspace, runtime: Runtime
 ) -> None:
     # given an ACTIVE segment's page, its feed connected
     active = await create_ok(workspace, name="France", predicate=country_is("FR"))
@@ -99,6 +101,7 @@ async def test_a_customer_written_through_the_api_appears_in_the_live_feed(
     await sign_in(page, workspace)
     await page.goto(f"{workspace.base_url}/#/segments/{active['id']}")
     await expect(page.locator("#feed-status")).to_have_text("live")
+    await server_follows(runtime, workspace, active["id"])
 
     # when a French customer is written through the API
     await upsert_ok(workspace, {"id": "cus_live", "country": "FR"})

@@ -4,6 +4,11 @@
 // feed resumes after the last event it saw. `onStatus` hears each change of state:
 //   {state: "connecting"} | {state: "live"} |
 //   {state: "waiting", attempt, delayMs, reason}  (the next attempt is `attempt`, in delayMs)
+// `onRefused(errors)` hears a subscription the server refused (the GraphQL errors, each with
+// its `extensions.code`); when it returns true it has dealt with the cause (for instance
+// changed what `variables()` answers) and the feed subscribes again at once on the same
+// connection (once: refused again before any event, it counts as a failure); otherwise the
+// refusal counts as a failure and the feed waits and reconnects.
 import { storedKey } from "./session.js";
 
 export const FIRST_RETRY_MS = 500;
@@ -18,8 +23,9 @@ export function retryDelay(attempt, random = Math.random) {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-export function subscribe({ query, variables, onNext, onStatus = () => {} }) {
+export function subscribe({ query, variables, onNext, onStatus = () => {}, onRefused = () => false }) {
   let socket = null;
+  let operations = 0; // each subscribe gets its own id, so frames of a refused one are told apart
   let stopped = false;
   let timer = null;
   let failures = 0; // attempts since the last stable connection
@@ -37,17 +43,30 @@ export function subscribe({ query, variables, onNext, onStatus = () => {} }) {
     socket.onopen = () => {
       socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${storedKey()}` } }));
     };
+    let resubscribed = false; // since the last event: a second refusal is not dealt with
+    const operation = () => `feed-${operations}`;
+    const start = () => {
+      operations += 1;
+      socket.send(JSON.stringify({ id: operation(), type: "subscribe", payload: { query, variables: variables() } }));
+    };
     socket.onmessage = (message) => {
       const frame = JSON.parse(message.data);
+      if (frame.id !== undefined && frame.id !== operation()) return; // a finished subscription's
       if (frame.type === "connection_ack") {
         liveSince = Date.now();
         onStatus({ state: "live" });
-        socket.send(JSON.stringify({ id: "feed", type: "subscribe", payload: { query, variables: variables() } }));
+        start();
       } else if (frame.type === "next" && frame.payload.data) {
+        resubscribed = false;
         onNext(frame.payload.data);
       } else if (frame.type === "next" || frame.type === "error") {
-        const errors = frame.type === "error" ? frame.payload : frame.payload.errors;
-        reason = (errors || []).map((e) => e.message).join("; ");
+        const errors = (frame.type === "error" ? frame.payload : frame.payload.errors) || [];
+        if (!resubscribed && onRefused(errors)) {
+          resubscribed = true;
+          start();
+          return;
+        }
+        reason = errors.map((e) => e.message).join("; ");
         liveSince = null; // a refused subscription is a failure, however long it was open
         socket.close();
       } else if (frame.type === "ping") {

@@ -1,13 +1,16 @@
-// The rule editor: draws the groups of rows (see rules.js) and keeps them current. Each row
-// may be negated (NOT), and is a customer condition, a segment reference, or a related scope
-// (ANY / ALL / COUNT of its records, over the last N, matching conditions on its fields).
+// The rule editor: draws the groups of rows (see rules.js) and keeps them current. Each row,
+// and each whole group, may be negated (NOT); a row is a customer condition, a segment
+// reference, or a related scope (ANY / ALL / COUNT of its records, over the last N, matching
+// conditions on its fields; on EVENTS also on any `properties.KEY`, typed by the user).
 import { h, replace } from "./dom.js";
 import {
-  MAX_VALUES, QUANTIFIERS, COUNT_OPERATORS, isReference, isRelated, takesNoOperand, takesList, splitValues, typed,
+  MAX_VALUES, QUANTIFIERS, COUNT_OPERATORS, PROPERTY, VALUE_TYPES,
+  isReference, isRelated, isProperty, takesNoOperand, takesList, splitValues, typed,
 } from "./rules.js";
 
 const PICK_REFERENCE = "@segment"; // the field picker's entry for a segment reference
 const PICK_RELATED = "@related:"; // ... and for a related scope, followed by its name
+const PICK_PROPERTY = "@property"; // a where-field picker's entry for `properties.KEY`
 const COUNT = { type: "NUMBER" }; // a COUNT's operand, and `last`, are whole numbers
 
 // editor(container, catalog, groups, onChange, segments): `catalog` is segmentFields (customer
@@ -16,8 +19,13 @@ export function editor(container, catalog, groups, onChange, segments = []) {
   const customer = catalog.filter((f) => f.scope == null);
   const byPath = new Map(customer.map((f) => [f.path, f]));
   const scopes = new Map();
+  const anyProperty = new Map(); // scope -> its `properties.*` descriptor (EVENTS)
   for (const f of catalog) {
-    if (f.scope == null || f.path.endsWith(".*")) continue; // EVENTS properties.*: JSON mode
+    if (f.scope == null) continue;
+    if (f.path === `${PROPERTY}*`) {
+      anyProperty.set(f.scope, f);
+      continue;
+    }
     if (!scopes.has(f.scope)) scopes.set(f.scope, new Map());
     scopes.get(f.scope).set(f.path, f);
   }
@@ -34,7 +42,8 @@ export function editor(container, catalog, groups, onChange, segments = []) {
     const blocks = [];
     groups.forEach((group, i) => {
       if (i > 0) blocks.push(h("div", { className: "group-or" }, "OR"));
-      blocks.push(h("div", { className: "group", dataset: { group: i } },
+      blocks.push(h("div", { className: `group${group.not ? " negated" : ""}`, dataset: { group: i } },
+        groupNegation(group),
         group.map((row, j) => rowOf(row, i, j)),
         h("button", { type: "button", className: "add-condition", onclick: () => { group.push(freshCondition(byPath)); changed(); } }, "+ AND condition")));
     });
@@ -56,6 +65,16 @@ export function editor(container, catalog, groups, onChange, segments = []) {
       changed();
     } });
     return h("label", { className: "negation", title: "True when the rest of this row is not" }, box, "NOT");
+  }
+
+  function groupNegation(group) {
+    const box = h("input", { type: "checkbox", className: "negate-group", checked: !!group.not, onchange: () => {
+      if (box.checked) group.not = true;
+      else delete group.not;
+      changed();
+    } });
+    return h("label", { className: "group-negation", title: "True when the conditions of this group do not all hold" },
+      box, "NOT this whole group");
   }
 
   function picker(row) {
@@ -113,31 +132,56 @@ export function editor(container, catalog, groups, onChange, segments = []) {
   // The conditions a related row's records must meet (AND-ed); none: every record.
   function where(r) {
     const fields = scopes.get(r.scope) || new Map();
+    const property = anyProperty.get(r.scope);
     return h("div", { className: "where" },
       h("span", { className: "hint" }, r.where.length ? "where" : "any record (no condition)"),
       r.where.map((c, k) => h("div", { className: "where-condition", dataset: { where: k } },
-        condition(c, fields, "where-"),
+        condition(c, fields, "where-", property),
         h("button", { type: "button", className: "remove", title: "Remove this condition", onclick: () => { r.where.splice(k, 1); changed(); } }, "×"))),
       fields.size > 0 && h("button", { type: "button", className: "add-where", onclick: () => { r.where.push(freshCondition(fields)); changed(); } }, "+ where condition"));
   }
 
-  // A condition's field (for a related scope's records: `prefix` "where-"), operator, operand.
-  function condition(c, fields, prefix) {
-    const descriptor = fields.get(c.field);
+  // A condition's field (for a related scope's records: `prefix` "where-", and `property`
+  // the scope's `properties.*` if it has one), operator, operand.
+  function condition(c, fields, prefix, property = null) {
+    const onProperty = property && isProperty(c);
+    const descriptor = onProperty ? { ...property, type: c.valueType || "STRING" } : fields.get(c.field);
     const parts = [];
     if (prefix) {
-      const known = fields.has(c.field) ? [] : [c.field];
+      const known = fields.has(c.field) || onProperty ? [] : [c.field];
       const field = h("select", { className: `${prefix}field`, onchange: () => {
-        Object.assign(c, { field: field.value, operator: fields.get(field.value).operators[0], value: "" });
         delete c.values;
+        delete c.valueType;
+        if (field.value === PICK_PROPERTY) {
+          const operator = property.operators.includes("EQ") ? "EQ" : property.operators[0];
+          Object.assign(c, { field: PROPERTY, operator, value: "", valueType: "STRING" });
+        } else Object.assign(c, { field: field.value, operator: fields.get(field.value).operators[0], value: "" });
         changed();
-      } }, [...fields.keys(), ...known].map((path) => h("option", { value: path, selected: path === c.field }, path)));
+      } }, [...fields.keys(), ...known].map((path) => h("option", { value: path, selected: path === c.field }, path)),
+        property && h("option", { value: PICK_PROPERTY, selected: onProperty }, `${PROPERTY}…`));
       parts.push(field);
+      if (onProperty) parts.push(...propertyParts(c));
     }
     const operator = h("select", { className: `${prefix}operator`, onchange: () => { c.operator = operator.value; changed(); } },
       (descriptor ? descriptor.operators : [c.operator]).map((op) => h("option", { value: op, selected: op === c.operator }, op)));
     parts.push(operator, operand(c, descriptor));
     return parts;
+  }
+
+  // The KEY of a `properties.KEY` condition, and the type its operand is written as.
+  function propertyParts(c) {
+    const key = h("input", { className: "where-property", placeholder: "key", value: c.field.slice(PROPERTY.length), oninput: () => {
+      c.field = PROPERTY + key.value.trim();
+      onChange();
+    } });
+    const type = h("select", { className: "where-type", title: "The operand's type: a stored value of another type counts as no value", onchange: () => {
+      c.valueType = type.value;
+      const retype = (v) => typed({ type: c.valueType }, String(v ?? ""));
+      if (c.values) c.values = c.values.map(retype);
+      else if (c.value !== undefined) c.value = retype(c.value);
+      changed();
+    } }, VALUE_TYPES.map((t) => h("option", { value: t, selected: t === (c.valueType || "STRING") }, t.toLowerCase())));
+    return [key, type];
   }
 
   function removal(i, j) {

@@ -6,8 +6,12 @@
 //   {field, operator, value | values, caseInsensitive?}          a customer condition
 //   {segment: id}                                                 membership of a segment
 //   {related: {scope, quantifier, last?, where: [conditions], count?: {operator, value | values}}}
-// and any row may carry `not: true` (written as {not: node}). A related row's `where` is a
-// list of conditions over the scope's fields, AND-ed (one condition, or none: every record).
+// and any row may carry `not: true` (written as {not: node}). A group (the array of its rows)
+// may carry `not: true` too: none of it may hold all at once, written {not: {and: [...]}}.
+// A related row's `where` is a list of conditions over the scope's fields, AND-ed (one
+// condition, or none: every record); on EVENTS a condition's field may be `properties.KEY`,
+// whose type the builder keeps as the condition's `valueType` (never written: the operand's
+// JSON type is what the service reads).
 
 export const MAX_VALUES = 200;
 export const QUANTIFIERS = ["ANY", "ALL", "COUNT"];
@@ -24,13 +28,20 @@ export function rulesOf(predicate) {
   if (!predicate) return [];
   const groups = predicate.or ? predicate.or : [predicate];
   const read = [];
-  for (const group of groups) {
+  for (const node of groups) {
+    const negated = isGroupNegation(node);
+    const group = negated ? node.not : node;
     const rows = (group.and ? group.and : [group]).map(rowOf);
     if (rows.includes(null)) return null;
+    if (negated) rows.not = true;
     read.push(rows);
   }
   return read;
 }
+
+// {not: {and: [...]}} is a negated group; {not: row} stays a negated row.
+const isGroupNegation = (node) =>
+  node && Object.keys(node).length === 1 && node.not && Object.keys(node.not).length === 1 && Array.isArray(node.not.and);
 
 function rowOf(node) {
   if (!node || typeof node !== "object" || Object.keys(node).length !== 1) return null;
@@ -52,13 +63,25 @@ function conditionsOf(where) {
   if (where == null) return [];
   const nodes = where.and ? where.and : [where];
   const plain = (n) => n && Object.keys(n).length === 1 && n.condition;
-  return nodes.every(plain) ? nodes.map((n) => ({ ...n.condition })) : null;
+  return nodes.every(plain) ? nodes.map((n) => withValueType({ ...n.condition })) : null;
+}
+
+export const isProperty = (c) => typeof c.field === "string" && c.field.startsWith(PROPERTY);
+export const PROPERTY = "properties.";
+export const VALUE_TYPES = ["STRING", "NUMBER", "BOOLEAN"];
+
+// A property condition's type, read from its operand as the service does.
+function withValueType(c) {
+  if (!isProperty(c)) return c;
+  const sample = c.value !== undefined ? c.value : (c.values || [])[0];
+  c.valueType = typeof sample === "number" ? "NUMBER" : typeof sample === "boolean" ? "BOOLEAN" : "STRING";
+  return c;
 }
 
 export function predicateOf(groups) {
   const kept = groups.filter((g) => g.length);
   if (!kept.length) return null;
-  return { or: kept.map((g) => ({ and: g.map(nodeOf) })) };
+  return { or: kept.map((g) => (g.not ? { not: { and: g.map(nodeOf) } } : { and: g.map(nodeOf) })) };
 }
 
 function nodeOf(row) {
