@@ -22,6 +22,7 @@ from api.services.customer_import import file_lines, import_customers
 from bench.harness import Bench, BenchError, scenario
 from bench.scenarios.ingest import RECORDS, customer_input
 from domain.import_job import ImportOptions
+from persistence.reevaluations import REEVALUATIONS
 
 DEFAULT_CUSTOMERS = 20_000
 
@@ -37,6 +38,51 @@ MEMBERS = """
 SELECT count(*) FROM segment_member WHERE workspace_pk = $1
 """
 ENTERED = "SELECT count(*) FROM segment_event WHERE workspace_pk = $1 AND kind = 'ENTERED'"
+
+
+EVENTS = (
+    "SELECT count(*) FILTER (WHERE kind = 'ENTERED'), count(*) FILTER (WHERE kind = 'LEFT') "
+    "FROM segment_event WHERE workspace_pk = $1"
+)
+
+
+async def one_field_changed(
+    bench: Bench, path: Path, workspace_pk: int, customers: int, label: str
+) -> None:
+    """Every customer's `source` changed by a second file: the segments evaluated are those
+    reading `source` (REEVALUATIONS counts them), and the events recorded match the change
+    in stored memberships."""
+    changed = path.with_name("source_changed.jsonl")
+    with changed.open("w") as out:
+        for i in range(customers):
+            out.write(json.dumps({"id": f"imp_{i:08d}", "source": "crm"}) + "\n")
+    members_before = await bench.conn.fetchval(MEMBERS, workspace_pk)
+    entered_before, left_before = await bench.conn.fetchrow(EVENTS, workspace_pk)
+    counted = REEVALUATIONS.of(workspace_pk)
+    evaluated_before = counted.customer_evaluations
+    started = time.perf_counter()
+    report = await import_customers(
+        bench.runtime, workspace_pk, file_lines(changed), ImportOptions()
+    )
+    seconds = time.perf_counter() - started
+    members = await bench.conn.fetchval(MEMBERS, workspace_pk)
+    entered, left = await bench.conn.fetchrow(EVENTS, workspace_pk)
+    moved = (entered - entered_before) - (left - left_before)
+    if report.written != customers or moved != members - members_before:
+        raise BenchError(
+            f"{report.summary()}; {moved} net events for a {members - members_before} change"
+        )
+    bench.report(f"{label}.source_changed.seconds", seconds, "s")
+    bench.report(
+        f"{label}.source_changed.customer_segment_evaluations",
+        REEVALUATIONS.of(workspace_pk).customer_evaluations - evaluated_before,
+        "pairs",
+    )
+    bench.report(
+        f"{label}.source_changed.events",
+        (entered - entered_before) + (left - left_before),
+        "events",
+    )
 
 
 async def with_active_segments(bench: Bench, path: Path, customers: int) -> None:
@@ -60,6 +106,7 @@ async def with_active_segments(bench: Bench, path: Path, customers: int) -> None
         bench.report(f"{label}.seconds", seconds, "s")
         bench.report(f"{label}.customers_per_second", customers / seconds, "customers/s")
         bench.report(f"{label}.entered_events", entered, "events")
+        await one_field_changed(bench, path, workspace_pk, customers, label)
         print(f"# deleting the import workspace {name}", file=sys.stderr, flush=True)
 
 

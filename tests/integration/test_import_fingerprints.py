@@ -11,7 +11,8 @@ import pytest
 import api.services.customer_import as customer_import
 from api.runtime import Runtime
 from domain.customer import validate_customer
-from domain.import_job import ImportOptions, ImportReport
+from domain.customer_file import customer_from_json as from_json
+from domain.import_job import ImportMode, ImportOptions, ImportReport
 from tests.api.documents import DEFINE_PROPERTY
 from tests.api.segment_documents import upsert_ok
 from tests.conftest import Workspace
@@ -113,3 +114,29 @@ async def test_a_line_taken_before_still_wins_over_an_earlier_line_of_the_file(
     bob = await customer(workspace, "bob")
     assert bob is not None and bob["city"] == "Lyon"
     assert report.written == 9 and parsed.count("bob") == 3
+
+
+async def test_a_replace_import_of_an_unchanged_file_parses_no_line(
+    runtime: Runtime, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the file imported, and one more customer the file does not name
+    await declare_plan(workspace)
+    await run(runtime, workspace, tmp_path / "c.jsonl", ADA, BOB, CAT)
+    await upsert_ok(workspace, {"id": "dan"})
+    decoded: list[str] = []
+
+    def counting(text: str) -> Any:
+        decoded.append(text)
+        return from_json(text)
+
+    monkeypatch.setattr(customer_import, "customer_from_json", counting)
+
+    # when it is imported again as the whole truth
+    report = await run(
+        runtime, workspace, tmp_path / "c.jsonl", ADA, BOB, CAT, mode=ImportMode.REPLACE, force=True
+    )
+
+    # then neither pass parsed a line, and the customer absent from it is gone
+    assert decoded == []
+    assert (report.unchanged, report.deleted) == (3, 1)
+    assert await customer(workspace, "dan") is None
