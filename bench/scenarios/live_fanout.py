@@ -54,6 +54,7 @@ async def run(bench: Bench) -> None:
     )
     toggle = Toggler(bench, key, pk, segment_ids)
     await fan_out(bench, toggle, 1, ONE_ROUNDS)
+    await commit_to_subscriber(bench, toggle, ONE_ROUNDS)
     if bench.subscribers > 1:
         await fan_out(bench, toggle, bench.subscribers, MANY_ROUNDS)
 
@@ -164,6 +165,43 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
     bench.report(f"{name}.server_rss_idle", rss_idle / 1024, "MiB")
     if count > 1:
         bench.report(f"{name}.rss_per_idle_subscriber", (rss_idle - rss_before) / count, "KiB")
+
+
+# One event appended the way a recorder does (the workspace's counter, the row, the
+# notification at commit), without the write that would decide it.
+_APPEND = """
+WITH next AS (UPDATE workspace SET event_seq = event_seq + 1 WHERE pk = $1 RETURNING event_seq),
+event AS (
+    INSERT INTO segment_event
+        (workspace_pk, seq, segment_pk, segment_id, customer_pk, customer_id, kind, occurred_at)
+    SELECT $1, next.event_seq, s.pk, s.id, c.pk, c.id, $4, now()
+    FROM next, segment s, customer c
+    WHERE s.workspace_pk = $1 AND s.id = $2 AND c.workspace_pk = $1 AND c.id = $3
+)
+SELECT event_seq, pg_notify('segmentql_events', $1::text || ':' || event_seq) FROM next
+"""
+
+
+async def commit_to_subscriber(bench: Bench, toggle: Toggler, rounds: int) -> None:
+    """From sending COMMIT of a transaction that recorded one event to the subscriber holding it:
+    the fan-out path alone (notification, reading the log, the selection, the frame),
+    without the write's own work. The events are appended to the bench workspace's log
+    only (the probe's ENTERED and LEFT in turn, as its membership does not change)."""
+    segment_id = toggle.segment_ids[0]
+    samples: list[float] = []
+    async with subscribers(bench, 1, segment_id, toggle.key, toggle.workspace_pk) as (sub,):
+        for i in range(rounds):
+            kind = "ENTERED" if i % 2 == 0 else "LEFT"
+            async with bench.conn.transaction():
+                seq = await bench.conn.fetchval(
+                    _APPEND, toggle.workspace_pk, segment_id, PROBE, kind
+                )
+                committing = time.perf_counter()
+            arrived = await sub.wait_for(str(seq), ROUND_TIMEOUT_S)
+            samples.append((arrived - committing) * 1000)
+    latency = Latency(samples)
+    bench.report("live_fanout.1.commit_to_subscriber.p50", latency.p50, "ms")
+    bench.report("live_fanout.1.commit_to_subscriber.p95", latency.p95, "ms")
 
 
 async def arrivals(subs: list[Subscriber], events: dict[str, str]) -> list[float]:
