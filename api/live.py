@@ -86,7 +86,7 @@ class Feed:
 
     async def catch_up(self) -> None:
         while True:
-            async with self.runtime.engine.connect() as conn:
+            async with self.runtime.reader.connect() as conn:
                 batch = await events_after(conn, self.workspace_pk, self.position, FETCH_BATCH)
             for event in batch:
                 for key in (event.segment_id, None):
@@ -173,7 +173,7 @@ class EventHub:
     async def _feed(self, workspace_pk: int) -> Feed:
         feed = self.feeds.get(workspace_pk)
         if feed is None:
-            async with self.runtime.engine.connect() as conn:
+            async with self.runtime.reader.connect() as conn:
                 position = await last_seq(conn, workspace_pk)
             feed = self.feeds.setdefault(workspace_pk, Feed(self.runtime, workspace_pk, position))
             if feed.task is None:
@@ -189,7 +189,7 @@ class EventHub:
         subscriber = Subscriber(segment_id, asyncio.Queue(maxsize=self.buffer))
         feed.add(subscriber)
         try:
-            async with self.runtime.engine.connect() as conn:
+            async with self.runtime.reader.connect() as conn:
                 position = after if after is not None else await last_seq(conn, workspace_pk)
             async for event in self._replay(workspace_pk, segment_id, position):
                 position = event.seq
@@ -211,7 +211,7 @@ class EventHub:
         self, workspace_pk: int, segment_id: str | None, position: int
     ) -> AsyncIterator[LoggedEvent]:
         while True:
-            async with self.runtime.engine.connect() as conn:
+            async with self.runtime.reader.connect() as conn:
                 batch = await events_after(conn, workspace_pk, position, FETCH_BATCH, segment_id)
             for event in batch:
                 yield event

@@ -22,7 +22,6 @@ from strawberry.types.graphql import OperationType
 
 from api.argument_checks import guard_arguments
 from api.cost_extension import QueryCost
-from api.executor import LeanExecutor
 from api.mutations.api_key import ApiKeyMutations
 from api.mutations.customer import CustomerMutations
 from api.mutations.segment import SegmentMutations
@@ -40,6 +39,7 @@ from api.queries.segment import SegmentQueries
 from api.queries.snapshot import SnapshotQueries
 from api.queries.webhook import WebhookQueries
 from api.request_budget import RequestDeadline
+from api.shared_events import SharingExecutor
 from api.subscriptions import Subscription
 from api.top_level_errors import TopLevelErrors
 
@@ -134,11 +134,12 @@ class SegmentSchema(strawberry.Schema):
 
 
 def build_schema(
-    executor: type[StrawberryGraphQLCoreExecutionContext] = LeanExecutor,
+    executor: type[StrawberryGraphQLCoreExecutionContext] = SharingExecutor,
 ) -> strawberry.Schema:
     """The service's schema; `executor` chooses the field execution (graphql-core's own,
     `StrawberryGraphQLCoreExecutionContext`, is the reference the lean one is tested
-    against)."""
+    against; the default also shares a live event's execution between its subscribers,
+    api.shared_events)."""
     built = SegmentSchema(
         query=Query,
         mutation=Mutation,

@@ -34,7 +34,7 @@ class Subscription:
         )
         try:
             async for event in stream:
-                yield SegmentEvent.from_log(event)
+                yield SegmentEvent.from_log(event, live=True)
         except DomainError as exc:
             raise request_error(exc) from exc
         except CursorPruned as pruned:

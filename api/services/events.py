@@ -24,7 +24,7 @@ def parse_event_id(raw: str | None, path: str = "after") -> int | None:
 async def _check_segment(ctx: Context, segment_id: str | None) -> None:
     if segment_id is None:
         return
-    async with ctx.uow() as uow:
+    async with ctx.primary_reading() as uow:
         if await uow.segments.get(segment_id) is None:
             raise segment_not_found(segment_id, "segmentId")
 
@@ -48,7 +48,7 @@ async def event_page(
 
 async def _check_resumable(ctx: Context, position: int) -> None:
     """A resume must start inside the kept log: not in the future, not before retention."""
-    async with ctx.runtime.engine.connect() as conn:
+    async with ctx.runtime.reader.connect() as conn:
         head, oldest = await log_bounds(conn, ctx.workspace_pk)
     if position > head:
         raise DomainError(

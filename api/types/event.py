@@ -9,6 +9,7 @@ import strawberry
 from api.context import Info
 from api.pagination import PageInfo
 from api.services.customers import get_customer
+from api.shared_events import SharedResults, results_for
 from api.types.customer import Customer
 from domain.membership import MembershipEventKind
 from persistence.event_log import LoggedEvent
@@ -29,15 +30,18 @@ class SegmentEvent:
     segment_id: strawberry.ID
     customer_id: strawberry.ID
     occurred_at: datetime
+    shared_results: strawberry.Private[SharedResults | None] = None
+    """Live events only: their subscribers' shared executions (api.shared_events)."""
 
     @classmethod
-    def from_log(cls, event: LoggedEvent) -> SegmentEvent:
+    def from_log(cls, event: LoggedEvent, live: bool = False) -> SegmentEvent:
         return cls(
             id=strawberry.ID(str(event.seq)),
             kind=MembershipEventKind(event.kind),
             segment_id=strawberry.ID(event.segment_id),
             customer_id=strawberry.ID(event.customer_id),
             occurred_at=event.occurred_at,
+            shared_results=results_for(event) if live else None,
         )
 
     @strawberry.field(description="The customer now; null if since deleted.")

@@ -54,6 +54,7 @@ async def run(bench: Bench) -> None:
     )
     toggle = Toggler(bench, key, pk, segment_ids)
     await fan_out(bench, toggle, 1, ONE_ROUNDS)
+    await commit_to_subscriber(bench, toggle, ONE_ROUNDS)
     if bench.subscribers > 1:
         await fan_out(bench, toggle, bench.subscribers, MANY_ROUNDS)
 
@@ -65,6 +66,8 @@ class Toggler:
         self.bench, self.key, self.workspace_pk = bench, key, workspace_pk
         self.segment_ids = segment_ids
         self.inside: bool | None = None
+        self.mutation_ms: list[float] = []
+        """How long each upsert's HTTP round trip took (its events can arrive sooner)."""
 
     async def __call__(self) -> tuple[dict[str, str], float]:
         """{segment id: event id} of one write, and when it was sent (perf_counter)."""
@@ -83,7 +86,8 @@ class Toggler:
         variables = {"customers": [{"id": PROBE, "properties": {"industry": industry}}]}
         before = await last_event(bench, self.workspace_pk)
         sent = time.perf_counter()
-        data, _ms = await bench.gql(UPSERT, variables, self.key)
+        data, ms = await bench.gql(UPSERT, variables, self.key)
+        self.mutation_ms.append(ms)
         if data["customersUpsert"]["userErrors"]:
             raise BenchError(f"customersUpsert: {data['customersUpsert']['userErrors']}")
         self.inside = not self.inside
@@ -136,6 +140,7 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
         samples: list[float] = []
         lasts: list[float] = []
         received = 0
+        toggle.mutation_ms.clear()
         server_cpu, client_cpu = server_cpu_s(bench), time.process_time()
         for _ in range(rounds):
             events, sent = await toggle()
@@ -153,12 +158,50 @@ async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> Non
         bench.report(f"{name}.latency.p50", latency.p50, "ms")
         bench.report(f"{name}.latency.p95", latency.p95, "ms")
         bench.report(f"{name}.all_received.p50", Latency(lasts).p50, "ms")
+        bench.report(f"{name}.mutation.p50", Latency(toggle.mutation_ms).p50, "ms")
     bench.report(f"{name}.server_cpu_per_write", server_cpu, "ms")
     bench.report(f"{name}.bench_cpu_per_write", client_cpu, "ms")
     bench.report(f"{name}.server_rss_before", rss_before / 1024, "MiB")
     bench.report(f"{name}.server_rss_idle", rss_idle / 1024, "MiB")
     if count > 1:
         bench.report(f"{name}.rss_per_idle_subscriber", (rss_idle - rss_before) / count, "KiB")
+
+
+# One event appended the way a recorder does (the workspace's counter, the row, the
+# notification at commit), without the write that would decide it.
+_APPEND = """
+WITH next AS (UPDATE workspace SET event_seq = event_seq + 1 WHERE pk = $1 RETURNING event_seq),
+event AS (
+    INSERT INTO segment_event
+        (workspace_pk, seq, segment_pk, segment_id, customer_pk, customer_id, kind, occurred_at)
+    SELECT $1, next.event_seq, s.pk, s.id, c.pk, c.id, $4, now()
+    FROM next, segment s, customer c
+    WHERE s.workspace_pk = $1 AND s.id = $2 AND c.workspace_pk = $1 AND c.id = $3
+)
+SELECT event_seq, pg_notify('segmentql_events', $1::text || ':' || event_seq) FROM next
+"""
+
+
+async def commit_to_subscriber(bench: Bench, toggle: Toggler, rounds: int) -> None:
+    """From sending COMMIT of a transaction that recorded one event to the subscriber holding it:
+    the fan-out path alone (notification, reading the log, the selection, the frame),
+    without the write's own work. The events are appended to the bench workspace's log
+    only (the probe's ENTERED and LEFT in turn, as its membership does not change)."""
+    segment_id = toggle.segment_ids[0]
+    samples: list[float] = []
+    async with subscribers(bench, 1, segment_id, toggle.key, toggle.workspace_pk) as (sub,):
+        for i in range(rounds):
+            kind = "ENTERED" if i % 2 == 0 else "LEFT"
+            async with bench.conn.transaction():
+                seq = await bench.conn.fetchval(
+                    _APPEND, toggle.workspace_pk, segment_id, PROBE, kind
+                )
+                committing = time.perf_counter()
+            arrived = await sub.wait_for(str(seq), ROUND_TIMEOUT_S)
+            samples.append((arrived - committing) * 1000)
+    latency = Latency(samples)
+    bench.report("live_fanout.1.commit_to_subscriber.p50", latency.p50, "ms")
+    bench.report("live_fanout.1.commit_to_subscriber.p95", latency.p95, "ms")
 
 
 async def arrivals(subs: list[Subscriber], events: dict[str, str]) -> list[float]:
