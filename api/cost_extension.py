@@ -53,7 +53,7 @@ class QueryCost(SchemaExtension):
         if runtime is None:
             yield
         else:
-            async with heavy_gate(runtime, self.requested):
+            async with heavy_gate(runtime, self.requested, context.context):
                 yield
         self._priced_after()
         if key is not None and self.bucket is not None and self.actual is not None:

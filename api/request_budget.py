@@ -15,6 +15,8 @@ from graphql import GraphQLError, OperationType
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
 
+from api.loop_share import LoopShare
+
 TIMEOUT = "TIMEOUT"
 
 
@@ -51,11 +53,13 @@ class RequestDeadline(SchemaExtension):
 
 
 @contextlib.asynccontextmanager
-async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
+async def heavy_gate(runtime: Any, cost: int, context: Any = None) -> AsyncIterator[None]:
     """Operations costing SEGMENTQL_HEAVY_QUERY_COST or more run at most
     SEGMENTQL_HEAVY_QUERIES_AT_ONCE at a time in this process: building their large
     results takes the event loop's CPU, and they queue behind each other rather than
-    in front of every light request. The wait counts against the request's time."""
+    in front of every light request. The wait counts against the request's time.
+    While one runs, it gives the event loop back every SEGMENTQL_HEAVY_SLICE_MS of
+    CPU (api.loop_share), set on its `context` (0: never)."""
     settings = runtime.settings
     if cost < settings.heavy_query_cost:
         yield
@@ -68,6 +72,8 @@ async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
             await slots.acquire()
     except TimeoutError as exc:
         raise timed_out(settings.request_timeout_ms) from exc
+    if context is not None and settings.heavy_slice_ms > 0:
+        context.loop_share = LoopShare(settings.heavy_slice_ms)
     try:
         yield
     finally:
