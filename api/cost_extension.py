@@ -53,7 +53,8 @@ class QueryCost(SchemaExtension):
         if runtime is None:
             yield
         else:
-            async with heavy_gate(runtime, self.requested, context.context):
+            counted = context.operation_type is not OperationType.SUBSCRIPTION
+            async with heavy_gate(runtime, self.requested, context.context, counted):
                 yield
         self._priced_after()
         if key is not None and self.bucket is not None and self.actual is not None:

@@ -369,7 +369,13 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             for index, item in enumerate(items):
                 if share is not None and share.due():
                     rest = self._list_rest(
-                        plan, items, index, completed, awaitable, path, field_details_list,
+                        plan,
+                        items,
+                        index,
+                        completed,
+                        awaitable,
+                        path,
+                        field_details_list,
                         position_context,
                     )
                     return self._awaited_object(rest, plan.field_type, field_details_list, path)

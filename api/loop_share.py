@@ -12,17 +12,46 @@ whatever is ready (light requests first of all) runs before the heavy operation 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 
+class LightTraffic:
+    """The light operations running in this process; `quiet` is set when there are none."""
+
+    __slots__ = ("quiet", "running")
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    @contextlib.contextmanager
+    def counted(self) -> Iterator[None]:
+        self.running += 1
+        self.quiet.clear()
+        try:
+            yield
+        finally:
+            self.running -= 1
+            if not self.running:
+                self.quiet.set()
+
+
 class LoopShare:
-    """The loop's share of one heavy operation: when its current slice ends."""
+    """The loop's share of one heavy operation: when its current slice ends, and the
+    light traffic it steps aside for."""
 
-    __slots__ = ("_ends", "slice_s")
+    __slots__ = ("_ends", "max_pause_s", "slice_s", "traffic")
 
-    def __init__(self, slice_ms: float) -> None:
+    def __init__(
+        self, slice_ms: float, traffic: LightTraffic | None = None, max_pause_ms: float = 0
+    ) -> None:
         self.slice_s = slice_ms / 1000
+        self.traffic = traffic
+        self.max_pause_s = max_pause_ms / 1000
         self._ends = time.perf_counter() + self.slice_s
 
     def due(self) -> bool:
@@ -30,8 +59,15 @@ class LoopShare:
         return time.perf_counter() >= self._ends
 
     async def turn(self) -> None:
-        """Give the loop back once; the next slice starts when the operation resumes."""
+        """Give the loop back once and, while light operations run, wait for them to
+        finish, at most `max_pause_s` (so that the heavy operation still progresses and
+        ends within its time budget); the next slice starts when it resumes."""
         await asyncio.sleep(0)
+        traffic = self.traffic
+        if traffic is not None and traffic.running and self.max_pause_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.max_pause_s):
+                    await traffic.quiet.wait()
         self._ends = time.perf_counter() + self.slice_s
 
 

@@ -128,9 +128,7 @@ def compiled_for_driver(
     return result.string, args, names
 
 
-def filtered(
-    workspace_pk: int, search: str | None, where: ColumnElement[bool] | None
-) -> list[Any]:
+def filtered(workspace_pk: int, search: str | None, where: ColumnElement[bool] | None) -> list[Any]:
     conditions: list[Any] = [c.c.workspace_pk == workspace_pk]
     if search:
         conditions.append(search_expr(search))

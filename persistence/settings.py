@@ -59,6 +59,7 @@ class Settings:
     heavy_query_cost: int = 10_000
     heavy_queries_at_once: int = 1
     heavy_slice_ms: float = 5
+    heavy_pause_ms: float = 20
     gc_young_threshold: int = 10_000
     trusted_documents: str | None = None
     max_request_bytes: int = 5_000_000
@@ -104,6 +105,7 @@ class Settings:
             heavy_query_cost=_int("SEGMENTQL_HEAVY_QUERY_COST", 10_000),
             heavy_queries_at_once=max(1, _int("SEGMENTQL_HEAVY_QUERIES_AT_ONCE", 1)),
             heavy_slice_ms=_float("SEGMENTQL_HEAVY_SLICE_MS", 5),
+            heavy_pause_ms=_float("SEGMENTQL_HEAVY_PAUSE_MS", 20),
             gc_young_threshold=_int("SEGMENTQL_GC_YOUNG_THRESHOLD", 10_000),
             trusted_documents=os.environ.get("SEGMENTQL_TRUSTED_DOCUMENTS") or None,
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
