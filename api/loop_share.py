@@ -44,7 +44,7 @@ class LoopShare:
     """The loop's share of one heavy operation: when its current slice ends, and the
     light traffic it steps aside for."""
 
-    __slots__ = ("_ends", "max_pause_s", "slice_s", "traffic")
+    __slots__ = ("_ends", "_round", "max_pause_s", "slice_s", "traffic")
 
     def __init__(
         self, slice_ms: float, traffic: LightTraffic | None = None, max_pause_ms: float = 0
@@ -53,6 +53,7 @@ class LoopShare:
         self.traffic = traffic
         self.max_pause_s = max_pause_ms / 1000
         self._ends = time.perf_counter() + self.slice_s
+        self._round = 0
 
     def due(self) -> bool:
         """Whether the operation has run its slice and should await `turn()`."""
@@ -62,13 +63,19 @@ class LoopShare:
         """Give the loop back once and, while light operations run, wait for them to
         finish, at most `max_pause_s` (so that the heavy operation still progresses and
         ends within its time budget); the next slice starts when it resumes."""
+        round_ = self._round
         await asyncio.sleep(0)
         traffic = self.traffic
         if traffic is not None and traffic.running and self.max_pause_s > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.max_pause_s):
                     await traffic.quiet.wait()
-        self._ends = time.perf_counter() + self.slice_s
+        if self._round == round_:
+            # the first of the operation's tasks back starts the next slice; the others
+            # woken with it (a batch's many fields) share it, and give the loop back
+            # again once it is over
+            self._round += 1
+            self._ends = time.perf_counter() + self.slice_s
 
 
 def share_of(context: Any) -> LoopShare | None:
