@@ -6,7 +6,8 @@ Runs the real app (create_app, its lifespan, every extension) through httpx's AS
 transport, with background jobs and cost buckets off as the benchmark's server has them,
 on workspace `bench` (seeded by `python -m bench` or `segmentql seed --workspace bench`).
 For `{ __typename }`, the relay scenario's node(id:) of a customer and the anchor's first
-page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows), prints the process CPU
+page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows) and the contention
+scenario's 72,001-point document (`heavy`, a few runs only), prints the process CPU
 time per request, which the machine's other load moves far less than wall time;
 `--profile NAME` prints where it went; `--compare-executors ROUNDS` compares the lean
 executor (api.executor) with graphql-core's in this one process.
