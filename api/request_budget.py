@@ -89,3 +89,5 @@ async def heavy_gate(
         yield
     finally:
         slots.release()
+        if context is not None:
+            context.loop_share = None  # a WebSocket's context serves its later operations too
