@@ -27,6 +27,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from api import garbage_collection
 from api.argument_checks import UnstorableUrls
 from api.auth import authenticate
 from api.background import default_jobs, is_leader, running
@@ -202,6 +203,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is None:
             await prepare_database(rt)
         jobs = default_jobs(rt) if rt.settings.background_jobs else []
+        if runtime is None:  # the serving process's own runtime: start-up is over
+            garbage_collection.tune(rt.settings.gc_young_threshold)
         try:
             async with sampling(rt), watched(rt), running(rt, jobs):
                 yield

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.types import Info as StrawberryInfo
 
+from api.loop_share import LoopShare
 from api.read_routing import replica_for_read
 from api.runtime import Runtime
 from domain.access import Role
@@ -25,6 +26,8 @@ class Context:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    loop_share: LoopShare | None = None
+    """Set for a heavy operation (api.request_budget.heavy_gate): it gives the loop back."""
     _budget: ConnectionBudget | None = field(default=None, repr=False)
     _on_primary: bool = field(default=False, repr=False)
     """Set by the request's first transaction: what it reads next must see what it wrote."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import ExecutionResult, OperationType
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from api.actual_cost import actual_cost
 from api.cost import DEFAULT_MAX_COST, cost_of, throttled, too_costly
@@ -53,7 +54,9 @@ class QueryCost(SchemaExtension):
         if runtime is None:
             yield
         else:
-            async with heavy_gate(runtime, self.requested):
+            # strawberry's OperationType (graphql-core's is another enum)
+            counted = context.operation_type is not StrawberryOperation.SUBSCRIPTION
+            async with heavy_gate(runtime, self.requested, context.context, counted):
                 yield
         self._priced_after()
         if key is not None and self.bucket is not None and self.actual is not None:

@@ -32,6 +32,7 @@ is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus throug
 from __future__ import annotations
 
 from collections.abc import Callable
+from inspect import iscoroutine
 from typing import Any
 
 from graphql import (
@@ -48,6 +49,8 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from api.loop_share import share_of
 
 SLOW = object()
 """A plan's answer when the field must take graphql-core's path."""
@@ -183,6 +186,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lean_steps: dict[int, tuple[GroupedFieldSet, list[Step]]] = {}
+        self._loop_share = share_of(self.context_value)
 
     def _steps(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Step]:
         """The plan of each field of a selection, found once per operation (the same
@@ -360,8 +364,21 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return SLOW
         completed: list[Any] = []
         awaitable: list[int] = []
+        share = self._loop_share
         try:
             for index, item in enumerate(items):
+                if share is not None and share.due():
+                    rest = self._list_rest(
+                        plan,
+                        items,
+                        index,
+                        completed,
+                        awaitable,
+                        path,
+                        field_details_list,
+                        position_context,
+                    )
+                    return self._awaited_object(rest, plan.field_type, field_details_list, path)
                 if item is None:
                     completed.append(None)
                     continue
@@ -403,6 +420,50 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if not self.is_awaitable(value):
             return value
         return self._awaited_object(value, plan.item_type, field_details_list, item_path)
+
+    async def _list_rest(
+        self,
+        plan: ListPlan,
+        items: list[Any] | tuple[Any, ...],
+        start: int,
+        completed: list[Any],
+        awaitable: list[int],
+        path: Path,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> list[Any]:
+        """The items of a heavy operation's list from `start` on, the loop given back
+        whenever its slice is over (api.loop_share); raised errors as in `_list`."""
+        share = self._loop_share
+        assert share is not None
+        try:
+            await share.turn()
+            for index in range(start, len(items)):
+                if index > start and share.due():
+                    await share.turn()
+                item = items[index]
+                if item is None:
+                    completed.append(None)
+                    continue
+                completed.append(
+                    self._item(
+                        plan, item, path.add_key(index, None), field_details_list, position_context
+                    )
+                )
+                if self.is_awaitable(completed[-1]):
+                    awaitable.append(index)
+        except Exception:
+            if awaitable:
+                self.settle_in_background([completed[i] for i in awaitable])
+            raise
+        except BaseException:  # cancelled (the request's time is up): nothing awaits them
+            for i in awaitable:
+                if iscoroutine(completed[i]):
+                    completed[i].close()
+            raise
+        if not awaitable:
+            return completed
+        return await self._gathered_items(completed, awaitable)
 
     async def _gathered_items(self, completed: list[Any], awaitable: list[int]) -> list[Any]:
         if len(awaitable) == 1:

@@ -15,6 +15,8 @@ from graphql import GraphQLError, OperationType
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
 
+from api.loop_share import LightTraffic, LoopShare
+
 TIMEOUT = "TIMEOUT"
 
 
@@ -51,14 +53,27 @@ class RequestDeadline(SchemaExtension):
 
 
 @contextlib.asynccontextmanager
-async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
+async def heavy_gate(
+    runtime: Any, cost: int, context: Any = None, counted: bool = True
+) -> AsyncIterator[None]:
     """Operations costing SEGMENTQL_HEAVY_QUERY_COST or more run at most
     SEGMENTQL_HEAVY_QUERIES_AT_ONCE at a time in this process: building their large
     results takes the event loop's CPU, and they queue behind each other rather than
-    in front of every light request. The wait counts against the request's time."""
+    in front of every light request. The wait counts against the request's time.
+    While one runs, it gives the event loop back every SEGMENTQL_HEAVY_SLICE_MS of
+    CPU (api.loop_share), set on its `context` (0: never), and while light operations
+    (`counted` ones: queries and mutations, not subscriptions, which live long) run it
+    waits for them at most SEGMENTQL_HEAVY_PAUSE_MS each time."""
     settings = runtime.settings
+    traffic = runtime.extras.get("light")
+    if traffic is None:
+        traffic = runtime.extras["light"] = LightTraffic()
     if cost < settings.heavy_query_cost:
-        yield
+        if not counted:
+            yield
+            return
+        with traffic.counted():
+            yield
         return
     slots = runtime.extras.get("heavy")
     if slots is None:
@@ -68,7 +83,11 @@ async def heavy_gate(runtime: Any, cost: int) -> AsyncIterator[None]:
             await slots.acquire()
     except TimeoutError as exc:
         raise timed_out(settings.request_timeout_ms) from exc
+    if context is not None and settings.heavy_slice_ms > 0:
+        context.loop_share = LoopShare(settings.heavy_slice_ms, traffic, settings.heavy_pause_ms)
     try:
         yield
     finally:
         slots.release()
+        if context is not None:
+            context.loop_share = None  # a WebSocket's context serves its later operations too

@@ -6,7 +6,8 @@ Runs the real app (create_app, its lifespan, every extension) through httpx's AS
 transport, with background jobs and cost buckets off as the benchmark's server has them,
 on workspace `bench` (seeded by `python -m bench` or `segmentql seed --workspace bench`).
 For `{ __typename }`, the relay scenario's node(id:) of a customer and the anchor's first
-page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows), prints the process CPU
+page (country IN (FR, DE) AND paymentMethodType = CARD, 50 rows) and the contention
+scenario's 72,001-point document (`heavy`, a few runs only), prints the process CPU
 time per request, which the machine's other load moves far less than wall time;
 `--profile NAME` prints where it went; `--compare-executors ROUNDS` compares the lean
 executor (api.executor) with graphql-core's in this one process.
@@ -33,6 +34,7 @@ from api.schema import schema
 from api.services.bootstrap import create_key
 from api.types.node import global_id, parse_global_id
 from bench.anchor_measure import PAGE_QUERY, condition
+from bench.scenarios.contention import HEAVY
 from bench.scenarios.relay import NODE
 from domain.access import Role
 from persistence.settings import Settings
@@ -56,10 +58,11 @@ def requests(workspace_pk: int) -> dict[str, dict[str, Any]]:
         "typename": {"query": "{ __typename }"},
         "node": {"query": NODE, "variables": {"id": node_id}},
         "page": {"query": PAGE_QUERY, "variables": PAGE_VARIABLES},
+        "heavy": {"query": HEAVY},
     }
 
 
-PROFILED = ("typename", "node", "page")
+PROFILED = ("typename", "node", "page", "heavy")
 
 OUTPUT: dict[str, dict[str, Any]] = {
     "tree": {},
@@ -162,15 +165,17 @@ async def main() -> None:
                 name: json.dumps(req).encode() for name, req in requests(workspace_pk).items()
             }
             for name, body in bodies.items():
-                await loop(http, body, 20)  # warm-up
-                cpu, wall = await loop(http, body, args.requests)
+                n = max(args.requests // 100, 3) if name == "heavy" else args.requests
+                await loop(http, body, 2 if name == "heavy" else 20)  # warm-up
+                cpu, wall = await loop(http, body, n)
                 print(f"cpu_per_request.{name}: {cpu:.3f} ms", flush=True)
                 print(f"wall_per_request.{name}: {wall:.3f} ms", flush=True)
             if args.profile:
                 from pyinstrument import Profiler
 
                 with Profiler(async_mode="disabled", interval=0.001) as profiler:
-                    await loop(http, bodies[args.profile], args.requests)
+                    n = max(args.requests // 100, 3) if args.profile == "heavy" else args.requests
+                    await loop(http, bodies[args.profile], n)
                 print(profiler.output_text(unicode=False, color=False, **OUTPUT[args.output]))
             if args.compare_executors:
                 await compare_executors(http, bodies, args.compare_executors, args.requests)

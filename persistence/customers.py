@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -128,9 +129,7 @@ def compiled_for_driver(
     return result.string, args, names
 
 
-def filtered(
-    workspace_pk: int, search: str | None, where: ColumnElement[bool] | None
-) -> list[Any]:
+def filtered(workspace_pk: int, search: str | None, where: ColumnElement[bool] | None) -> list[Any]:
     conditions: list[Any] = [c.c.workspace_pk == workspace_pk]
     if search:
         conditions.append(search_expr(search))
@@ -242,10 +241,25 @@ def _scan_rows(plan: dict[str, Any]) -> float:
     return float(plan.get("Plan Rows", 0))
 
 
-def _record_view(scope: str, row: Any) -> RecordView:
-    skip = {"pk", "workspace_pk", "customer_pk", "id", "rn"}
-    values = {k: v for k, v in row._mapping.items() if k not in skip}
-    return RecordView(scope, row._mapping["id"], values)
+NOT_VALUES = frozenset({"pk", "workspace_pk", "customer_pk", "id", "rn"})
+ROWS_PER_TURN = 2_000
+"""A large result of records (a thousand customers' orders) is turned into views in
+stretches of this many rows, the event loop given back between them."""
+
+
+async def _views_by_customer(scope: str, rows: Any) -> dict[int, list[RecordView]]:
+    """Each customer's records of one scope, in the rows' order: the columns found once
+    per result, not per row."""
+    names = list(rows.keys())
+    value_at = [(name, i) for i, name in enumerate(names) if name not in NOT_VALUES]
+    id_at, customer_at = names.index("id"), names.index("customer_pk")
+    found: dict[int, list[RecordView]] = {}
+    for n, row in enumerate(rows):
+        if n and not n % ROWS_PER_TURN:
+            await asyncio.sleep(0)
+        values = {name: row[i] for name, i in value_at}
+        found.setdefault(row[customer_at], []).append(RecordView(scope, row[id_at], values))
+    return found
 
 
 class CustomerRepository:
@@ -477,10 +491,7 @@ class CustomerRepository:
             .where(table.c.customer_pk.in_(list(customer_pks)))
             .order_by(table.c.customer_pk, table.c.id)
         )
-        found: dict[int, list[RecordView]] = {}
-        for row in rows:
-            found.setdefault(row.customer_pk, []).append(_record_view(scope, row))
-        return found
+        return await _views_by_customer(scope, rows)
 
     async def related_page(
         self, scope: str, customer_pk: int, first: int, after_id: str | None
@@ -504,9 +515,7 @@ class CustomerRepository:
             .where(ranked.c.rn <= first + 1)
             .order_by(ranked.c.customer_pk, ranked.c.id)
         )
-        found: dict[int, list[RecordView]] = {}
-        for row in rows:
-            found.setdefault(row.customer_pk, []).append(_record_view(scope, row))
+        found = await _views_by_customer(scope, rows)
         totals = await self.conn.execute(
             select(table.c.customer_pk, func.count())
             .where(table.c.customer_pk.in_(pks))

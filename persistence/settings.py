@@ -58,6 +58,9 @@ class Settings:
     request_timeout_ms: int = 30_000
     heavy_query_cost: int = 10_000
     heavy_queries_at_once: int = 1
+    heavy_slice_ms: float = 2
+    heavy_pause_ms: float = 20
+    gc_young_threshold: int = 10_000
     trusted_documents: str | None = None
     max_request_bytes: int = 5_000_000
     max_import_bytes: int = 20_000_000_000
@@ -101,6 +104,9 @@ class Settings:
             request_timeout_ms=_int("SEGMENTQL_REQUEST_TIMEOUT_MS", 30_000),
             heavy_query_cost=_int("SEGMENTQL_HEAVY_QUERY_COST", 10_000),
             heavy_queries_at_once=max(1, _int("SEGMENTQL_HEAVY_QUERIES_AT_ONCE", 1)),
+            heavy_slice_ms=_float("SEGMENTQL_HEAVY_SLICE_MS", 2),
+            heavy_pause_ms=_float("SEGMENTQL_HEAVY_PAUSE_MS", 20),
+            gc_young_threshold=_int("SEGMENTQL_GC_YOUNG_THRESHOLD", 10_000),
             trusted_documents=os.environ.get("SEGMENTQL_TRUSTED_DOCUMENTS") or None,
             max_request_bytes=_int("SEGMENTQL_MAX_REQUEST_BYTES", 5_000_000),
             max_import_bytes=_int("SEGMENTQL_MAX_IMPORT_BYTES", 20_000_000_000),

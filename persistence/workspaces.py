@@ -107,7 +107,8 @@ _AUTHENTICATE = (  # built once: every request runs it
 # The same as the driver gets it: every request runs it, and through the driver's own
 # connection it costs a fraction of SQLAlchemy's execution path.
 _AUTHENTICATE_SQL, _AUTHENTICATE_ARGS, _AUTHENTICATE_NAMES = compiled_for_driver(
-    _AUTHENTICATE.params(key_hash=""), asyncpg_dialect()  # type: ignore[no-untyped-call]
+    _AUTHENTICATE.params(key_hash=""),
+    asyncpg_dialect(),  # type: ignore[no-untyped-call]
 )
 _KEY_HASH_SLOT = _AUTHENTICATE_NAMES.index("key_hash")
 
