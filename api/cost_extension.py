@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import ExecutionResult, OperationType
+from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -65,7 +65,7 @@ class QueryCost(SchemaExtension):
     def _priced_after(self) -> None:
         context = self.execution_context
         result = context.result
-        if context.operation_type is OperationType.SUBSCRIPTION:
+        if context.operation_type is StrawberryOperation.SUBSCRIPTION:
             return  # priced on subscribe; each event is small
         if not isinstance(result, ExecutionResult) or result.data is None:
             return

@@ -11,9 +11,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import GraphQLError, OperationType
+from graphql import GraphQLError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.loop_share import LightTraffic, LoopShare
 

@@ -18,6 +18,7 @@ from api.request_budget import TIMEOUT
 from api.runtime import Runtime
 from domain.access import Role
 from persistence.database import libpq_dsn
+from tests.api.event_documents import active_segment, in_germany, last_event_id, move, subscribed
 from tests.api.segment_documents import country_is, create_ok, upsert_ok
 from tests.conftest import Workspace, new_workspace, serving
 
@@ -155,3 +156,23 @@ async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_on
     assert light.data == {"segments": {"edges": []}}
     assert waiting.data == {"segments": {"edges": []}}
     assert done["light"] < done["stuck"] <= done["waiting"]
+
+
+async def test_a_subscription_outlives_the_request_time_budget(
+    budgeted_server: str, ws: Workspace
+) -> None:
+    # given: a subscriber on a server whose requests may run DEADLINE_MS
+    segment_id = await active_segment(ws, "Germans", in_germany())
+    start = await last_event_id(ws)
+    async with subscribed(budgeted_server, ws.keys[Role.READ], after=start) as reader:
+        # when: the subscription lives well past that budget, then a customer enters
+        await asyncio.sleep(3 * DEADLINE_MS / 1000)
+        await move(ws, "c1", "DE")
+
+        # then: its event arrives; the subscription was not cut off with TIMEOUT
+        event = await reader.next()
+        assert (event["kind"], event["customerId"], event["segmentId"]) == (
+            "ENTERED",
+            "c1",
+            segment_id,
+        )
