@@ -40,10 +40,15 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         try:
+            # A migration's backfill rewrites whole tables: the service's statement timeout,
+            # sized for requests, would cut it off on a large database. Untimed here only.
+            await conn.execute(text("SET statement_timeout = 0"))
             await conn.commit()
             await conn.run_sync(_upgrade)
             await conn.commit()
         finally:
+            await conn.rollback()  # a failed migration leaves its transaction aborted
+            await conn.execute(text("RESET statement_timeout"))
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
             await conn.commit()
 
