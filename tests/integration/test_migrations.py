@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
