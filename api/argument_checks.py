@@ -96,11 +96,12 @@ def _payload_class(info: GraphQLResolveInfo) -> Any:
 
 
 def _empty_fields(payload: Any) -> dict[str, Any]:
-    """Every field of a payload as it reads when nothing was done: [] for lists, else None."""
+    """Every field of a payload as it reads when nothing was done: [] for lists, 0 for a
+    count (a non-null Int, such as webhookEndpointReplay's `deliveries`), else None."""
     empty: dict[str, Any] = {}
     for field in payload.__strawberry_definition__.fields:
         is_list = "list" in str(field.type).lower()
-        empty[field.python_name] = [] if is_list else None
+        empty[field.python_name] = [] if is_list else 0 if field.type is int else None
     return empty
 
 

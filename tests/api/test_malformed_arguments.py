@@ -87,6 +87,11 @@ async def test_a_nul_in_a_query_argument_is_a_bad_user_input_naming_it(
             "{ segment { id } userErrors { field code } } }",
             ["segmentId"],
         ),
+        (
+            'mutation { webhookEndpointReplay(endpointId: "U\\u0000", afterEventId: 74) '
+            "{ deliveries userErrors { field code } } }",
+            ["endpointId"],
+        ),
     ],
 )
 async def test_a_nul_in_a_mutation_argument_is_a_user_error_naming_it(
