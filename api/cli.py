@@ -61,6 +61,16 @@ def with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
     asyncio.run(run())
 
 
+def _exit_normally_on_sigterm() -> None:
+    """After a graceful shutdown, uvicorn raises the SIGTERM it stopped on again under the
+    handler it found. The default handler would end the process without running `atexit`,
+    which stops the embedded PostgreSQL: it was left running. Exit as `sys.exit` does
+    instead, with the conventional status 143."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
@@ -79,6 +89,7 @@ def serve(
     from persistence.settings import Settings
 
     raise_open_file_limit()  # one file per WebSocket subscriber; workers inherit it
+    _exit_normally_on_sigterm()
     # The workers read their settings from the environment: the flags go there too.
     if host:
         os.environ["SEGMENTQL_HOST"] = host

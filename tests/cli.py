@@ -51,13 +51,17 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve_process(
-    database_url: str, log: Path, workers: int = 1, **settings: str
+    database_url: str | None, log: Path, workers: int = 1, **settings: str
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """`segmentql serve` in its own process on a free port; yields its URL and the process
     (a test may kill it). Stopped with SIGTERM at the end if still running. With
-    `workers`, `--workers N` (the process is uvicorn's parent)."""
+    `workers`, `--workers N` (the process is uvicorn's parent). With no `database_url`,
+    the service's embedded PostgreSQL (in SEGMENTQL_DATA_DIR, if given)."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SEGMENTQL_BACKGROUND_JOBS": "0"}
+    env = {**os.environ, "SEGMENTQL_BACKGROUND_JOBS": "0"}
+    env.pop("DATABASE_URL", None)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     env.update(settings)
     env.pop("TEST_DATABASE_URL", None)
     with log.open("wb") as out:
