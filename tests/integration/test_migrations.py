@@ -240,7 +240,10 @@ async def test_migrations_are_not_cut_off_by_the_service_statement_timeout(
         # when: the whole chain is applied
         await migrate(engine)
 
-        # then: it reached head, and the pooled connection has its timeout back
-        assert await is_current(engine)
+        # then: the pooled connection has its timeout back, and the chain reached head
+        # (read untimed: at 1 ms even that small read can be cut off on a loaded machine)
         async with engine.connect() as conn:
             assert (await conn.execute(text("SHOW statement_timeout"))).scalar_one() == "1ms"
+            await conn.execute(text("SET statement_timeout = 0"))
+            version = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            assert version.scalar_one() == head_revision()
