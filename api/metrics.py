@@ -84,6 +84,16 @@ POOL_WAITING = Gauge(
     "Callers in this process waiting for a pool connection.",
     multiprocess_mode="liveall",
 )
+HEAVY_RUNNING = Gauge(
+    "segmentql_heavy_operations_running",
+    "Operations at or over SEGMENTQL_HEAVY_QUERY_COST running in this process's heavy lane.",
+    multiprocess_mode="liveall",
+)
+HEAVY_WAITING = Gauge(
+    "segmentql_heavy_operations_waiting",
+    "Heavy operations in this process waiting for their turn in the heavy lane.",
+    multiprocess_mode="liveall",
+)
 SUBSCRIBERS = Gauge(
     "segmentql_subscribers",
     "GraphQL subscriptions open on this process.",
@@ -173,10 +183,13 @@ def record_operation(request: Any, started: float, errors: Iterable[Any] | None)
 
 
 def sample_process(runtime: Runtime) -> None:
-    """Set this process's gauges from its pool and its event hub."""
+    """Set this process's gauges from its pool, its heavy lane and its event hub."""
     in_use, waiting = pool_usage(runtime.engine)
     POOL_IN_USE.set(in_use)
     POOL_WAITING.set(waiting)
+    lane = runtime.extras.get("heavy")
+    HEAVY_RUNNING.set(lane.running if lane else 0)
+    HEAVY_WAITING.set(lane.waiting if lane else 0)
     hub = runtime.extras.get("hub")
     SUBSCRIBERS.set(sum(feed.subscriber_count() for feed in hub.feeds.values()) if hub else 0)
     for name, total in REEVALUATIONS.snapshot().items():

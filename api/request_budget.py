@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from api.heavy_lane import HeavyLane
 from api.loop_share import LightTraffic, LoopShare
 
 TIMEOUT = "TIMEOUT"
@@ -76,12 +77,9 @@ async def heavy_gate(
         with traffic.counted():
             yield
         return
-    slots = runtime.extras.get("heavy")
-    if slots is None:
-        slots = runtime.extras["heavy"] = asyncio.Semaphore(settings.heavy_queries_at_once)
+    lane = heavy_lane(runtime)
     try:
-        async with asyncio.timeout(settings.request_timeout_ms / 1000):
-            await slots.acquire()
+        await lane.wait_turn(settings.request_timeout_ms / 1000)
     except TimeoutError as exc:
         raise timed_out(settings.request_timeout_ms) from exc
     if context is not None and settings.heavy_slice_ms > 0:
@@ -89,6 +87,14 @@ async def heavy_gate(
     try:
         yield
     finally:
-        slots.release()
+        lane.leave()
         if context is not None:
             context.loop_share = None  # a WebSocket's context serves its later operations too
+
+
+def heavy_lane(runtime: Any) -> HeavyLane:
+    """The process's heavy lane (made on first use)."""
+    lane: HeavyLane | None = runtime.extras.get("heavy")
+    if lane is None:
+        lane = runtime.extras["heavy"] = HeavyLane(runtime.settings.heavy_queries_at_once)
+    return lane

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -112,28 +112,43 @@ async def test_a_request_over_its_time_budget_gets_timeout(runtime: Runtime, ws:
     ]
 
 
-@pytest.fixture
-async def gated_server(runtime: Runtime) -> AsyncIterator[str]:
-    gated = budgeted(
-        runtime, heavy_query_cost=20, heavy_queries_at_once=1, request_timeout_ms=GATED_DEADLINE_MS
-    )
-    async with serving(gated) as url:
-        yield url
-
-
-async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_ones(
-    runtime: Runtime, gated_server: str, http: httpx.AsyncClient
-) -> None:
-    ws = await new_workspace(runtime, gated_server, http)
-    heavy_customers = "{ customers(first: 30) { edges { node { id } } } }"  # 31 points
-    heavy_segments = "{ segments(first: 30) { edges { node { id } } } }"  # 31 points
-    light_segments = "{ segments(first: 5) { edges { node { id } } } }"  # 6 points
+@contextlib.asynccontextmanager
+async def customers_locked(runtime: Runtime) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """The customer table locked by another connection until the yielded unlock()."""
     locker = await asyncpg.connect(libpq_dsn(runtime.database))
     try:
-        # given a heavy operation holding the process's one heavy slot (stuck on a lock)
         transaction = locker.transaction()
         await transaction.start()
         await locker.execute("LOCK TABLE customer IN ACCESS EXCLUSIVE MODE")
+        yield transaction.rollback
+    finally:
+        await locker.close()
+
+
+@pytest.fixture
+async def gated(runtime: Runtime) -> AsyncIterator[tuple[Runtime, str]]:
+    lane_runtime = budgeted(
+        runtime, heavy_query_cost=20, heavy_queries_at_once=1, request_timeout_ms=GATED_DEADLINE_MS
+    )
+    async with serving(lane_runtime) as url:
+        yield lane_runtime, url
+
+
+def gauge(metrics_text: str, name: str) -> float:
+    return next(
+        float(line.split()[-1]) for line in metrics_text.splitlines() if line.startswith(name)
+    )
+
+
+async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_ones(
+    runtime: Runtime, gated: tuple[Runtime, str], http: httpx.AsyncClient
+) -> None:
+    ws = await new_workspace(runtime, gated[1], http)
+    heavy_customers = "{ customers(first: 30) { edges { node { id } } } }"  # 31 points
+    heavy_segments = "{ segments(first: 30) { edges { node { id } } } }"  # 31 points
+    light_segments = "{ segments(first: 5) { edges { node { id } } } }"  # 6 points
+    async with customers_locked(runtime) as unlock:
+        # given a heavy operation holding the process's one heavy slot (stuck on a lock)
         done: dict[str, float] = {}
 
         async def call(name: str, document: str) -> Any:
@@ -147,15 +162,38 @@ async def test_heavy_operations_queue_behind_each_other_not_in_front_of_light_on
         # when another heavy one and a light one arrive
         waiting_call = asyncio.create_task(call("waiting", heavy_segments))
         light = await call("light", light_segments)
-        await transaction.rollback()  # the stuck one can finish now, freeing the slot
+        await unlock()  # the stuck one can finish now, freeing the slot
         waiting, _ = await asyncio.gather(waiting_call, stuck)
-    finally:
-        await locker.close()
 
     # then the light one ran at once, and the heavy one only once the slot was free
     assert light.data == {"segments": {"edges": []}}
     assert waiting.data == {"segments": {"edges": []}}
     assert done["light"] < done["stuck"] <= done["waiting"]
+
+
+async def test_with_one_heavy_slot_two_heavy_documents_never_run_at_once(
+    runtime: Runtime, gated: tuple[Runtime, str], http: httpx.AsyncClient
+) -> None:
+    lane_runtime, url = gated
+    ws = await new_workspace(runtime, url, http)
+    heavy = "{ customers(first: 30) { edges { node { id } } } }"  # 31 points
+    async with customers_locked(runtime) as unlock:
+        # given the first of three heavy documents stuck on a lock in the one heavy slot
+        calls = [asyncio.create_task(ws.gql(heavy, role=Role.READ)) for _ in range(3)]
+        while "heavy" not in lane_runtime.extras or lane_runtime.extras["heavy"].waiting < 2:
+            await asyncio.sleep(0.01)
+
+        # when /metrics is read meanwhile, and the lock then goes
+        metrics_text = (await http.get(f"{url}/metrics")).text
+        await unlock()
+        results = await asyncio.gather(*calls)
+
+    # then the gauges showed one running and two waiting, and all three ran, one at a time
+    assert gauge(metrics_text, "segmentql_heavy_operations_running") == 1
+    assert gauge(metrics_text, "segmentql_heavy_operations_waiting") == 2
+    assert [r.data for r in results] == [{"customers": {"edges": []}}] * 3
+    lane = lane_runtime.extras["heavy"]
+    assert (lane.most_running, lane.running, lane.waiting) == (1, 0, 0)
 
 
 async def test_a_subscription_outlives_the_request_time_budget(
