@@ -24,13 +24,13 @@ and an object's fields run straight through `execute_fields` when nothing is def
 list or object field whose whole subtree has plans is compiled, once per operation, into
 one function completing it without a `Path` or a call of `execute_fields` per object;
 at the first value it does not take as it is, the field goes the way above instead
-(heavy operations, whose lists give the loop back between items, always do). Anything else (resolvers,
-arguments, interfaces, unions, introspection, a mutation's serial root fields, any
-middleware) and every value a plan does not take as it is (a null for a non-null field, a
-value the scalar refuses, an exception, an awaitable, an iterable other than a list or
-tuple) goes through graphql-core's `execute_field` as before, which then produces the
-usual value or error. So the response
-is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
+(heavy operations, whose lists give the loop back between items, always do).
+
+Anything else (resolvers, arguments, interfaces, unions, introspection, a mutation's
+serial root fields, any middleware) and every value a plan does not take as it is (a null
+for a non-null field, a value the scalar refuses, an exception, an awaitable, an iterable
+other than a list or tuple) goes through graphql-core's `execute_field` as before, which
+then produces the usual value or error. So the response is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
 """
 
 from __future__ import annotations
