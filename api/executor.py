@@ -30,7 +30,8 @@ Anything else (resolvers, arguments, interfaces, unions, introspection, a mutati
 serial root fields, any middleware) and every value a plan does not take as it is (a null
 for a non-null field, a value the scalar refuses, an exception, an awaitable, an iterable
 other than a list or tuple) goes through graphql-core's `execute_field` as before, which
-then produces the usual value or error. So the response is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
+then produces the usual value or error. So the response is the same, byte for byte;
+tests/api/test_lean_executor.py runs a corpus through both.
 """
 
 from __future__ import annotations
