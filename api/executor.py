@@ -19,164 +19,55 @@ resolver, no permission class, no field extension, so nothing can see the resolv
   and `complete_list_item_value`'s error handling; every item is checked first, so that a
   fallback never follows work already done.
 
-The plans of a selection are looked up once per operation, and an object's fields run
-straight through `execute_fields` when nothing is deferred. Anything else (resolvers,
-arguments, interfaces, unions, introspection, a mutation's serial root fields, any
-middleware) and every value a plan does not take as it is (a null for a non-null field, a
-value the scalar refuses, an exception, an awaitable, an iterable other than a list or
-tuple) goes through graphql-core's `execute_field` as before, which then produces the
-usual value or error. So the response
-is the same, byte for byte; tests/api/test_lean_executor.py runs a corpus through both.
+The plans of a selection are looked up once per operation (api.field_plans holds them),
+and an object's fields run straight through `execute_fields` when nothing is deferred. A
+list or object field whose whole subtree has plans is compiled, once per operation, into
+one function completing it without a `Path` or a call of `execute_fields` per object;
+at the first value it does not take as it is, the field goes the way above instead
+(heavy operations, whose lists give the loop back between items, always do).
+
+Anything else (resolvers, arguments, interfaces, unions, introspection, a mutation's
+serial root fields, any middleware) and every value a plan does not take as it is (a null
+for a non-null field, a value the scalar refuses, an exception, an awaitable, an iterable
+other than a list or tuple) goes through graphql-core's `execute_field` as before, which
+then produces the usual value or error. So the response is the same, byte for byte;
+tests/api/test_lean_executor.py runs a corpus through both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from inspect import iscoroutine
 from typing import Any
 
-from graphql import (
-    GraphQLEnumType,
-    GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
-    Undefined,
-)
+from graphql import GraphQLObjectType, GraphQLOutputType, Undefined
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from api.field_plans import (
+    LEAF,
+    LIST,
+    OBJECT,
+    SLOW,
+    Completer,
+    ListPlan,
+    ObjectPlan,
+    Step,
+    field_plan,
+    kind_of,
+    list_completer,
+    object_completer,
+    plans_of,
+    selection_completer,
+)
 from api.loop_share import share_of
 
-SLOW = object()
-"""A plan's answer when the field must take graphql-core's path."""
 
-Plan = Callable[[Any], Any]
-"""source -> the completed leaf value, or SLOW."""
-
-
-class ObjectPlan:
-    """A single object of a plain attribute: the attribute, the object type, the field's
-    type (non-null or not)."""
-
-    __slots__ = ("attribute", "field_type", "nullable", "type_")
-
-    def __init__(
-        self, attribute: str, type_: GraphQLObjectType, field_type: GraphQLOutputType
-    ) -> None:
-        self.attribute = attribute
-        self.type_ = type_
-        self.field_type = field_type
-        self.nullable = not isinstance(field_type, GraphQLNonNull)
-
-
-class ListPlan(ObjectPlan):
-    """A list of objects of a plain attribute; also whether an item may be null."""
-
-    __slots__ = ("item_nullable", "item_type")
-
-    def __init__(
-        self,
-        attribute: str,
-        type_: GraphQLObjectType,
-        field_type: GraphQLOutputType,
-        item_type: GraphQLOutputType,
-    ) -> None:
-        super().__init__(attribute, type_, field_type)
-        self.item_type = item_type
-        self.item_nullable = not isinstance(item_type, GraphQLNonNull)
-
-
-FieldPlan = Plan | ObjectPlan | None
-_PLANS: dict[GraphQLObjectType, dict[str, FieldPlan]] = {}
-
-
-def _attribute(field: GraphQLField) -> str | None:
-    """The attribute a field reads, when it is a plain strawberry attribute field."""
-    if field.args or not getattr(field.resolve, "_is_default", False):
-        return None
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None or definition.default_resolver is not getattr:
-        return None
-    if definition.base_resolver is not None or definition.extensions:
-        return None
-    name = definition.python_name
-    return name if isinstance(name, str) else None
-
-
-def _leaf_plan(attribute: str, type_: GraphQLScalarType | GraphQLEnumType, nullable: bool) -> Plan:
-    coerce = type_.coerce_output_value
-
-    def plan(source: Any) -> Any:
-        try:
-            value = getattr(source, attribute)
-            if value is None:
-                return None if nullable else SLOW
-            if isinstance(value, Exception) or value is Undefined:
-                return SLOW
-            coerced = coerce(value)
-        except Exception:  # graphql-core's path reports it
-            return SLOW
-        return SLOW if coerced is None or coerced is Undefined else coerced
-
-    return plan
-
-
-def _typename_plan(name: str) -> Plan:
-    return lambda _source: name
-
-
-def _generated_type_check(type_: GraphQLObjectType) -> bool:
-    """No `is_type_of`, or strawberry's own, which never reads the resolve info."""
-    check = type_.is_type_of
-    return check is None or "_get_is_type_of" in getattr(check, "__qualname__", "")
-
-
-def field_plan(parent: GraphQLObjectType, name: str) -> FieldPlan:
-    """How `parent.name` is executed without graphql-core's generic path; None: with it."""
-    if name == "__typename":
-        return _typename_plan(parent.name)
-    field = parent.fields.get(name)
-    attribute = _attribute(field) if field is not None else None
-    if field is None or attribute is None:
-        return None
-    type_, nullable = field.type, True
-    if isinstance(type_, GraphQLNonNull):
-        type_, nullable = type_.of_type, False
-    if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-        return _leaf_plan(attribute, type_, nullable)
-    if isinstance(type_, GraphQLObjectType) and _generated_type_check(type_):
-        return ObjectPlan(attribute, type_, field.type)
-    if isinstance(type_, GraphQLList):
-        item_type = type_.of_type
-        item = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if isinstance(item, GraphQLObjectType) and _generated_type_check(item):
-            return ListPlan(attribute, item, field.type, item_type)
-    return None
-
-
-def plans_of(parent: GraphQLObjectType) -> dict[str, FieldPlan]:
-    found = _PLANS.get(parent)
-    if found is None:
-        found = _PLANS[parent] = {}
-    return found
-
-
-LEAF, OBJECT, LIST, GENERIC = "leaf", "object", "list", "generic"
-Step = tuple[str, FieldDetailsList, str, Any]
-"""(response name, its field nodes, the kind of plan, the plan)."""
-
-
-def _kind(plan: FieldPlan) -> str:
-    if isinstance(plan, ListPlan):
-        return LIST
-    if isinstance(plan, ObjectPlan):
-        return OBJECT
-    return GENERIC if plan is None else LEAF
+def _whole(compiled: Completer, source: Any) -> Any:
+    try:
+        return compiled(source)
+    except Exception:  # the field's own path (below) reports it
+        return SLOW
 
 
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -202,9 +93,29 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             if name not in plans:
                 plans[name] = field_plan(parent_type, name)
             plan = plans[name]
-            steps.append((response_name, field_details_list, _kind(plan), plan))
+            kind = kind_of(plan)
+            compiled = None
+            if isinstance(plan, ObjectPlan):  # a list's plan too
+                compiled = self._compiled(plan, field_details_list)
+            steps.append((response_name, field_details_list, kind, plan, compiled))
         cache[id(grouped)] = (grouped, steps)  # the set kept alive: its id stays its own
         return steps
+
+    def _compiled(self, plan: ObjectPlan, field_details_list: FieldDetailsList) -> Completer | None:
+        """The field's whole completion in one function, when every field below it has a
+        plan and nothing is deferred (api.field_plans)."""
+        try:
+            grouped, deferred, _ = self.collect_subfields(plan.type_, field_details_list)
+        except Exception:  # the field's own path reports it, if it is ever reached
+            return None
+        if deferred:
+            return None
+        fields = selection_completer(self._steps(plan.type_, grouped))
+        if fields is None:
+            return None
+        if isinstance(plan, ListPlan):
+            return list_completer(plan, fields)
+        return object_completer(plan, fields)
 
     def execute_fields(
         self,
@@ -222,13 +133,19 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
+        # a heavy operation's lists give the loop back between items: not compiled
+        whole = position_context is None and self._loop_share is None
         try:
-            for response_name, field_details_list, kind, plan in self._steps(
+            for response_name, field_details_list, kind, plan, compiled in self._steps(
                 parent_type, grouped_field_set
             ):
                 result: Any = SLOW
                 if kind is LEAF:
                     result = plan(source_value)
+                elif compiled is not None and whole:
+                    result = _whole(compiled, source_value)
+                if result is not SLOW or kind is LEAF:
+                    pass  # answered, or a leaf for graphql-core's path below
                 elif kind is OBJECT:
                     result = self._object(
                         plan,

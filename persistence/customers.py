@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     select,
     union_all,
     update,
@@ -63,7 +64,7 @@ def has_child_expr() -> ColumnElement[bool]:
     return exists().where(child.c.workspace_pk == c.c.workspace_pk, child.c.parent_id == c.c.id)
 
 
-def with_has_child(page: Select[Any], workspace_pk: int) -> Select[Any]:
+def with_has_child(page: Select[Any], workspace_pk: int, read: bool = True) -> Select[Any]:
     """The rows of `page` (a limited select of customer columns, `id` among them) and
     their hasChild, worked out for those rows only.
 
@@ -73,8 +74,24 @@ def with_has_child(page: Select[Any], workspace_pk: int) -> Select[Any]:
     the LIMIT it is 51 probes of customer_parent_idx.
     """
     rows = page.subquery("page")
+    if not read:  # a page whose fields do not ask for it (`read_columns`)
+        return select(rows, null().label("has_child"))
     probe = exists().where(child.c.workspace_pk == workspace_pk, child.c.parent_id == rows.c.id)
     return select(rows, probe.label("has_child"))
+
+
+ALWAYS_READ = frozenset({"pk", "id"})
+"""The columns every page reads (its key and cursor)."""
+
+
+def read_columns(columns: frozenset[str] | None) -> list[Any]:
+    """The customer columns in order, those not in `columns` (view field names) read as
+    NULL: a page whose selection asks for two fields reads and decodes two, not 22. The
+    rows keep every column name, so views are built the same way; None: all of them."""
+    if columns is None:
+        return list(CUSTOMER_COLUMNS)
+    kept = columns | ALWAYS_READ
+    return [col if col.name in kept else null().label(col.name) for col in CUSTOMER_COLUMNS]
 
 
 def search_expr(term: str) -> ColumnElement[bool]:
@@ -143,17 +160,19 @@ def page_query(
     window: Slice[Any],
     search: str | None = None,
     where: ColumnElement[bool] | None = None,
+    columns: frozenset[str] | None = None,
 ) -> Select[Any]:
-    """A page of customers by id, hasChild included (`CustomerRepository.page`'s statement)."""
+    """A page of customers by id, hasChild included (`CustomerRepository.page`'s
+    statement); only `columns` of them (view field names, `read_columns`) when given."""
     few = for_few_customers(where) if where is not None else None  # a page reads few
     conditions = filtered(workspace_pk, search, few) + window.conditions(c.c.id)
     page = (
-        select(*CUSTOMER_COLUMNS)
+        select(*read_columns(columns))
         .where(and_(*conditions))
         .order_by(window.order(c.c.id))
         .limit(window.limit)
     )
-    query = with_has_child(page, workspace_pk)
+    query = with_has_child(page, workspace_pk, columns is None or "has_child" in columns)
     return query.order_by(window.order(query.selected_columns.id))
 
 
@@ -298,15 +317,18 @@ class CustomerRepository:
         window: Slice[str],
         search: str | None = None,
         where: ColumnElement[bool] | None = None,
+        columns: frozenset[str] | None = None,
     ) -> Page[CustomerView]:
-        rows = list(await self.conn.execute(page_query(self.workspace_pk, window, search, where)))
-        return _page_of(window, rows)
+        """A page of customers; `columns`: only those view fields read, the rest None."""
+        statement = page_query(self.workspace_pk, window, search, where, columns)
+        return _page_of(window, list(await self.conn.execute(statement)))
 
     def page_plan(
         self,
         window: Slice[str],
         search: str | None = None,
         where: ColumnElement[bool] | None = None,
+        columns: frozenset[str] | None = None,
     ) -> PagePlan:
         """`page`'s statement compiled once, for `planned_page` with any cursor of the
         same shape (cursors present or not, direction, size)."""
@@ -318,7 +340,7 @@ class CustomerRepository:
             window.descending,
         )
         sql, args, names = compiled_for_driver(
-            page_query(self.workspace_pk, keys, search, where), self.conn.dialect
+            page_query(self.workspace_pk, keys, search, where, columns), self.conn.dialect
         )
         slots = tuple((i, n) for i, n in enumerate(names) if n in (AFTER_KEY.key, BEFORE_KEY.key))
         return PagePlan(sql, tuple(args), slots)

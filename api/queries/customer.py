@@ -10,7 +10,7 @@ from api.errors import request_error
 from api.pagination import asks_for_rows, window
 from api.services import customers as service
 from api.services import predicates
-from api.types.customer import Customer, CustomerConnection
+from api.types.customer import Customer, CustomerConnection, columns_read
 from domain.custom_property import storable_text
 from domain.customer import MAX_ID_LENGTH
 from domain.errors import DomainError, ValidationFailed
@@ -53,6 +53,7 @@ class CustomerQueries:
                 where,
                 str(segment_id) if segment_id is not None else None,
                 with_page=asks_for_rows(info),
+                columns=columns_read(info),
             )
         except (DomainError, ValidationFailed) as exc:
             raise request_error(exc) from exc

@@ -132,22 +132,24 @@ async def filtered_page(
     segment_id: str | None = None,
     *,
     with_page: bool = True,
+    columns: frozenset[str] | None = None,
 ) -> tuple[Page[CustomerView], Loader]:
     """The customer list, narrowed by an inline predicate and/or a saved segment.
 
     Raises ValidationFailed / DomainError (unknown segment) naming the argument.
     `with_page=False`: only the count is asked for; the page is left empty, unread.
+    `columns`: the view fields the caller reads (the others are None); None: all.
     """
     timeout = ctx.runtime.settings.statement_timeout_ms
     now = ctx.runtime.clock()
     async with ctx.reading() as uow:
         known = await current_segments(ctx, uow)
-        planned = await _planned(uow, known, window, search, where, segment_id, now)
+        planned = await _planned(uow, known, window, search, where, segment_id, now, columns)
         page: Page[CustomerView] = Page([], False, [])
         if with_page:
             async with evaluation_guard(timeout):
                 if planned.plan is None:
-                    page = await uow.customers.page(window, search, planned.condition)
+                    page = await uow.customers.page(window, search, planned.condition, columns)
                 else:
                     page = await uow.customers.planned_page(planned.plan, window)
 
@@ -172,11 +174,13 @@ PLANS_CACHED = 32
 screen's few filters, not every predicate a user tried."""
 
 
-def _plan_key(window: Slice[str], search: str | None, where: object | None) -> Hashable:
-    """What a page's statement depends on besides the definitions: the predicate's text
-    and the window's shape (cursor keys and search terms are its arguments)."""
+def _plan_key(
+    window: Slice[str], search: str | None, where: object | None, columns: frozenset[str] | None
+) -> Hashable:
+    """What a page's statement depends on besides the definitions: the predicate's text,
+    the window's shape (cursor keys and search terms are its arguments) and the columns."""
     shape = (window.size, window.after is None, window.before is None, window.backward)
-    return (json.dumps(where, sort_keys=True), search is None, shape)
+    return (json.dumps(where, sort_keys=True), search is None, shape, columns)
 
 
 async def _planned(
@@ -187,11 +191,13 @@ async def _planned(
     where: object | None,
     segment_id: str | None,
     now: datetime,
+    columns: frozenset[str] | None = None,
 ) -> PlannedPage:
     """The request's condition and statement, from the definitions' cache when the same
     predicate was planned before. Not cached: a saved segment's filter, a search (its term
     is compiled into a pattern), and time-relative predicates, whose SQL holds `now`."""
-    key = _plan_key(window, search, where) if segment_id is None and search is None else None
+    cached = segment_id is None and search is None
+    key = _plan_key(window, search, where, columns) if cached else None
     found = known.plans.get(key) if key is not None else None
     if isinstance(found, PlannedPage):
         return found
@@ -206,7 +212,7 @@ async def _planned(
     condition = and_(*conditions) if conditions else None
     if not cacheable:
         return PlannedPage(condition)
-    planned = PlannedPage(condition, uow.customers.page_plan(window, search, condition))
+    planned = PlannedPage(condition, uow.customers.page_plan(window, search, condition, columns))
     if len(known.plans) >= PLANS_CACHED:
         known.plans.pop(next(iter(known.plans)))  # the oldest
     known.plans[key] = planned

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.base import get_object_definition
+from strawberry.types.nodes import SelectedField
+from strawberry.utils.str_converters import to_camel_case
 
 from api.context import Info
 from api.errors import request_error
@@ -162,7 +166,7 @@ class Customer(Node):
             has_child=view.has_child,
             properties=view.properties,
             orders_count=view.orders_count,
-            total_spent=float(view.total_spent),
+            total_spent=_num(view.total_spent),  # type: ignore[arg-type]  # None: not read
             last_order_at=view.last_order_at,
             first_order_at=view.first_order_at,
             created_at=view.created_at,
@@ -269,3 +273,59 @@ class CustomerConnection:
     @strawberry.field(description="How many customers match in all (counted only when asked for).")
     async def total_count(self) -> int:
         return await self.count_loader()
+
+
+def _view_fields_of_plain_fields() -> dict[str, str]:
+    """A plain Customer field's GraphQL name -> the view field it reads (no resolver, so
+    nothing else of the view); fields with resolvers are not here."""
+    view_fields = {f.name for f in dataclasses.fields(CustomerView)}
+    found: dict[str, str] = {}
+    for field in get_object_definition(Customer, strict=True).fields:
+        if field.base_resolver is not None:
+            continue
+        name = "parent_id" if field.python_name == "has_parent" else field.python_name
+        if name in view_fields:
+            found[field.graphql_name or to_camel_case(field.python_name)] = name
+    return found
+
+
+PLAIN_FIELDS = _view_fields_of_plain_fields()
+EDGE_FIELDS = ("cursor", "__typename")
+
+
+def columns_read(info: Info) -> frozenset[str] | None:
+    """The view fields a customer page's selection reads, when its nodes ask only for
+    plain fields by name (`edges { cursor node { id email } }`); None (all of them) for
+    anything else: a fragment, a field with a resolver (it may read the whole view)."""
+    read: set[str] = set()
+    for connection in info.selected_fields:
+        for part in connection.selections:
+            if not isinstance(part, SelectedField):
+                return None
+            if part.name != "edges":
+                continue  # pageInfo, totalCount: not the rows' columns
+            for edge in part.selections:
+                if not isinstance(edge, SelectedField):
+                    return None
+                if edge.name == "node":
+                    nodes = _plain_fields_read(edge)
+                    if nodes is None:
+                        return None
+                    read |= nodes
+                elif edge.name not in EDGE_FIELDS:
+                    return None
+    return frozenset(read)
+
+
+def _plain_fields_read(node: SelectedField) -> set[str] | None:
+    read: set[str] = set()
+    for field in node.selections:
+        if not isinstance(field, SelectedField):
+            return None
+        if field.name == "__typename":
+            continue
+        column = PLAIN_FIELDS.get(field.name)
+        if column is None:
+            return None
+        read.add(column)
+    return read

@@ -19,9 +19,11 @@ import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+import api.executor
 from api.auth import authenticate
 from api.context import Context
 from api.executor import LeanExecutor
+from api.field_plans import SLOW
 from api.runtime import Runtime
 from api.schema import build_schema, schema
 from api.types.node import global_id
@@ -256,3 +258,27 @@ async def test_values_a_plain_field_refuses_give_graphql_cores_errors(document: 
     assert ours.errors, "the corpus should produce field errors"
     assert orjson.dumps(ours.data) == orjson.dumps(theirs.data)
     assert [e.formatted for e in ours.errors] == [e.formatted for e in theirs.errors or []]
+
+
+async def test_a_selection_with_plans_down_to_its_leaves_is_completed_in_one_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a schema whose `holder` subtree is plain attributes only, and a counter on
+    # the compiled completions
+    lean = strawberry.Schema(query=BrokenQuery, execution_context_class=LeanExecutor)
+    answered: list[Any] = []
+    whole = api.executor._whole
+
+    def counted(compiled: Any, source: Any) -> Any:
+        answered.append(whole(compiled, source))
+        return answered[-1]
+
+    monkeypatch.setattr(api.executor, "_whole", counted)
+    document = "{ holders { leaf { name } leaves { name plan } } }"
+    # When
+    ours = await lean.execute(document)
+    theirs = await strawberry.Schema(query=BrokenQuery).execute(document)
+    # Then the good holders' fields came from one call each, the broken ones fell back
+    assert orjson.dumps(ours.data) == orjson.dumps(theirs.data)
+    assert [e.formatted for e in ours.errors or []] == [e.formatted for e in theirs.errors or []]
+    assert any(a is not SLOW for a in answered) and any(a is SLOW for a in answered)

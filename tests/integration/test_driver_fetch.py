@@ -19,7 +19,7 @@ from persistence import driver
 from persistence.database import database_unavailable
 
 TYPED = (
-    "SELECT $1::bigint AS pk, $2::text AS id, '{\"a\": [1, \"x\"]}'::jsonb AS properties,"
+    'SELECT $1::bigint AS pk, $2::text AS id, \'{"a": [1, "x"]}\'::jsonb AS properties,'
     " 12.5000::numeric(20, 4) AS total, now() AS at, true AS flag, NULL::text AS nothing"
 )
 
