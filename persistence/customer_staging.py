@@ -65,8 +65,8 @@ def _stage_ddl() -> list[str]:
         f"{snake(name)} {_type_of(c, snake(name))}" for name in CUSTOMER_FIELDS
     )
     ddl = [
-        f"CREATE TEMP TABLE IF NOT EXISTS {PK_STAGE} (id text PRIMARY KEY, pk bigint) "
-        "ON COMMIT DELETE ROWS",
+        f"CREATE TEMP TABLE IF NOT EXISTS {PK_STAGE} (id text PRIMARY KEY, pk bigint, "
+        "created boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS",
         f"CREATE TEMP TABLE IF NOT EXISTS {CUSTOMER_STAGE} (id text, sent integer, "
         f"{customer_columns}, created_at timestamptz, props_set jsonb, props_removed text[], "
         "props_cleared boolean, line_hash bytea) ON COMMIT DELETE ROWS",
@@ -173,9 +173,10 @@ WITH activity AS (
     WHERE customer.pk = EXCLUDED.pk
     RETURNING pk, id, parent_id, xmax = 0 AS created
 ), noted AS (
-    INSERT INTO {PK_STAGE} (id, pk)
-    SELECT m.id, coalesce(w.pk, m.old_pk) FROM merged m LEFT JOIN written w ON w.id = m.id
-    ON CONFLICT (id) DO UPDATE SET pk = EXCLUDED.pk
+    INSERT INTO {PK_STAGE} (id, pk, created)
+    SELECT m.id, coalesce(w.pk, m.old_pk), coalesce(w.created, false)
+    FROM merged m LEFT JOIN written w ON w.id = m.id
+    ON CONFLICT (id) DO UPDATE SET pk = EXCLUDED.pk, created = EXCLUDED.created
 )
 SELECT w.pk, w.created, w.parent_id, m.previous_parent, {_changed_fields(named)} AS changed,
     m.id
@@ -184,17 +185,35 @@ WHERE w.pk IS NOT NULL OR m.old_pk IS NULL
 """
 
 
+def _records_insert(scope: str) -> str:
+    """One statement: the staged records of the customers this chunk created, inserted as
+    they are. Such a customer has no stored records to merge with (its pk is new), and its
+    records' ids are distinct (validation refuses a repeated one), so there is nothing to
+    probe and no conflict to check: a plain insert, the cheapest an index allows. A field
+    the line did not send is staged as null, which is what the merge would store.
+    $1 is the workspace."""
+    table = SCOPE_TABLES[scope]
+    columns = [snake(name) for name in SCOPE_FIELDS[scope]]
+    return f"""
+INSERT INTO {table.name} (workspace_pk, customer_pk, id, {", ".join(columns)})
+SELECT $1, k.pk, s.id, {", ".join(f"s.{col}" for col in columns)}
+FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id AND k.created
+ORDER BY k.pk
+"""
+
+
 def _records_merge(scope: str) -> str:
-    """One statement: a scope's staged records merged into its table, written where they
-    differ; returns the customers whose records were written. Stored records are probed
-    by their unique key, one a staged record, as `_customer_merge` probes customers.
+    """One statement: a scope's staged records of customers that existed before the chunk
+    merged into its table, written where they differ; returns the customers whose records
+    were written. Stored records are probed by their unique key, one a staged record, as
+    `_customer_merge` probes customers (the created customers' go in by `_records_insert`).
     $1 is the workspace."""
     table = SCOPE_TABLES[scope]
     columns = [snake(name) for name in SCOPE_FIELDS[scope]]
     return f"""
 WITH merged AS (
     SELECT k.pk AS customer_pk, s.id, o.pk AS old_pk, {", ".join(_picked(SCOPE_FIELDS[scope]))}
-    FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id
+    FROM {_stage_name(scope)} s JOIN {PK_STAGE} k ON k.id = s.customer_id AND NOT k.created
     LEFT JOIN LATERAL (
         SELECT * FROM {table.name} r
         WHERE r.workspace_pk = $1 AND r.customer_pk = k.pk AND r.id = s.id LIMIT 1
@@ -259,6 +278,7 @@ CUSTOMER_MERGE = _customer_merge()
 _NOTE_FINGERPRINTS = customer_fingerprints.NOTE.format(stage=CUSTOMER_STAGE, pk_stage=PK_STAGE)
 CUSTOMER_REMERGE = _customer_merge(unresolved_only=True)
 RECORDS_MERGE = {scope: _records_merge(scope) for scope in SCOPE_FIELDS}
+RECORDS_INSERT = {scope: _records_insert(scope) for scope in SCOPE_FIELDS}
 
 
 class StagedChunk:
@@ -329,8 +349,13 @@ class StagedChunk:
             await raw.fetchval(_LOCK, workspace_pk, sorted(raced))
             merged.add(await raw.fetch(CUSTOMER_REMERGE, workspace_pk, now), raced=True)
         related: set[int] = set()
+        existing = len(merged.created) < len(self.customers)  # some customers were there
         for scope, rows in self.records.items():
             if not rows:
+                continue
+            if merged.created:  # their records are new: inserted, nothing to merge with
+                await raw.execute(RECORDS_INSERT[scope], workspace_pk)
+            if not existing:
                 continue
             changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope], workspace_pk)}
             related |= changed
