@@ -16,6 +16,8 @@ def cell(value: object) -> str:
     A text value that starts with = + - @ tab or carriage return gets a leading
     apostrophe (the OWASP recommendation), so `=HYPERLINK(...)` shows as text.
     """
+    if type(value) is str:  # the common case first: an export asks this of every cell
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
     if isinstance(value, bool):

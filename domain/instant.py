@@ -62,11 +62,10 @@ def _offset(text: str | None) -> timezone:
 
 def format_instant(moment: datetime) -> str:
     """Compact UTC ISO text for the API: `2026-01-31T12:00:00Z`, microseconds only when set."""
-    utc = moment.astimezone(UTC)
-    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    # isoformat() writes this form (a 4-digit year, `.ffffff` only when set), then
+    # `+00:00`, in a fraction of strftime's time: an export formats millions of these.
+    return utc.isoformat()[:-6] + "Z"
 
 
 def sortable_instant(moment: datetime) -> str:

@@ -119,8 +119,11 @@ async def _csv(
         async for batch in batches:
             buffer.seek(0)
             buffer.truncate()
-            for row in batch:
-                writer.writerow([fmt(v) for fmt, v in zip(formats, row, strict=True)])
+            # Column by column: each format maps over its column in C, and the
+            # rows are zipped back together, with no Python loop a row.
+            cells = zip(*batch, strict=True)  # a batch is never empty
+            columns = [map(fmt, column) for fmt, column in zip(formats, cells, strict=True)]
+            writer.writerows(zip(*columns, strict=True))
             if on_rows is not None:
                 on_rows(len(batch))
             yield buffer.getvalue().encode()

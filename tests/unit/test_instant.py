@@ -68,3 +68,20 @@ def test_formats() -> None:
     assert sortable_instant(moment) == "2026-01-31T12:00:00.000000Z"
     assert sortable_instant(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00.000000Z"
     assert format_instant(datetime(5, 1, 1, tzinfo=UTC)) == "0005-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 31, 12, 0, tzinfo=UTC),  # the driver's own UTC: the fast path
+        datetime(2026, 1, 31, 12, 0, 0, 120, tzinfo=UTC),
+        datetime(2026, 1, 31, 12, 0, tzinfo=timezone(timedelta(0))),  # UTC, another object
+        datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # the year before
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_format_is_strftimes_form(moment: datetime) -> None:
+    utc = moment.astimezone(UTC)
+    expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"
+    expected += f".{utc.microsecond:06d}Z" if utc.microsecond else "Z"
+    assert format_instant(moment) == expected
