@@ -1,11 +1,19 @@
 """1000 ACTIVE segments: a write costs what it changes, not how many segments there are.
 
-Setup, reused from run to run: workspace `bench-scale-10k` of 10,000 seeded
-customers and 1000 ACTIVE segments `bench-scale-NNN-...`: 990 from the mix of
-bench.scenarios.segments (absolute instants, the city templates left out, each
-narrowed by a creation date so that no two are alike), none reading `city` or
-`name`, and 10 reading `city` (`city EQ Scale-A` or `Scale-B`, five each). The
-scenario checks those counts with the service's own dependency analysis.
+Setup, reused from run to run: at `--customers 10000` a workspace
+`bench-scale-10k` of 10,000 seeded customers, at any other size the seeded
+`bench` workspace itself (so run it on a database of its own: the `live`
+scenario's figures there would include these segments), and 1000 ACTIVE
+segments `bench-scale-NNN-...`: 990 from the mix of bench.scenarios.segments
+(absolute instants, the city templates left out, each narrowed to customers
+created in a window of WINDOW_DAYS so that no two are alike and a million
+customers make a few million membership rows, not two hundred million), none
+reading `city` or `name`, and 10 reading `city` (`city EQ Scale-A` or
+`Scale-B`, five each). The scenario checks those counts with the service's
+own dependency analysis. The segments are created over HTTP and activated
+many to a transaction with the service's own baseline (`activate_together`):
+one `segmentUsageAttach` at a time reloads every segment of the workspace each
+time, and a thousand took twenty minutes at 10,000 customers.
 
 Figures: one customer's write changing its city (read by 10 segments; it
 enters five and leaves none, or moves between them) and one changing its
@@ -18,27 +26,39 @@ of each kind.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from api.services import membership
 from api.services.customers import write_changes
+from api.services.predicates import workspace_segments
 from bench.harness import Bench, BenchError, Latency, scenario
 from bench.scenarios.ingest import UPSERT
-from bench.scenarios.live import StatementClock, ensure_active, seeded_workspace
-from bench.scenarios.segments import COUNTRY_SETS, Predicate, cond, mixed_predicates
+from bench.scenarios.live import StatementClock, seeded_workspace
+from bench.scenarios.segments import (
+    COUNTRY_SETS,
+    Predicate,
+    cond,
+    ensure_segments,
+    mixed_predicates,
+)
 from domain.customer import validate_batch
 from domain.fields import FieldCatalog
 from domain.footprint import changed_fields, dependencies
 from domain.predicate_parser import parse_predicate
 from domain.records import CustomerView
+from domain.segment import UsageKind
+from persistence.membership import MembershipLog
 from persistence.reevaluations import REEVALUATIONS
 from persistence.seed import SEED_PROPERTIES
 from persistence.unit_of_work import UnitOfWork
 
-WORKSPACE = "bench-scale-10k"
-CUSTOMERS = 10_000
+SMALL_WORKSPACE = "bench-scale-10k"
+SMALL_CUSTOMERS = 10_000
+WINDOW_DAYS = 10
+ACTIVATE_CHUNK = 100
 SEGMENTS = 1000
 CITY_READERS = 10
 CITIES = ("Scale-A", "Scale-B")
@@ -55,8 +75,12 @@ def scale_predicates(now: datetime) -> list[tuple[str, Predicate]]:
     predicates = []
     for i in range(SEGMENTS - CITY_READERS):
         slug, predicate = mix[i % len(mix)]
-        since = (now - timedelta(days=1 + i // len(mix))).isoformat()
-        predicates.append((slug, {"and": [predicate, cond("createdAt", "LT", since)]}))
+        until = now - timedelta(days=1 + i // len(mix))
+        window = [
+            cond("createdAt", "GTE", (until - timedelta(days=WINDOW_DAYS)).isoformat()),
+            cond("createdAt", "LT", until.isoformat()),
+        ]
+        predicates.append((slug, {"and": [predicate, *window]}))
     for k in range(CITY_READERS):
         countries = cond("country", "IN", values=COUNTRY_SETS[k % len(COUNTRY_SETS)])
         city = cond("city", "EQ", CITIES[k % 2])
@@ -83,13 +107,21 @@ async def run(bench: Bench) -> None:
     predicates = scale_predicates(bench.runtime.clock())
     if (readers_of(predicates, "city"), readers_of(predicates, "name")) != (CITY_READERS, 0):
         raise BenchError("the scale segments do not read city and name as intended")
-    workspace_pk, key = await seeded_workspace(bench, WORKSPACE, CUSTOMERS)
+    if bench.customers == SMALL_CUSTOMERS:
+        workspace_pk, key = await seeded_workspace(bench, SMALL_WORKSPACE, SMALL_CUSTOMERS)
+    else:
+        workspace_pk = bench.workspace_pk
+        key = bench.http.headers["Authorization"].removeprefix("Bearer ")
+    customers = bench.customers
     # Statistics first: a baseline planned without them can run past the statement timeout.
     await bench.tidy(*RECORD_TABLES, "customer", "segment_member", "segment")
-    await ensure_active(bench, PREFIX, predicates, "_scale", key, workspace_pk)
+    segments = await ensure_segments(bench, PREFIX, predicates, key, workspace_pk)
+    started = time.perf_counter()
+    if await activate_together(bench, workspace_pk, segments):
+        bench.report("live_scale.activate_all.seconds", time.perf_counter() - started, "s")
     await bench.tidy("segment_member", "segment", "customer")
     rng = random.Random(85)
-    ids = [f"cus_{rng.randrange(1, CUSTOMERS + 1):07d}" for _ in range(bench.warmup + bench.runs)]
+    ids = [f"cus_{rng.randrange(1, customers + 1):07d}" for _ in range(bench.warmup + bench.runs)]
 
     city = await service_writes(bench, "live_scale.write_city", workspace_pk, ids, city_of)
     name = await service_writes(bench, "live_scale.write_name", workspace_pk, ids, name_of)
@@ -111,6 +143,37 @@ async def run(bench: Bench) -> None:
             runs=BATCH_RUNS,
             warmup=1,
         )
+
+
+async def activate_together(
+    bench: Bench, workspace_pk: int, segments: list[tuple[str, str]]
+) -> int:
+    """Make the PASSIVE ones ACTIVE, ACTIVATE_CHUNK to a transaction; returns how many.
+
+    What `segmentUsageAttach` does for each (a loyalty rule attached, the
+    baseline stored under the exclusive gate), with the segment rows locked
+    in id order and the workspace's definitions loaded once a chunk.
+    """
+    passive = sorted(segment_id for segment_id, kind in segments if kind != "ACTIVE")
+    for start in range(0, len(passive), ACTIVATE_CHUNK):
+        async with UnitOfWork(bench.runtime.engine, workspace_pk) as uow:
+            log = MembershipLog(uow.conn, workspace_pk)
+            await log.enter_exclusively()
+            known = await workspace_segments(uow)
+            now = bench.runtime.clock()
+            for segment_id in passive[start : start + ACTIVATE_CHUNK]:
+                segment = await uow.segments.get(segment_id, lock=True)
+                if segment is None:
+                    raise BenchError(f"segment {segment_id} vanished")
+                if segment.attach(UsageKind.LOYALTY_EARNING_RULE, f"rule-{segment_id}", now):
+                    condition = known.condition(segment, now)
+                    assert segment.pk is not None
+                    count = await uow.segments.store_members_where(segment.pk, condition)
+                    await log.set_baseline(segment.pk, count)
+                await uow.segments.save(segment)
+            await uow.commit()
+        print(f"# activated {start + ACTIVATE_CHUNK} of {len(passive)}", file=sys.stderr)
+    return len(passive)
 
 
 def city_of(i: int, stored: CustomerView | None = None) -> dict[str, Any]:
