@@ -45,8 +45,8 @@ from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.field_plans import (
+    GENERIC,
     LEAF,
-    LIST,
     OBJECT,
     SLOW,
     Completer,
@@ -142,26 +142,18 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 result: Any = SLOW
                 if kind is LEAF:
                     result = plan(source_value)
-                elif compiled is not None and whole:
-                    result = _whole(compiled, source_value)
-                if result is not SLOW or kind is LEAF:
-                    pass  # answered, or a leaf for graphql-core's path below
-                elif kind is OBJECT:
-                    result = self._object(
-                        plan,
-                        source_value,
-                        Path(path, response_name, parent_type.name),
-                        field_details_list,
-                        position_context,
-                    )
-                elif kind is LIST:
-                    result = self._list(
-                        plan,
-                        source_value,
-                        Path(path, response_name, parent_type.name),
-                        field_details_list,
-                        position_context,
-                    )
+                elif kind is not GENERIC:
+                    if compiled is not None and whole:
+                        result = _whole(compiled, source_value)
+                    if result is SLOW:
+                        complete = self._object if kind is OBJECT else self._list
+                        result = complete(
+                            plan,
+                            source_value,
+                            Path(path, response_name, parent_type.name),
+                            field_details_list,
+                            position_context,
+                        )
                 if result is SLOW:
                     result = self.execute_field(
                         parent_type,
