@@ -176,9 +176,13 @@ async def store(
     if late:
         is_late = _pair_in(computed.c.segment_pk, computed.c.customer_pk, late)
         when = case((is_late, literal(now, DateTime(timezone=True))), else_=computed.c.next_at)
-    kept = select(
-        literal(workspace_pk, BigInteger), computed.c.segment_pk, computed.c.customer_pk, when
-    ).where(when.is_not(None))
+    kept = (
+        select(
+            literal(workspace_pk, BigInteger), computed.c.segment_pk, computed.c.customer_pk, when
+        )
+        .where(when.is_not(None))
+        .order_by(computed.c.segment_pk, computed.c.customer_pk)
+    )
     upsert = insert(boundary_table).from_select(
         ["workspace_pk", "segment_pk", "customer_pk", "next_at"], kept
     )
@@ -225,50 +229,74 @@ def _flattened(evaluated: Pairs) -> tuple[list[int], list[int]]:
 
 
 async def recompute(
-    conn: AsyncConnection,
-    workspace_pk: int,
-    next_at: Mapping[int, When],
-    keys: Mapping[int, str],
-    merge: bool = False,
+    conn: AsyncConnection, workspace_pk: int, next_at: Mapping[int, When], keys: Mapping[int, str]
 ) -> None:
-    """Every customer's instant for these segments; records their `keys`.
+    """Every customer's instant for these segments, from scratch; records their `keys`.
 
-    From scratch (the caller holds the workspace row, so no recorder writes
-    meanwhile), or with `merge` without that lock: each row keeps the earlier of
-    its instant and the one computed. An instant earlier than the true one only
-    costs a re-evaluation (which stores the exact one), so a writer's row,
-    committed while this statement read older data, is never pushed later;
-    rows whose customer has no instant now are left to fall due and go.
+    The caller holds the workspace row, so no recorder writes meanwhile.
     """
     for segment_pk, when in sorted(next_at.items()):
-        if not merge:
-            await conn.execute(
-                delete(boundary_table).where(
-                    boundary_table.c.workspace_pk == workspace_pk,
-                    boundary_table.c.segment_pk == segment_pk,
-                )
+        await conn.execute(
+            delete(boundary_table).where(
+                boundary_table.c.workspace_pk == workspace_pk,
+                boundary_table.c.segment_pk == segment_pk,
             )
-        computed = (
-            select(c.c.pk.label("customer_pk"), when.label("next_at"))
-            .where(c.c.workspace_pk == workspace_pk)
-            .subquery("computed")
         )
-        rows = select(
+        await conn.execute(_filled(workspace_pk, segment_pk, when))
+    await mark_primed(conn, workspace_pk, keys, next_at)
+
+
+async def merge_instants(
+    conn: AsyncConnection, workspace_pk: int, next_at: Mapping[int, When]
+) -> None:
+    """Every customer's instant for these segments, merged into the rows without any lock.
+
+    Each row keeps the earlier of its instant and the one computed. An instant
+    earlier than the true one only costs a re-evaluation (which stores the
+    exact one), so a writer's row, committed while this statement read older
+    data, is never pushed later; rows whose customer has no instant now are
+    left to fall due and go. Rows are written in (segment, customer) order, the
+    order a recorder writes its own, so the two never wait on each other in a
+    cycle. Run it in a transaction of its own, committed before the workspace
+    row is taken: a writer holding that row waits for these rows.
+    """
+    for segment_pk, when in sorted(next_at.items()):
+        filled = _filled(workspace_pk, segment_pk, when)
+        earlier = func.least(boundary_table.c.next_at, filled.excluded.next_at)
+        await conn.execute(
+            filled.on_conflict_do_update(
+                index_elements=["workspace_pk", "segment_pk", "customer_pk"],
+                set_={"next_at": earlier},
+            )
+        )
+
+
+def _filled(workspace_pk: int, segment_pk: int, when: When) -> Any:
+    computed = (
+        select(c.c.pk.label("customer_pk"), when.label("next_at"))
+        .where(c.c.workspace_pk == workspace_pk)
+        .subquery("computed")
+    )
+    rows = (
+        select(
             literal(workspace_pk, BigInteger),
             literal(segment_pk, BigInteger),
             computed.c.customer_pk,
             computed.c.next_at,
-        ).where(computed.c.next_at.is_not(None))
-        filled = insert(boundary_table).from_select(
-            ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
         )
-        if merge:
-            earlier = func.least(boundary_table.c.next_at, filled.excluded.next_at)
-            filled = filled.on_conflict_do_update(
-                index_elements=["workspace_pk", "segment_pk", "customer_pk"],
-                set_={"next_at": earlier},
-            )
-        await conn.execute(filled)
+        .where(computed.c.next_at.is_not(None))
+        .order_by(computed.c.customer_pk)
+    )
+    return insert(boundary_table).from_select(
+        ["workspace_pk", "segment_pk", "customer_pk", "next_at"], rows
+    )
+
+
+async def mark_primed(
+    conn: AsyncConnection, workspace_pk: int, keys: Mapping[int, str], segment_pks: Collection[int]
+) -> None:
+    """Record that these segments' rows follow the descriptions named by `keys`."""
+    for segment_pk in sorted(segment_pks):
         state = insert(state_table).values(
             workspace_pk=workspace_pk, segment_pk=segment_pk, key=keys[segment_pk]
         )

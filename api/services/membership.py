@@ -149,8 +149,9 @@ async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
     once; a segment whose instants cannot be computed is compared whole at
     every sweep, as before. Whole comparisons hold the workspace row only to
     record the customers they found different (MembershipLog.sweep), and the
-    rows are computed before it is taken (boundaries.recompute, `merge`).
+    rows are computed, and committed, before it is taken (`_prime`).
     """
+    computed = await _prime(runtime, workspace_pk)
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         tracked = await tracked_segments(uow)
         if tracked is None:
@@ -159,10 +160,11 @@ async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
         keys = tracked.boundary_keys()
         primed = await boundaries.primed(uow.conn, keys)
         unprimed = set(keys) - primed
-        if unprimed:
-            fresh = tracked.at(lambda s: s.pk in unprimed)(runtime.clock())
-            next_at = {t.pk: t.next_at for t in fresh if t.next_at is not None}
-            await boundaries.recompute(uow.conn, workspace_pk, next_at, keys, merge=True)
+        # Rows computed from the definition still in force are primed from now on; this
+        # sweep compares those segments whole, in this transaction, so a customer whose
+        # instant passed while nobody kept the rows is not missed.
+        fresh = {pk for pk in unprimed if computed.get(pk) == keys[pk]}
+        await boundaries.mark_primed(uow.conn, workspace_pk, keys, fresh)
         rescanned = {s.pk for s in tracked.active if tracked.reaches_time(s) and s.pk not in keys}
         whole = unprimed | rescanned
         done: list[Transition] = []
@@ -175,3 +177,25 @@ async def _sweep_workspace(runtime: Runtime, workspace_pk: int) -> int:
             done += await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, runtime.clock)
         await uow.commit()
     return len(done)
+
+
+async def _prime(runtime: Runtime, workspace_pk: int) -> dict[int, str]:
+    """Compute the rows of segments whose rows are stale; returns their keys (segment pk -> key).
+
+    A transaction of its own, committed before the sweep takes the workspace
+    row: these upserts lock rows a writer holding that row may be about to
+    write, so taking the row while holding them would deadlock with it.
+    """
+    async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+        tracked = await tracked_segments(uow)
+        if tracked is None:
+            return {}
+        keys = tracked.boundary_keys()
+        unprimed = set(keys) - await boundaries.primed(uow.conn, keys)
+        if not unprimed:
+            return {}
+        fresh = tracked.at(lambda s: s.pk in unprimed)(runtime.clock())
+        next_at = {t.pk: t.next_at for t in fresh if t.next_at is not None}
+        await boundaries.merge_instants(uow.conn, workspace_pk, next_at)
+        await uow.commit()
+    return {pk: keys[pk] for pk in next_at}

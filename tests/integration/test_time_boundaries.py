@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from api.background import _loop, default_jobs
@@ -328,3 +329,55 @@ async def test_an_entry_left_to_a_transaction_holding_the_customer_stays_due(
     await sweep(runtime)
     assert summary(await logged_events(workspace, segment_id)) == [("ENTERED", "a")]
     assert await next_instants(runtime, segment_id) == {}
+
+
+async def test_a_sweep_computing_rows_never_deadlocks_with_a_writer_holding_the_workspace_row(
+    workspace: Workspace, runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a newly ACTIVE `lastOrderAt LTE now-7d` (no rows computed yet), which a
+    # enters once five days pass
+    now = clock.now
+    await upsert_ok(workspace, orders("a", now - 3 * DAY))
+    segment_id = await active_segment(workspace, "Lapsing", cond("lastOrderAt", "LTE", "now-7d"))
+    clock.advance(days=5)
+    ws_pk = await workspace_pk(runtime, workspace)
+
+    # when: a writer holds the workspace row while the sweep computes the rows and records
+    # a's entry, and then writes a's row itself, as a recorder does under the workspace row
+    async with runtime.engine.connect() as writer:
+        await writer.execute(text("SET LOCAL lock_timeout = '5s'"))
+        await writer.execute(
+            text("SELECT 1 FROM workspace WHERE pk = :w FOR NO KEY UPDATE"), {"w": ws_pk}
+        )
+        sweeping = asyncio.create_task(sweep(runtime))
+        await until_a_backend_waits_for_a_lock(writer)
+        await writer.execute(
+            text(
+                "INSERT INTO segment_boundary (workspace_pk, segment_pk, customer_pk, next_at)"
+                " SELECT :w, s.pk, c.pk, now() FROM segment s, customer c"
+                " WHERE s.id = :s AND c.workspace_pk = :w AND c.id = 'a'"
+                " ON CONFLICT (workspace_pk, segment_pk, customer_pk)"
+                " DO UPDATE SET next_at = excluded.next_at"
+            ),
+            {"w": ws_pk, "s": segment_id},
+        )
+        await writer.commit()
+    await asyncio.wait_for(sweeping, 10)
+
+    # then: the sweep neither failed nor waited in a cycle: a entered, recorded once
+    failures = [r for r in caplog.records if r.name == "segmentql.membership"]
+    assert failures == []
+    assert summary(await logged_events(workspace, segment_id)) == [("ENTERED", "a")]
+
+
+async def until_a_backend_waits_for_a_lock(conn: Any) -> None:
+    """Poll (from `conn`, whose own transaction it leaves alone) until some backend waits."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        if await conn.scalar(waiting):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nobody waited for a lock in 5 s")
