@@ -17,7 +17,7 @@ def cell(value: object) -> str:
     apostrophe (the OWASP recommendation), so `=HYPERLINK(...)` shows as text.
     """
     if type(value) is str:  # the common case first: an export asks this of every cell
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        return _defused(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -28,10 +28,11 @@ def cell(value: object) -> str:
         return str(value)
     if isinstance(value, datetime):
         return format_instant(value)
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return _defused(value if isinstance(value, str) else str(value))
+
+
+def _defused(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def instant_cell(value: object) -> str:
