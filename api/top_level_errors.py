@@ -11,10 +11,14 @@ every error with its original exception before extensions see them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from api.errors import request_error
 from api.request_budget import is_timeout, timed_out
+from domain.errors import DomainError, ValidationFailed
 from persistence.database import database_unavailable
 
 BAD_REQUEST = "BAD_REQUEST"
@@ -56,40 +60,39 @@ class TopLevelErrors(MaskErrors):
         super().__init__(should_mask_error=lambda error: "code" not in (error.extensions or {}))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        if is_timeout(error.original_error):  # no pool connection came in time
+        original = error.original_error
+        if isinstance(original, (DomainError, ValidationFailed)):
+            # A refusal raised by a field resolved after its payload was built (a count cut
+            # off by the statement timeout): coded as a query's own refusal, at its path.
+            refusal = request_error(original)
+            return _in_place_of(error, refusal.message, refusal.extensions)
+        if is_timeout(original):  # no pool connection came in time
             refusal = timed_out()
-            return GraphQLError(
-                refusal.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions=refusal.extensions,
-            )
-        if database_unavailable(error.original_error):
-            return GraphQLError(
-                UNAVAILABLE_MESSAGE,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": DATABASE_UNAVAILABLE, "retryable": True},
+            return _in_place_of(error, refusal.message, refusal.extensions)
+        if database_unavailable(original):
+            return _in_place_of(
+                error, UNAVAILABLE_MESSAGE, {"code": DATABASE_UNAVAILABLE, "retryable": True}
             )
         if _is_fault(error):
-            return GraphQLError(
-                "Internal server error.",
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": INTERNAL_SERVER_ERROR},
-            )
+            return _in_place_of(error, "Internal server error.", {"code": INTERNAL_SERVER_ERROR})
         return GraphQLError(
             error.message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            original_error=error.original_error,
+            original_error=original,
             extensions={**(error.extensions or {}), "code": BAD_REQUEST},
         )
+
+
+def _in_place_of(error: GraphQLError, message: str, extensions: Any) -> GraphQLError:
+    """`message` and `extensions` at the error's place, without the original exception."""
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )

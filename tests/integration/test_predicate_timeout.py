@@ -26,6 +26,7 @@ from tests.integration.dataset import ingest, preview, preview_ids, workspace_pk
 from tests.integration.predicate_json import cond
 
 TIMEOUT_MS = 250
+COUNTED = "query ($where: JSON) { customers(where: $where) { totalCount } }"
 LONG_VALUE = "ab" * 1000  # the longest a STRING property may be
 SLOW_PATTERN = "([ab]{1,255}){1,19}c"  # within the pattern budget, but a heavy automaton
 
@@ -78,6 +79,17 @@ async def _check_timeout_then_service(
         assert f"{TIMEOUT_MS} ms" in result.errors[0]["message"]
         assert result.ids is None
         assert elapsed < 3, elapsed
+
+        # when only the count of such customers is asked for (no page is read first)
+        counted = await impatient.gql(
+            COUNTED, {"where": cond("properties.plan", "MATCHES", SLOW_PATTERN)}
+        )
+
+        # then the count is refused with its code at its own path, not masked as a fault
+        assert [(e["path"], e["extensions"]["code"]) for e in counted.errors] == [
+            (["customers", "totalCount"], "QUERY_TIMEOUT")
+        ]
+        assert f"{TIMEOUT_MS} ms" in counted.errors[0]["message"]
 
         # and the same service still answers, with the right members
         everyone = {c["id"] for c in customers}
