@@ -36,6 +36,7 @@ tests/api/test_lean_executor.py runs a corpus through both.
 
 from __future__ import annotations
 
+import asyncio
 from inspect import iscoroutine
 from typing import Any
 
@@ -61,6 +62,9 @@ from api.field_plans import (
     selection_completer,
 )
 from api.loop_share import share_of
+
+TASKS_PER_TURN = 200
+"""A heavy operation's list items become tasks this many at a time (`_tasks_in_turns`)."""
 
 
 def _whole(compiled: Completer, source: Any) -> Any:
@@ -378,7 +382,32 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if len(awaitable) == 1:
             completed[awaitable[0]] = await completed[awaitable[0]]
             return completed
-        values = await gather_with_cancel(*(completed[i] for i in awaitable))
+        share = self._loop_share
+        if share is None or len(awaitable) <= TASKS_PER_TURN:
+            values = await gather_with_cancel(*(completed[i] for i in awaitable))
+        else:
+            values = await gather_with_cancel(*await self._tasks_in_turns(completed, awaitable))
         for index, value in zip(awaitable, values, strict=True):
             completed[index] = value
         return completed
+
+    async def _tasks_in_turns(self, completed: list[Any], awaitable: list[int]) -> list[Any]:
+        """A heavy list's awaitables as tasks, TASKS_PER_TURN at a time with the loop given
+        back in between (making a thousand at once holds it for milliseconds)."""
+        share = self._loop_share
+        assert share is not None
+        tasks: list[Any] = []
+        try:
+            for start in range(0, len(awaitable), TASKS_PER_TURN):
+                if start and share.due():
+                    await share.turn()
+                chosen = awaitable[start : start + TASKS_PER_TURN]
+                tasks += [asyncio.ensure_future(completed[i]) for i in chosen]
+        except BaseException:  # cancelled while waiting for its turn: nothing awaits them
+            for task in tasks:
+                task.cancel()
+            for i in awaitable[len(tasks) :]:
+                if iscoroutine(completed[i]):
+                    completed[i].close()
+            raise
+        return tasks

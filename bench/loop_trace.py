@@ -29,6 +29,7 @@ import selectors
 import socket
 import statistics
 import sys
+import threading
 import time
 from array import array
 from collections import Counter
@@ -98,6 +99,46 @@ def _suspended_at(handle: Any) -> str:
     return where
 
 
+class Sampler:
+    """With --sample: the loop thread's stack every half millisecond while a heavy callback
+    runs, kept for the callbacks that turn out long (what they spent their time in)."""
+
+    def __init__(self) -> None:
+        self.running = False
+        self.pending: list[str] = []
+        self.kept = Counter[str]()
+        self.thread_id = threading.get_ident()
+
+    def start(self) -> None:
+        sys.setswitchinterval(0.0002)  # so that the sampler gets the GIL when it asks
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.0005)
+            if not self.running:
+                continue
+            frame = sys._current_frames().get(self.thread_id)
+            chain = []
+            while frame is not None and len(chain) < 4:
+                name = frame.f_code.co_filename
+                if "/work/" in name and "/.venv/" not in name and "loop_trace" not in name:
+                    chain.append(f"{name.rsplit('/', 2)[-1]}:{frame.f_code.co_name}")
+                elif not chain and "/.venv/" in name:
+                    chain.append(f"{name.rsplit('/', 2)[-1]}:{frame.f_code.co_name}")
+                frame = frame.f_back
+            self.pending.append(" < ".join(chain))
+
+    def end(self, long: bool) -> None:
+        self.running = False
+        if long:
+            self.kept.update(self.pending)
+        self.pending = []
+
+
+SAMPLER: Sampler | None = None
+
+
 def instrument() -> None:
     """Time every Handle the loop runs and every select(); charge each to its request."""
     original_run = asyncio.events.Handle._run
@@ -105,11 +146,16 @@ def instrument() -> None:
     def timed_run(handle: Any) -> None:
         started = time.perf_counter()
         collected = TIMELINE.collected
+        request = handle._context.get(VAR)
+        kind = request.kind if request is not None else 0
+        sampler = SAMPLER if kind == HEAVY else None
+        if sampler is not None:
+            sampler.running = True
         original_run(handle)
         duration = time.perf_counter() - started
         without_gc = duration - (TIMELINE.collected - collected)
-        request = handle._context.get(VAR)
-        kind = request.kind if request is not None else 0
+        if sampler is not None:
+            sampler.end(without_gc > 0.004)
         if request is not None:
             request.own += duration
         TIMELINE.add(started, duration, kind)
@@ -227,6 +273,10 @@ def report(timeline: Timeline) -> None:
     print("# heavy callbacks over 4 ms (collections taken out), by where the task was after:")
     for at, n in total.most_common(15):
         print(f"  {n * 1000:8.1f} ms in {where[at]:4d} callbacks: {at}")
+    if SAMPLER is not None:
+        print("# samples inside heavy callbacks over 4 ms (innermost project frames):")
+        for chain, n in SAMPLER.kept.most_common(30):
+            print(f"  {n:6d}  {chain}")
     big = sorted((d for d, _ in timeline.longest), reverse=True)[:10]
     print("# longest heavy callbacks (ms): " + ", ".join(f"{d * 1000:.1f}" for d in big))
     for generation in (0, 1, 2):
@@ -343,6 +393,9 @@ def main() -> None:
         default="lane",
         help="middle and full collections held back while heavy operations run (lane), or Python's",
     )
+    parser.add_argument(
+        "--sample", action="store_true", help="sample what long heavy callbacks spend time in"
+    )
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -350,6 +403,10 @@ def main() -> None:
     if args.client:
         asyncio.run(client(args.client, args.key, args.calls, args.out))
     else:
+        if args.sample:
+            global SAMPLER
+            SAMPLER = Sampler()
+            SAMPLER.start()
         asyncio.run(serve_and_drive(args.calls, args.collector == "lane"))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.tracked_event import EventChange
 from persistence import cursors
+from persistence.array_params import among_pks
 from persistence.tables import Event, EventName
 
 event_table = Event.__table__  # type: ignore[attr-defined]
@@ -95,7 +96,7 @@ class TrackedEventRepository:
     ) -> dict[int, tuple[list[StoredEvent], bool]]:
         """A keyset page of each customer's events, newest first (by occurredAt, then
         internal order), in one statement."""
-        conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
+        conditions = [among_pks(event_table.c.customer_pk, customer_pks)]
         if name is not None:
             conditions.append(event_table.c.name == name)
         if after is not None:
@@ -121,7 +122,7 @@ class TrackedEventRepository:
 
     async def counts_each(self, customer_pks: Sequence[int], name: str | None) -> dict[int, int]:
         """How many events (of `name`, if given) each customer has, in one statement."""
-        conditions = [event_table.c.customer_pk.in_(list(customer_pks))]
+        conditions = [among_pks(event_table.c.customer_pk, customer_pks)]
         if name is not None:
             conditions.append(event_table.c.name == name)
         rows = await self.conn.execute(
