@@ -228,6 +228,33 @@ def split(request: Request, timeline: Timeline, first: int) -> dict[str, float]:
     return {k: v * 1000 for k, v in parts.items()}
 
 
+def _iterations(tl: Timeline) -> None:
+    """Heavy time per loop iteration (between two select() calls), and in how many
+    callbacks: many short ones in one iteration hold the loop as one long one does."""
+    per: list[tuple[float, int]] = []
+    spent, count = 0.0, 0
+    for duration, kind in zip(tl.durations, tl.kinds, strict=True):
+        if kind == 3:
+            if count:
+                per.append((spent, count))
+            spent, count = 0.0, 0
+        elif kind == HEAVY:
+            spent += duration
+            count += 1
+    if not per:
+        return
+    per.sort()
+    p50, p95, top = per[len(per) // 2], per[int(0.95 * (len(per) - 1))], per[-1]
+    over = [(d, n) for d, n in per if d > 0.004]
+    print(
+        f"# loop iterations with heavy callbacks: {len(per)}; heavy ms per iteration p50 "
+        f"{p50[0] * 1000:.2f} ({p50[1]} callbacks), p95 {p95[0] * 1000:.2f} ({p95[1]}), "
+        f"max {top[0] * 1000:.1f} ({top[1]}); over 4 ms: {len(over)} iterations, "
+        f"{sum(d for d, _ in over) * 1000:.0f} ms, "
+        f"{statistics.fmean(n for _, n in over) if over else 0:.0f} callbacks each on average"
+    )
+
+
 def report(timeline: Timeline) -> None:
     import bisect
 
@@ -262,6 +289,7 @@ def report(timeline: Timeline) -> None:
         for label, chosen in (("all", splits), ("slowest 5%", slowest)):
             means = {k: statistics.fmean(s[k] for s in chosen) for k in (*PARTS, "rest", "wall")}
             print(f"  {label:>10}: " + ", ".join(f"{k} {v:.1f}" for k, v in means.items()))
+    _iterations(tl)
     if heavy:
         walls = sorted(h.end - h.start for h in heavy)
         print(f"# heavy requests: {len(heavy)}, p50 {statistics.median(walls) * 1000:.0f} ms")
