@@ -42,7 +42,9 @@ class LightTraffic:
 
 
 RELEASED_PER_TURN = 16
-"""Parked tasks of a heavy operation let go at each of its turns (see `LoopShare`)."""
+"""Parked tasks of a heavy operation let go after a turn that used up its slice (see
+`LoopShare`); up to MOST_RELEASED_PER_TURN while they leave it unused."""
+MOST_RELEASED_PER_TURN = 1024
 
 
 class LoopShare:
@@ -54,8 +56,12 @@ class LoopShare:
     iteration only to find the slice over again: a thousand such steps hold the loop
     as long as a thousand items of work (bench/loop_trace.py counted up to 2,000
     callbacks in one iteration). So a task whose slice is over parks on a future, and
-    one pump per operation lets RELEASED_PER_TURN of them go, oldest first, each time it
-    has given the loop back (and, while light operations run, waited for them)."""
+    one pump per operation lets them go, oldest first, RELEASED_PER_TURN at a time
+    after each turn: once it has given the loop back and, if their slice was used up,
+    waited for light operations and started the next. While the tasks it let go leave
+    the slice unused, it lets twice as many go at the next iteration. A loader's
+    results for the operation (`deliver`) are handed out the same way: a batch of a
+    thousand keys would otherwise wake a thousand tasks in one iteration."""
 
     __slots__ = ("_ends", "_parked", "_pump", "max_pause_s", "slice_s", "traffic")
 
@@ -66,7 +72,8 @@ class LoopShare:
         self.traffic = traffic
         self.max_pause_s = max_pause_ms / 1000
         self._ends = time.perf_counter() + self.slice_s
-        self._parked: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._parked: collections.deque[tuple[asyncio.Future[Any], asyncio.Future[Any] | None]]
+        self._parked = collections.deque()
         self._pump: asyncio.Task[None] | None = None
 
     def due(self) -> bool:
@@ -74,30 +81,52 @@ class LoopShare:
         return time.perf_counter() >= self._ends
 
     async def turn(self) -> None:
-        """Park until the pump lets this task go: after the loop was given back, light
-        operations waited for (at most `max_pause_s`, so that the heavy operation still
-        progresses and ends within its time budget), and a new slice started."""
-        parked = asyncio.get_running_loop().create_future()
-        self._parked.append(parked)
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.ensure_future(self._pumping())
+        """Park until the pump lets this task go (after the loop was given back, light
+        operations waited for at most `max_pause_s`, so that the heavy operation still
+        progresses and ends within its time budget, and a new slice started)."""
+        parked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._park(parked, None)
         await parked
 
+    def deliver(self, result: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """A future with `result`'s outcome, set when the pump lets it go."""
+        handed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        result.add_done_callback(lambda done: self._park(handed, done))
+        return handed
+
+    def _park(self, parked: asyncio.Future[Any], outcome: asyncio.Future[Any] | None) -> None:
+        self._parked.append((parked, outcome))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.ensure_future(self._pumping())
+
     async def _pumping(self) -> None:
+        batch = RELEASED_PER_TURN
         while self._parked:
             await asyncio.sleep(0)
-            traffic = self.traffic
-            if traffic is not None and traffic.running and self.max_pause_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.max_pause_s):
-                        await traffic.quiet.wait()
-            self._ends = time.perf_counter() + self.slice_s
+            if self.due():
+                traffic = self.traffic
+                if traffic is not None and traffic.running and self.max_pause_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.max_pause_s):
+                            await traffic.quiet.wait()
+                self._ends = time.perf_counter() + self.slice_s
+                batch = RELEASED_PER_TURN
+            else:
+                batch = min(2 * batch, MOST_RELEASED_PER_TURN)
             released = 0
-            while self._parked and released < RELEASED_PER_TURN:
-                parked = self._parked.popleft()
-                if not parked.done():  # a cancelled task's future is done already
+            while self._parked and released < batch:
+                parked, outcome = self._parked.popleft()
+                if parked.done():  # its task was cancelled
+                    continue
+                released += 1
+                if outcome is None:
                     parked.set_result(None)
-                    released += 1
+                elif outcome.cancelled():
+                    parked.cancel()
+                elif outcome.exception() is not None:
+                    parked.set_exception(outcome.exception())  # type: ignore[arg-type]
+                else:
+                    parked.set_result(outcome.result())
 
 
 def share_of(context: Any) -> LoopShare | None:

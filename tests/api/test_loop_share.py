@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from api.loop_share import LightTraffic, LoopShare
+from api.loop_share import RELEASED_PER_TURN, LightTraffic, LoopShare
 from api.runtime import Runtime
 from domain.access import Role
 from persistence.database import libpq_dsn
@@ -68,6 +69,40 @@ async def test_the_wait_for_light_operations_is_bounded() -> None:
             assert share.due()
             await share.turn()  # returns after at most 1 ms each time
     assert traffic.running == 0
+
+
+async def test_parked_tasks_are_let_go_a_few_at_a_time_oldest_first() -> None:
+    share = LoopShare(0)  # every slice is over at once
+    passed: list[int] = []
+
+    async def task(i: int) -> None:
+        await share.turn()
+        passed.append(i)
+
+    tasks = [asyncio.create_task(task(i)) for i in range(100)]
+    counts = [0]
+    for _ in range(1000):
+        if len(passed) == len(tasks):
+            break
+        await asyncio.sleep(0)
+        counts.append(len(passed))
+    assert passed == list(range(100))
+    assert max(b - a for a, b in itertools.pairwise(counts)) <= RELEASED_PER_TURN
+
+
+async def test_results_handed_out_by_the_share_keep_their_outcome() -> None:
+    share = LoopShare(0)
+    loop = asyncio.get_running_loop()
+    value, failure, dropped = (loop.create_future() for _ in range(3))
+    handed = [share.deliver(f) for f in (value, failure, dropped)]
+    value.set_result(7)
+    failure.set_exception(ValueError("no rows"))
+    dropped.cancel()
+    assert await handed[0] == 7
+    with pytest.raises(ValueError, match="no rows"):
+        await handed[1]
+    with pytest.raises(asyncio.CancelledError):
+        await handed[2]
 
 
 @pytest.fixture
