@@ -16,7 +16,6 @@ from api.services.tracked_segments import tracked_segments
 from domain.footprint import EVERYTHING, Footprint
 from domain.segment import Segment
 from persistence import boundaries
-from persistence.evaluation import WorkspaceSegments
 from persistence.membership import MembershipLog, Transition
 from persistence.reevaluations import REEVALUATIONS, SWEEPS
 from persistence.unit_of_work import UnitOfWork
@@ -90,20 +89,20 @@ async def before_customer_delete(
     return await log.remove_customers(tracked.pks, customer_pks, clock)
 
 
-async def record_baseline(
-    uow: UnitOfWork, segment: Segment, segments: WorkspaceSegments, now: datetime
-) -> int:
+async def record_baseline(uow: UnitOfWork, segment: Segment, now: datetime) -> int:
     """At activation: store who is in the segment now, without events.
 
-    `segments` is read again under the gate: a segment this one references may
-    have been edited, and committed, while the caller waited for it.
+    The segment's definitions (it and every segment it reaches through references) are
+    read under the gate: a segment this one references may have been edited, and
+    committed, while the caller waited for it. Only those are read, not the whole
+    workspace's: activating the thousandth segment costs what activating the first did.
     """
     from api.services.predicates import workspace_segments
 
     assert segment.pk is not None
     log = MembershipLog(uow.conn, uow.workspace_pk)
     await log.enter_exclusively()
-    segments = await workspace_segments(uow)
+    segments = await workspace_segments(uow, {segment.id})
     count = await uow.segments.store_members_where(segment.pk, segments.condition(segment, now))
     await boundaries.forget(uow.conn, segment.pk)  # no write kept them while it was not ACTIVE
     await log.set_baseline(segment.pk, count)

@@ -244,7 +244,7 @@ async def attach_usage(ctx: Context, segment_id: str, kind: UsageKind, reference
         segment = await _locked(uow, segment_id, "segmentId")
         now = ctx.runtime.clock()
         if segment.attach(kind, reference, now):
-            await record_baseline(uow, segment, await workspace_segments(uow), now)
+            await record_baseline(uow, segment, now)
         await uow.segments.save(segment)
         await uow.commit()
     return segment
