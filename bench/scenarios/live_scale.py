@@ -12,8 +12,10 @@ reading `city` or `name`, and 10 reading `city` (`city EQ Scale-A` or
 `Scale-B`, five each). The scenario checks those counts with the service's
 own dependency analysis. The segments are created over HTTP and activated
 many to a transaction with the service's own baseline (`activate_together`):
-one `segmentUsageAttach` at a time reloads every segment of the workspace each
-time, and a thousand took twenty minutes at 10,000 customers.
+one `segmentUsageAttach` at a time is a transaction, a lock on the write gate
+and a baseline statement each (it also reloaded every segment of the workspace
+each time until 2026-12-06, and a thousand took twenty minutes at 10,000
+customers).
 
 Figures: one customer's write changing its city (read by 10 segments; it
 enters five and leaves none, or moves between them) and one changing its
