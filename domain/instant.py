@@ -25,8 +25,38 @@ _INSTANT = re.compile(
 )
 
 
+_COMMON_LENGTHS = frozenset({20, 24, 27})
+"""`YYYY-MM-DDTHH:MM:SSZ`, with 3 or 6 digits of fraction: the form exports, the API and
+most sources write, read by `datetime.fromisoformat` at a twentieth of the grammar's cost
+(an import reads a dozen instants a customer)."""
+
+
 def parse_instant(text: str) -> datetime | None:
     """The aware UTC instant `text` denotes, or None if it is not one."""
+    if len(text) in _COMMON_LENGTHS and _is_common(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return _parsed_by_grammar(text)
+
+
+def _is_common(text: str) -> bool:
+    """The common form's punctuation at its places (fromisoformat then reads exactly what
+    the grammar reads: its own parser takes only ASCII digits between them)."""
+    return (
+        text[10] == "T"
+        and text[-1] == "Z"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+        and (len(text) == 20 or text[19] == ".")
+        and text.isascii()
+    )
+
+
+def _parsed_by_grammar(text: str) -> datetime | None:
     match = _INSTANT.fullmatch(text)
     if match is None:
         return None
