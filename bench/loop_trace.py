@@ -34,6 +34,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 VAR: contextvars.ContextVar[Request | None] = contextvars.ContextVar("trace", default=None)
@@ -122,9 +123,9 @@ class Sampler:
             chain = []
             while frame is not None and len(chain) < 4:
                 name = frame.f_code.co_filename
-                if "/work/" in name and "/.venv/" not in name and "loop_trace" not in name:
-                    chain.append(f"{name.rsplit('/', 2)[-1]}:{frame.f_code.co_name}")
-                elif not chain and "/.venv/" in name:
+                ours = name.startswith(PROJECT) and "/.venv/" not in name
+                # the project's frames, and the innermost library frame below them
+                if (ours and not name.endswith("loop_trace.py")) or (not chain and not ours):
                     chain.append(f"{name.rsplit('/', 2)[-1]}:{frame.f_code.co_name}")
                 frame = frame.f_back
             self.pending.append(" < ".join(chain))
@@ -137,6 +138,7 @@ class Sampler:
 
 
 SAMPLER: Sampler | None = None
+PROJECT = str(Path(__file__).resolve().parents[1])
 
 
 def instrument() -> None:
