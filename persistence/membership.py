@@ -38,6 +38,7 @@ from sqlalchemy import (
     String,
     and_,
     any_,
+    bindparam,
     case,
     delete,
     exists,
@@ -51,13 +52,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
 
 from domain.segment import SegmentKind
-from persistence import boundaries
+from persistence import boundaries, driver
 from persistence.count_forms import for_few_customers
+from persistence.customers import compiled_for_driver
 from persistence.definitions import version_of
 from persistence.evaluation import reads_other_rows
 from persistence.field_map import customer_table
@@ -103,6 +106,9 @@ class Tracked:
     condition: ColumnElement[bool]
     next_at: ColumnElement[datetime] | None = None  # when time-bounded: persistence.boundaries
     boundary_key: str | None = None
+    fixed: bool = False
+    """The same condition at every instant (no relative time in it): compiled once a
+    definitions version, so a comparison of fixed segments can be planned once too."""
 
     @cached_property
     def for_few_customers(self) -> ColumnElement[bool]:
@@ -245,6 +251,69 @@ other statement is planned this way.
 """
 
 
+WRITTEN, GROUPS = "written_pks", "written_groups"
+"""The bound parameters of a comparison of written customers: their pks and, when they
+want different segments, each one's group number (see `_wanted_live_and_stored`)."""
+
+PlanKey = tuple[tuple[int, ...], tuple[frozenset[int], ...] | None]
+"""A comparison's shape: the tracked segment pks, and the groups of segments the
+customers want (None: every customer is compared with every segment)."""
+
+
+def _comparison_of(
+    tracked: Sequence[Tracked], customers: Sequence[int] | Wanted
+) -> tuple[PlanKey, dict[str, list[int]]]:
+    """The shape of the comparison of `customers`, and the values bound into it."""
+    pks = tuple(t.pk for t in tracked)
+    if isinstance(customers, Mapping) and _narrower(customers, tracked):
+        groups = tuple(sorted({frozenset(s) for s in customers.values()}, key=sorted))
+        number = {group: i for i, group in enumerate(groups)}
+        ordered = sorted(customers)
+        values = {WRITTEN: ordered, GROUPS: [number[frozenset(customers[pk])] for pk in ordered]}
+        return (pks, groups), values
+    return (pks, None), {WRITTEN: sorted(set(customers))}
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """A comparison compiled for the driver: its SQL, and its arguments but the bound ones."""
+
+    sql: str
+    args: tuple[Any, ...]
+    slots: tuple[tuple[int, str, Any], ...]  # (position, name, bind processor or None)
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        args = list(self.args)
+        for position, name, process in self.slots:
+            args[position] = process(values[name]) if process else values[name]
+        return args
+
+
+class ComparisonPlans:
+    """The comparison plans of one definitions version (it goes with them), by shape:
+    building and compiling the statement of a hundred segments costs a write more
+    than running it (5.7 ms to build at 100 segments, and about as much again in
+    SQLAlchemy's execution, against 5 ms of SQL)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.entries: dict[PlanKey, ComparisonPlan] = {}
+
+    def get(self, key: PlanKey) -> ComparisonPlan | None:
+        return self.entries.get(key)
+
+    def put(self, key: PlanKey, statement: Any) -> ComparisonPlan:
+        dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+        sql, args, names = compiled_for_driver(statement, dialect)
+        process = ARRAY(BigInteger).bind_processor(dialect)
+        slots = tuple((i, n, process) for i, n in enumerate(names) if n in (WRITTEN, GROUPS))
+        plan = ComparisonPlan(sql, tuple(args), slots)
+        if len(self.entries) >= self.size:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[key] = plan
+        return plan
+
+
 class MembershipLog:
     def __init__(self, conn: AsyncConnection, workspace_pk: int) -> None:
         self.conn = conn
@@ -309,6 +378,7 @@ class MembershipLog:
         tracked_at: Callable[[datetime], Sequence[Tracked]],
         customers: Sequence[int] | Wanted | None,
         clock: Callable[[], datetime],
+        comparisons: ComparisonPlans | None = None,
     ) -> list[Transition]:
         """Make stored membership equal live membership; returns the transitions recorded.
 
@@ -317,12 +387,13 @@ class MembershipLog:
         `customers` limits the comparison to those customers (a write): a
         sequence of pks compares them with every tracked segment, a mapping
         each with the segments it names (the others are not evaluated for it).
-        None compares the whole workspace (the sweeper, a resync).
+        None compares the whole workspace (the sweeper, a resync). `comparisons`: the
+        definitions version's compiled comparisons (`ComparisonPlans`), for a write.
         """
         base, plans = await self._lock_sequence(generic_plans=customers is not None)
         now = clock()
         tracked = tracked_at(now)
-        changes = await self._diff(tracked, customers) if tracked else []
+        changes = await self._diff(tracked, customers, comparisons) if tracked else []
         if plans is not None:
             # Not in a `finally`: a comparison that fails aborts the transaction, and a
             # statement sent after it would only hide that error under another.
@@ -364,16 +435,28 @@ class MembershipLog:
         return await self.reconcile(tracked_at, sorted(differing), clock)
 
     async def _diff(
-        self, tracked: Sequence[Tracked], customers: Sequence[int] | Wanted | None
+        self,
+        tracked: Sequence[Tracked],
+        customers: Sequence[int] | Wanted | None,
+        plans: ComparisonPlans | None = None,
     ) -> list[tuple[str, int, int]]:
-        """(kind, segment pk, customer pk) for every difference, all segments in one statement."""
+        """(kind, segment pk, customer pk) for every difference, all segments in one statement.
+
+        With `plans` (the definitions version's), a comparison of written customers
+        against fixed segments only is built and compiled once and then run by the
+        driver with the customers bound (`ComparisonPlans`)."""
+        rows: Any
         if customers is None:
             live, stored = self._workspace_live(tracked), self._workspace_stored(tracked)
-        elif isinstance(customers, Mapping) and _narrower(customers, tracked):
-            live, stored = self._wanted_live_and_stored(tracked, customers)
+            rows = await self.conn.execute(_differences(live, stored))
         else:  # run in GENERIC_PLANS (see `reconcile`)
-            live, stored = self._customers_live_and_stored(tracked, list(customers))
-        rows = await self.conn.execute(_differences(live, stored))
+            key, values = _comparison_of(tracked, customers)
+            if plans is not None and all(t.fixed for t in tracked):
+                plan = plans.get(key) or plans.put(key, self._comparison(tracked, key, values))
+                rows = await driver.fetch(self.conn, plan.sql, plan.arguments(values))
+            else:
+                statement = self._comparison(tracked, key, values)
+                rows = await self.conn.execute(statement, values)
         found = sorted((r[0], int(r[1]), int(r[2])) for r in rows)
         if isinstance(customers, Mapping):  # a segment not evaluated for a customer is no LEFT
             found = [(kind, s, cu) for kind, s, cu in found if s in customers[cu]]
@@ -398,8 +481,16 @@ class MembershipLog:
         )
         return stored.cte("stored")
 
+    def _comparison(self, tracked: Sequence[Tracked], key: PlanKey, values: Any) -> Any:
+        """The comparison statement of `_comparison_of`'s key, its customers bound by name."""
+        pks = bindparam(WRITTEN, [], type_=ARRAY(BigInteger))  # a value: compiled without one
+        if key[1] is None:
+            return _differences(*self._customers_live_and_stored(tracked, pks))
+        groups = bindparam(GROUPS, [], type_=ARRAY(BigInteger))
+        return _differences(*self._wanted_live_and_stored(tracked, key[1], pks, groups))
+
     def _customers_live_and_stored(
-        self, tracked: Sequence[Tracked], customer_pks: Sequence[int]
+        self, tracked: Sequence[Tracked], customer_pks: Any
     ) -> tuple[Any, Any]:
         """Live and stored membership of the written customers, from one probe of each.
 
@@ -412,9 +503,8 @@ class MembershipLog:
         rows: COUNTs take their per-customer form (the grouped one aggregates the
         whole workspace).
         """
-        pks = literal(sorted(set(customer_pks)), ARRAY(BigInteger))
         matched = [case((t.for_few_customers, literal(t.pk, BigInteger))) for t in tracked]
-        return self._live_and_stored(tracked, matched, c, c.c.pk == any_(pks))
+        return self._live_and_stored(tracked, matched, c, c.c.pk == any_(customer_pks))
 
     def _live_and_stored(
         self, tracked: Sequence[Tracked], matched: list[Any], source: Any, *where: Any
@@ -443,7 +533,11 @@ class MembershipLog:
         return _unnested(written, "live"), _unnested(written, "stored", segment_pks)
 
     def _wanted_live_and_stored(
-        self, tracked: Sequence[Tracked], wanted: Wanted
+        self,
+        tracked: Sequence[Tracked],
+        groups: Sequence[frozenset[int]],
+        customer_pks: Any,
+        group_numbers: Any,
     ) -> tuple[Any, Any]:
         """`_customers_live_and_stored` when customers want different segments of `tracked`.
 
@@ -454,14 +548,8 @@ class MembershipLog:
         customers that need it. Stored memberships are read for every tracked
         segment: `_diff` drops the differences nobody asked about.
         """
-        groups = sorted({frozenset(segments) for segments in wanted.values()}, key=sorted)
-        number = {group: i for i, group in enumerate(groups)}
-        customer_pks = sorted(wanted)
         grouped = (
-            func.unnest(
-                literal(customer_pks, ARRAY(BigInteger)),
-                literal([number[frozenset(wanted[pk])] for pk in customer_pks], ARRAY(BigInteger)),
-            )
+            func.unnest(customer_pks, group_numbers)
             .table_valued("customer_pk", "grp")
             .render_derived(name="wanted")
         )

@@ -63,7 +63,7 @@ async def after_customer_write(
         return []
     needed = frozenset().union(*wanted.values())
     log = MembershipLog(uow.conn, uow.workspace_pk)
-    return await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, clock)
+    return await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, clock, tracked.plans)
 
 
 async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[str, int]:

@@ -30,7 +30,7 @@ from domain.fields import FieldCatalog
 from domain.footprint import NOTHING, DependencyIndex, Footprint, dependencies
 from domain.segment import Segment, SegmentKind
 from persistence.evaluation import WorkspaceSegments
-from persistence.membership import Tracked, active_definitions_version
+from persistence.membership import ComparisonPlans, Tracked, active_definitions_version
 from persistence.unit_of_work import UnitOfWork
 
 CACHED_WORKSPACES = 64
@@ -46,6 +46,7 @@ class TrackedSegments:
     fixed: dict[int, Tracked]  # by segment pk: no relative time anywhere in them
     readers: DependencyIndex  # segment pks by what their predicates read
     bounds: dict[int, Instant]  # by pk: time-relative segments whose next changes are known
+    plans: ComparisonPlans  # the writes' comparisons of fixed segments, compiled once
 
     @classmethod
     def compile(cls, segments: WorkspaceSegments) -> TrackedSegments:
@@ -53,7 +54,7 @@ class TrackedSegments:
         now = datetime.now(UTC)
         active = tuple(s for s in segments.by_id.values() if s.kind is SegmentKind.ACTIVE and s.pk)
         fixed = {
-            s.pk: Tracked(s.pk, s.id, segments.condition(s, now))
+            s.pk: Tracked(s.pk, s.id, segments.condition(s, now), fixed=True)
             for s in active
             if s.pk and not segments.reaches_time(s.id)
         }
@@ -63,7 +64,7 @@ class TrackedSegments:
             for s in active
             if s.pk and s.pk not in fixed and (found := _bound(segments, s)) is not None
         }
-        return cls(segments, active, fixed, readers, bounds)
+        return cls(segments, active, fixed, readers, bounds, ComparisonPlans())
 
     @property
     def pks(self) -> list[int]:

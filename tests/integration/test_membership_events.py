@@ -144,3 +144,38 @@ async def test_a_write_leaves_its_transaction_planning_as_before(
     # then the transaction plans the rest of its statements as it did before
     assert [t.kind for t in moved] == ["ENTERED"] and unchanged == []
     assert after_move == after_none == before
+
+
+async def test_writes_of_one_shape_reuse_one_compiled_comparison_and_record_the_same(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    # given two ACTIVE segments with no relative time in them, and two customers
+    await upsert_ok(workspace, {"id": "w1", "country": "FR"}, {"id": "w2", "country": "FR"})
+    germans = await active_segment(workspace, "Germans", in_germany())
+    french = await active_segment(
+        workspace, "French", {"condition": {"field": "country", "operator": "EQ", "value": "FR"}}
+    )
+
+    # when they move back and forth, one at a time and together (two shapes of write)
+    for country in ("DE", "FR", "DE"):
+        await upsert_ok(workspace, {"id": "w1", "country": country})
+    await upsert_ok(workspace, {"id": "w1", "country": "FR"}, {"id": "w2", "country": "DE"})
+    await upsert_ok(workspace, {"id": "w1", "country": "DE"}, {"id": "w2", "country": "FR"})
+
+    # then every transition is recorded, in order, as the live evaluation says
+    assert summary(await logged_events(workspace, germans)) == [
+        ("ENTERED", "w1"),
+        ("LEFT", "w1"),
+        ("ENTERED", "w1"),
+        ("ENTERED", "w2"),  # one write: ENTERED before LEFT
+        ("LEFT", "w1"),
+        ("ENTERED", "w1"),
+        ("LEFT", "w2"),
+    ]
+    assert await stored_member_ids(runtime, germans) == {"w1"}
+    assert await stored_member_ids(runtime, french) == {"w2"}
+    # and the comparisons were compiled once a shape, for this definitions version
+    ctx = await service_context(runtime, workspace)
+    async with ctx.uow() as uow:
+        tracked = await membership.tracked_segments(uow)
+    assert tracked is not None and 0 < len(tracked.plans.entries) <= 2
