@@ -20,15 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def fetch(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> list[Record]:
-    """The rows of `sql` (`$n` placeholders) with `args`, on `conn`'s driver connection."""
+    """The rows of `sql` (`$n` placeholders) with `args`, on `conn`'s driver connection.
+
+    SQLAlchemy's `before_cursor_execute` and `after_cursor_execute` listeners hear of it
+    as of any statement (what counts statements or times SQL sees these too)."""
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    sync = conn.sync_connection
+    dispatch = sync.dispatch if sync is not None else None
+    if dispatch is not None and dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(sync, None, sql, args, None, False)
     try:
-        return list(await driver.fetch(sql, *args))
+        rows = list(await driver.fetch(sql, *args))
     except BaseException as error:  # cancelled too: SQLAlchemy invalidates the connection
         await conn.run_sync(_raise_as_sqlalchemy, error, sql, args)
         raise  # not reached: _raise_as_sqlalchemy always raises
+    if dispatch is not None and dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(sync, None, sql, args, None, False)
+    return rows
 
 
 async def fetchrow(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> Record | None:
