@@ -21,7 +21,6 @@ from sqlalchemy import (
     DateTime,
     Interval,
     and_,
-    any_,
     case,
     delete,
     exists,
@@ -37,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.boundaries import Crossing, Earliest, Guarded, Instant, OverRecords
 from domain.predicate import Condition, Operator, Quantifier, Related, Scope
+from persistence.array_params import among_pks
 from persistence.compiler import CompileContext, PredicateCompiler, c
 from persistence.count_forms import of_customer
 from persistence.tables import SegmentBoundary, SegmentBoundaryState
@@ -163,7 +163,7 @@ async def store(
             next_at[segment_pk].label("next_at"),
         ).where(
             c.c.workspace_pk == workspace_pk,
-            c.c.pk == any_(literal(sorted(customers), ARRAY(BigInteger))),
+            among_pks(c.c.pk, sorted(customers)),
         )
         for segment_pk, customers in sorted(evaluated.items())
         if customers

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    any_,
     bindparam,
     delete,
     exists,
@@ -640,9 +639,10 @@ class CustomerRepository:
         if not ids:
             return []
         # one array parameter, however many (an IN list binds one each, 32767 at most)
-        wanted = bindparam("ids", sorted(ids), type_=ARRAY(String))
         rows = await self.conn.execute(
-            select(c.c.pk).where(c.c.workspace_pk == self.workspace_pk, c.c.id == any_(wanted))
+            select(c.c.pk).where(
+                c.c.workspace_pk == self.workspace_pk, among_ids(c.c.id, sorted(ids))
+            )
         )
         return [int(r.pk) for r in rows]
 

@@ -59,6 +59,7 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from domain.segment import SegmentKind
 from persistence import boundaries, driver
+from persistence.array_params import among_pks
 from persistence.count_forms import for_few_customers
 from persistence.customers import compiled_for_driver
 from persistence.definitions import version_of
@@ -438,11 +439,11 @@ class MembershipLog:
         self,
         tracked: Sequence[Tracked],
         customers: Sequence[int] | Wanted | None,
-        plans: ComparisonPlans | None = None,
+        comparisons: ComparisonPlans | None = None,
     ) -> list[tuple[str, int, int]]:
         """(kind, segment pk, customer pk) for every difference, all segments in one statement.
 
-        With `plans` (the definitions version's), a comparison of written customers
+        With `comparisons` (the definitions version's), a comparison of written customers
         against fixed segments only is built and compiled once and then run by the
         driver with the customers bound (`ComparisonPlans`)."""
         rows: Any
@@ -451,11 +452,11 @@ class MembershipLog:
             rows = await self.conn.execute(_differences(live, stored))
         else:  # run in GENERIC_PLANS (see `reconcile`)
             key, values = _comparison_of(tracked, customers)
-            if plans is not None and all(t.fixed for t in tracked):
-                plan = plans.get(key) or plans.put(key, self._comparison(tracked, key, values))
+            if comparisons is not None and all(t.fixed for t in tracked):
+                plan = comparisons.get(key) or comparisons.put(key, self._comparison(tracked, key))
                 rows = await driver.fetch(self.conn, plan.sql, plan.arguments(values))
             else:
-                statement = self._comparison(tracked, key, values)
+                statement = self._comparison(tracked, key)
                 rows = await self.conn.execute(statement, values)
         found = sorted((r[0], int(r[1]), int(r[2])) for r in rows)
         if isinstance(customers, Mapping):  # a segment not evaluated for a customer is no LEFT
@@ -481,7 +482,7 @@ class MembershipLog:
         )
         return stored.cte("stored")
 
-    def _comparison(self, tracked: Sequence[Tracked], key: PlanKey, values: Any) -> Any:
+    def _comparison(self, tracked: Sequence[Tracked], key: PlanKey) -> Any:
         """The comparison statement of `_comparison_of`'s key, its customers bound by name."""
         pks = bindparam(WRITTEN, [], type_=ARRAY(BigInteger))  # a value: compiled without one
         if key[1] is None:
@@ -558,9 +559,7 @@ class MembershipLog:
             wanting = [i for i, group in enumerate(groups) if t.pk in group]
             if len(wanting) == len(groups):
                 return t.for_few_customers
-            return and_(
-                grouped.c.grp == any_(literal(wanting, ARRAY(BigInteger))), t.for_few_customers
-            )
+            return and_(among_pks(grouped.c.grp, wanting), t.for_few_customers)
 
         matched = [case((evaluated(t), literal(t.pk, BigInteger))) for t in tracked]
         joined = c.join(grouped, c.c.pk == grouped.c.customer_pk)
