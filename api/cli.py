@@ -51,7 +51,11 @@ def with_runtime(work: Callable[[Runtime], Awaitable[None]]) -> None:
     async def run() -> None:
         runtime = Runtime.start()
         try:
+            from api import garbage_collection
             from persistence.migrate import migrate
+
+            # collected as `serve` collects: an import parses a few hundred objects a line
+            garbage_collection.tune(runtime.settings.gc_young_threshold)
 
             await migrate(runtime.engine)
             await work(runtime)

@@ -32,6 +32,11 @@ class PropertyType(enum.Enum):
     DATETIME = "DATETIME"
 
 
+# the members as plain names for `coerce_property_value`, which an import calls for every
+# property of every line (reading `PropertyType.X` costs about 0.2 us on Python 3.11)
+_STRING, _NUMBER, _BOOLEAN = PropertyType.STRING, PropertyType.NUMBER, PropertyType.BOOLEAN
+
+
 @dataclass(frozen=True)
 class CustomPropertyDef:
     """A declared key. `allowed_values` (STRING only) turns it into an enum."""
@@ -118,15 +123,16 @@ def coerce_property_value(
     stored strings is their time order. `None` ("remove the key") is the
     caller's business and is refused here like any other wrong type.
     """
-    if defn.type is PropertyType.STRING:
+    kind = defn.type
+    if kind is _STRING:
         return _coerce_string(defn, raw, field_path)
-    if defn.type is PropertyType.NUMBER:
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
+    if kind is _NUMBER:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise _mismatch(defn, "a number", field_path)
         if isinstance(raw, float) and not math.isfinite(raw):
             raise _mismatch(defn, "a finite number", field_path)
         return raw
-    if defn.type is PropertyType.BOOLEAN:
+    if kind is _BOOLEAN:
         if not isinstance(raw, bool):
             raise _mismatch(defn, "true or false", field_path)
         return raw

@@ -47,6 +47,19 @@ class Kind(enum.Enum):
     MONEY = "money"
 
 
+# Kind's members as plain names: reading `Kind.X` goes through the enum's class machinery
+# (about 0.2 us on Python 3.11), and validation compares kinds for every field it reads.
+TEXT, ID, COUNTRY, CURRENCY, LANGUAGE, DATETIME, MONEY = (
+    Kind.TEXT,
+    Kind.ID,
+    Kind.COUNTRY,
+    Kind.CURRENCY,
+    Kind.LANGUAGE,
+    Kind.DATETIME,
+    Kind.MONEY,
+)
+
+
 @dataclass(frozen=True)
 class Attr:
     kind: Kind
@@ -146,6 +159,8 @@ def check_id(raw: object, path: Sequence[str]) -> str:
 
 
 def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -153,13 +168,13 @@ def _check_value(name: str, attr: Attr, raw: object, path: Sequence[str]) -> Any
     if raw is None:
         return None
     kind = attr.kind
-    if kind is Kind.DATETIME:
+    if kind is DATETIME:
         if not isinstance(raw, datetime):
             raise DomainError(ErrorCode.INVALID, f"{name} must be a date-time.", path)
         return _as_utc(raw)
-    if kind is Kind.MONEY:
+    if kind is MONEY:
         return _check_money(name, raw, path)
-    if kind is Kind.ID:
+    if kind is ID:
         return check_id(raw, path)
     if not isinstance(raw, str):
         raise DomainError(ErrorCode.INVALID, f"{name} must be a string.", path)
@@ -167,15 +182,17 @@ def _check_value(name: str, attr: Attr, raw: object, path: Sequence[str]) -> Any
         raise DomainError(
             ErrorCode.INVALID, f"{name} cannot contain NUL characters or invalid Unicode.", path
         )
-    if kind is Kind.COUNTRY and not is_country(raw):
+    if kind is TEXT:
+        pass
+    elif kind is COUNTRY and not is_country(raw):
         raise DomainError(
             ErrorCode.INVALID_COUNTRY, f"{raw!r} is not an ISO 3166-1 alpha-2 country code.", path
         )
-    if kind is Kind.CURRENCY and not is_currency(raw):
+    elif kind is CURRENCY and not is_currency(raw):
         raise DomainError(
             ErrorCode.INVALID_CURRENCY, f"{raw!r} is not an ISO 4217 currency code.", path
         )
-    if kind is Kind.LANGUAGE and not is_language(raw):
+    elif kind is LANGUAGE and not is_language(raw):
         raise DomainError(
             ErrorCode.INVALID_LANGUAGE, f"{raw!r} is not an ISO 639-1 language code.", path
         )
@@ -192,6 +209,9 @@ def _check_value(name: str, attr: Attr, raw: object, path: Sequence[str]) -> Any
     return raw
 
 
+_MONEY_LIMIT = Decimal("1e16")
+
+
 def _check_money(name: str, raw: object, path: Sequence[str]) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal, str)):
         raise DomainError(ErrorCode.INVALID, f"{name} must be a number.", path)
@@ -201,7 +221,7 @@ def _check_money(name: str, raw: object, path: Sequence[str]) -> Decimal:
         raise DomainError(ErrorCode.INVALID, f"{name} must be a number.", path) from exc
     if not value.is_finite() or (isinstance(raw, float) and not math.isfinite(raw)):
         raise DomainError(ErrorCode.INVALID, f"{name} must be finite.", path)
-    if abs(value) >= Decimal("1e16"):
+    if abs(value) >= _MONEY_LIMIT:
         raise DomainError(ErrorCode.INVALID, f"{name} is out of range.", path)
     return value
 

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from domain.custom_property import CustomPropertyDef, PropertyType
-from domain.customer import CUSTOMER_ATTRS, RELATED_ATTRS, Kind
+from domain.customer import CUSTOMER_ATTRS, DATETIME, ID, RELATED_ATTRS, Attr
 from domain.errors import DomainError, ErrorCode
 from domain.instant import parse_instant
 
@@ -176,21 +176,18 @@ def customer_from_json(text: str) -> dict[str, Any]:
         raise DomainError(
             ErrorCode.NOT_AN_OBJECT, f"A line must be a JSON object, not {_json_kind(raw)}."
         )
-    unknown = sorted(key for key in raw if key not in INPUT_FIELDS)
+    unknown = raw.keys() - INPUT_FIELDS
     if unknown:
+        first = min(unknown)
         raise DomainError(
-            ErrorCode.UNKNOWN_FIELD,
-            f"CustomerInput has no field {unknown[0]!r}.",
-            (unknown[0],),
+            ErrorCode.UNKNOWN_FIELD, f"CustomerInput has no field {first!r}.", (first,)
         )
-    values = {
-        name: _input_value(name, CUSTOMER_ATTRS.get(name), value) for name, value in raw.items()
-    }
-    for scope, attrs in RELATED_ATTRS.items():
+    values = _read_values(raw, _CUSTOMER_READS)
+    for scope, reads in _RECORD_READS.items():
         records = values.get(scope)
         if isinstance(records, list):
             values[scope] = [
-                _record(scope, attrs, record, index) for index, record in enumerate(records)
+                _record(scope, reads, record, index) for index, record in enumerate(records)
             ]
     return values
 
@@ -206,26 +203,53 @@ def _loads_leniently(text: str) -> Any:
         raise DomainError(ErrorCode.INVALID_JSON, f"The line is not JSON: {message}.") from exc
 
 
-def _record(scope: str, attrs: Mapping[str, Any], raw: object, index: int) -> dict[str, Any]:
+def _record(scope: str, reads: _Reads, raw: object, index: int) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise DomainError(
             ErrorCode.NOT_AN_OBJECT, f"Each of {scope} must be an object.", (scope, str(index))
         )
-    for key in raw:
-        if key != "id" and key not in attrs:
-            raise DomainError(
-                ErrorCode.UNKNOWN_FIELD, f"{scope} have no field {key!r}.", (scope, str(index), key)
-            )
-    return {name: _input_value(name, attrs.get(name), value) for name, value in raw.items()}
+    unknown = raw.keys() - reads.fields
+    if unknown:
+        key = next(key for key in raw if key in unknown)
+        raise DomainError(
+            ErrorCode.UNKNOWN_FIELD, f"{scope} have no field {key!r}.", (scope, str(index), key)
+        )
+    return _read_values(raw, reads)
 
 
-def _input_value(name: str, attr: Any, value: object) -> object:
-    """What the GraphQL scalars would hand the resolvers: datetimes parsed, numeric ids as text."""
-    if attr is not None and attr.kind is Kind.DATETIME and isinstance(value, str):
-        return parse_instant(value) or value  # unparsed text is refused by validate_customer
-    if (name == "id" or (attr is not None and attr.kind is Kind.ID)) and _is_int(value):
-        return str(value)
-    return value
+@dataclass(frozen=True)
+class _Reads:
+    """Of one input object: the fields it may hold, and those the GraphQL scalars would hand
+    the resolvers as something else than the JSON value (datetimes parsed, numeric ids as
+    text). Only those are looked at: a line holds some fifty values."""
+
+    fields: frozenset[str]
+    datetimes: frozenset[str]
+    ids: frozenset[str]
+
+
+def _reads(attrs: Mapping[str, Attr]) -> _Reads:
+    return _Reads(
+        frozenset({"id", *attrs}),
+        frozenset(name for name, attr in attrs.items() if attr.kind is DATETIME),
+        frozenset({"id", *(name for name, attr in attrs.items() if attr.kind is ID)}),
+    )
+
+
+_CUSTOMER_READS = _reads(CUSTOMER_ATTRS)
+_RECORD_READS = {scope: _reads(attrs) for scope, attrs in RELATED_ATTRS.items()}
+
+
+def _read_values(raw: dict[str, Any], reads: _Reads) -> dict[str, Any]:
+    """`raw` (a freshly parsed object, changed in place) as `_Reads` says."""
+    for name in reads.datetimes.intersection(raw):
+        value = raw[name]
+        if isinstance(value, str):
+            raw[name] = parse_instant(value) or value  # unparsed text is refused by validation
+    for name in reads.ids.intersection(raw):
+        if _is_int(raw[name]):
+            raw[name] = str(raw[name])
+    return raw
 
 
 def _is_int(value: object) -> bool:
@@ -289,10 +313,10 @@ class CsvHeader:
                 key = name.removeprefix("properties.")
                 properties[key] = _property_cell(declared[key], cell)
             else:
-                values[name] = _input_value(name, CUSTOMER_ATTRS.get(name), cell)
+                values[name] = cell
         if properties:
             values["properties"] = properties
-        return values
+        return _read_values(values, _CUSTOMER_READS)
 
 
 def _csv_cells(text: str) -> list[str]:

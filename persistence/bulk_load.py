@@ -33,6 +33,16 @@ async def reserve_pks(conn: asyncpg.Connection, table: str, count: int) -> int:
     return first
 
 
+REPLICATION_ROLE = (
+    "SELECT set_config('session_replication_role', {role}, true) "
+    "FROM pg_roles WHERE rolname = current_user AND rolsuper"
+)
+"""session_replication_role for the rest of this transaction where the role may set it (a
+superuser): `replica` skips the foreign-key checks, a row at a time, of rows valid by
+construction; `origin` brings them back. For other roles nothing happens (no error either).
+`{role}` is the driver's parameter marker."""
+
+
 async def is_superuser(conn: asyncpg.Connection) -> bool:
     """Whether this role may set session_replication_role (load without FK triggers)."""
     return bool(await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))

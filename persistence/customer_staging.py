@@ -16,8 +16,9 @@ several chunks in one transaction).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from domain.customer import CUSTOMER_ATTRS, EXCLUDED_ORDER_STATUSES, RELATED_ATT
 from domain.fields import CUSTOM_PROPERTY_PREFIX
 from domain.footprint import EVERYTHING, Footprint, changed_fields
 from persistence import customer_fingerprints
+from persistence.bulk_load import REPLICATION_ROLE
 from persistence.changes import add, scope_changed
 from persistence.customers import UpsertOutcome
 from persistence.field_map import SCOPE_TABLES, customer_table, snake
@@ -272,6 +274,20 @@ SELECT count(*) FROM (
 """The chunk's existing customers locked in id order, as an upsert locks them (NO KEY
 UPDATE: membership inserts, whose foreign key takes KEY SHARE, go ahead)."""
 
+_TRUSTED_ROWS = REPLICATION_ROLE.format(role="$1")
+
+
+@contextlib.asynccontextmanager
+async def _trusted_rows(raw: Any) -> AsyncIterator[None]:
+    """The rows inserted meanwhile reference only customers this transaction holds (created
+    by it, or locked by `_LOCK`): their foreign keys hold by construction, and a superuser
+    skips the check a row (as the seed and snapshots do), about half of the record inserts'
+    time (11 us a row of the 20 us, by EXPLAIN ANALYZE). Other roles keep the checks."""
+    await raw.execute(_TRUSTED_ROWS, "replica")
+    yield
+    await raw.execute(_TRUSTED_ROWS, "origin")
+
+
 STAGES = [PK_STAGE, CUSTOMER_STAGE, *(_stage_name(scope) for scope in SCOPE_FIELDS)]
 _PREPARE = ";\n".join([*_stage_ddl(), f"TRUNCATE {', '.join(STAGES)}"])
 CUSTOMER_MERGE = _customer_merge()
@@ -349,14 +365,13 @@ class StagedChunk:
             await raw.fetchval(_LOCK, workspace_pk, sorted(raced))
             merged.add(await raw.fetch(CUSTOMER_REMERGE, workspace_pk, now), raced=True)
         related: set[int] = set()
+        staged = [scope for scope, rows in self.records.items() if rows]
+        if merged.created:  # their records are new: inserted, nothing to merge with
+            async with _trusted_rows(raw):
+                for scope in staged:
+                    await raw.execute(RECORDS_INSERT[scope], workspace_pk)
         existing = len(merged.created) < len(self.customers)  # some customers were there
-        for scope, rows in self.records.items():
-            if not rows:
-                continue
-            if merged.created:  # their records are new: inserted, nothing to merge with
-                await raw.execute(RECORDS_INSERT[scope], workspace_pk)
-            if not existing:
-                continue
+        for scope in staged if existing else ():
             changed = {int(r[0]) for r in await raw.fetch(RECORDS_MERGE[scope], workspace_pk)}
             related |= changed
             for pk in changed:
@@ -370,7 +385,8 @@ class StagedChunk:
             await raw.execute(_TOUCH, sorted(touched), now, workspace_pk)
             for pk in touched:
                 merged.note(pk, changed_fields("updatedAt"))
-        await raw.execute(_NOTE_FINGERPRINTS)
+        async with _trusted_rows(raw):
+            await raw.execute(_NOTE_FINGERPRINTS)
         ids = [row[0] for row in self.customers]
         pks = sorted(merged.written | related)
         return UpsertOutcome(ids, pks, merged.parents, merged.changes)

@@ -26,6 +26,7 @@ from domain.customer import EXCLUDED_ORDER_STATUSES
 from domain.records import Page
 from domain.segment import Segment, SegmentBy, SnapshotSchedule
 from domain.snapshot import Instance
+from persistence.bulk_load import REPLICATION_ROLE
 from persistence.cursors import Slice
 from persistence.field_map import SCOPE_TABLES, customer_table
 from persistence.tables import Segment as SegmentRowTable
@@ -86,12 +87,7 @@ _DIFFS = text(
 ).bindparams(bindparam("limit", type_=Integer), bindparam("workspace_pk", type_=BigInteger))
 
 
-# session_replication_role for this transaction, where the role may set it (a superuser);
-# for other roles nothing happens (no error either).
-_SKIP_TRIGGERS = text(
-    "SELECT set_config('session_replication_role', :role, true) "
-    "FROM pg_roles WHERE rolname = current_user AND rolsuper"
-)
+_SKIP_TRIGGERS = text(REPLICATION_ROLE.format(role=":role"))
 
 
 class SnapshotRepository:

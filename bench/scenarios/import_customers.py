@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from api import garbage_collection
 from api.services.customer_import import file_lines, import_customers
 from bench.harness import Bench, BenchError, scenario
 from bench.scenarios.ingest import RECORDS, customer_input
@@ -113,6 +114,7 @@ async def with_active_segments(bench: Bench, path: Path, customers: int) -> None
 @scenario("import", order=25, description="import customers from JSONL, then re-import unchanged")
 async def run(bench: Bench) -> None:
     customers = int(os.environ.get("BENCH_IMPORT_CUSTOMERS", DEFAULT_CUSTOMERS))
+    garbage_collection.tune(bench.runtime.settings.gc_young_threshold)  # as the command does
     async with bench.scratch_workspace("bench-import") as (name, _key):
         workspace_pk = await bench.conn.fetchval("SELECT pk FROM workspace WHERE name = $1", name)
         with tempfile.TemporaryDirectory(prefix="segmentql-bench-") as folder:

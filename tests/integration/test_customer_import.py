@@ -490,3 +490,44 @@ query Germans($after: String) {
             where: {condition: {field: "country", operator: "EQ", value: "DE"}}) {
     edges { node { id } } pageInfo { hasNextPage endCursor } } }
 """
+
+
+async def test_a_chunk_leaves_foreign_key_checks_on_for_the_rest_of_its_transaction(
+    runtime: Runtime, workspace: Workspace
+) -> None:
+    # given a chunk creating a customer with records and updating one, merged as an import
+    # merges it (the test database's role is a superuser: its inserts skip the row checks)
+    from sqlalchemy.exc import IntegrityError
+
+    from api.services.customers import write_staged
+    from domain.customer import validate_customer
+    from domain.customer_file import customer_from_json
+    from persistence.customer_staging import StagedChunk, allow_import_time
+
+    await declare_plan(workspace)
+    await upsert_ok(workspace, BOB)
+    chunk = StagedChunk()
+    for line in (ADA, {**BOB, "orders": [{"id": "o9", "amount": 3}]}):
+        parsed = customer_from_json(json.dumps(line))
+        chunk.add(
+            validate_customer(parsed, {"plan": await plan_definition(runtime, workspace)}, ())
+        )
+    workspace_pk = await pk_of(runtime, workspace)
+    async with UnitOfWork(runtime.engine, workspace_pk) as uow:
+        await allow_import_time(uow.conn, 60_000)
+        outcome = await write_staged(uow, chunk, runtime.clock)
+
+        # then the rest of the transaction checks foreign keys again
+        role = await uow.conn.exec_driver_sql("SHOW session_replication_role")
+        assert role.scalar() == "origin"
+        with pytest.raises(IntegrityError):
+            await uow.conn.exec_driver_sql(
+                "INSERT INTO customer_order (workspace_pk, customer_pk, id) "
+                f"VALUES ({workspace_pk}, -1, 'orphan')"
+            )
+    assert len(outcome.pks) == 2
+
+
+async def plan_definition(runtime: Runtime, ws: Workspace) -> Any:
+    async with UnitOfWork(runtime.reader, await pk_of(runtime, ws)) as uow:
+        return dict(await uow.properties.all())["plan"]

@@ -140,3 +140,32 @@ async def test_a_replace_import_of_an_unchanged_file_parses_no_line(
     assert decoded == []
     assert (report.unchanged, report.deleted) == (3, 1)
     assert await customer(workspace, "dan") is None
+
+
+async def test_the_look_up_probes_the_index_even_when_statistics_say_the_table_is_empty(
+    runtime: Runtime,
+) -> None:
+    # given statistics saying the fingerprint table is empty (as after a vacuum of an emptied
+    # workspace), set in a transaction that is rolled back
+    from sqlalchemy import text
+
+    from persistence.customer_fingerprints import CURRENT, PROBE_BY_INDEX
+
+    explain = text(f"EXPLAIN {CURRENT.text}").bindparams(hashes=[b"\x00" * 16], workspace=1)
+    async with runtime.engine.connect() as conn:
+        await conn.execute(
+            text(
+                "UPDATE pg_class SET relpages = 0, reltuples = 0 "
+                "WHERE relname = 'customer_import_fingerprint'"
+            )
+        )
+        await conn.exec_driver_sql(PROBE_BY_INDEX)
+
+        # when the look-up is planned as `current` plans it
+        planned = "\n".join(row[0] for row in await conn.execute(explain))
+        await conn.rollback()
+
+    # then it probes the hash index (planned freely on an almost empty table, it scans the
+    # table, once per line: so it does when this test runs alone)
+    assert "customer_import_fingerprint_hash_idx" in planned
+    assert "Seq Scan on customer_import_fingerprint" not in planned

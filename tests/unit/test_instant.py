@@ -97,6 +97,10 @@ def test_the_common_forms_fast_reading_agrees_with_the_grammar() -> None:
         "2026-03-04T05:06:07.123Z",
         "2026-12-31T23:59:59.999999Z",
         "1999-01-01T00:00:00.000Z",
+        "2026-03-04T05:06:07+00:00",
+        "2026-03-04T05:06:07.123-05:30",
+        "2026-12-31T23:59:59.999999+13:45",
+        "0001-01-01T00:30:00+01:00",
     ]
     alphabet = "0123456789-:T.Z+ tzW,_\u0661\uff10a"
     texts = list(common)
@@ -109,4 +113,4 @@ def test_the_common_forms_fast_reading_agrees_with_the_grammar() -> None:
     # then the reading every caller gets is the grammar's, instant for instant
     disagreeing = [t for t in texts if parse_instant(t) != _parsed_by_grammar(t)]
     assert disagreeing == []
-    assert all((m := parse_instant(t)) is not None and m.tzinfo is UTC for t in common)
+    assert all((m := parse_instant(t)) is not None and m.tzinfo is UTC for t in common[:-1])
