@@ -182,9 +182,7 @@ def _check_value(name: str, attr: Attr, raw: object, path: Sequence[str]) -> Any
         raise DomainError(
             ErrorCode.INVALID, f"{name} cannot contain NUL characters or invalid Unicode.", path
         )
-    if kind is TEXT:
-        pass
-    elif kind is COUNTRY and not is_country(raw):
+    if kind is COUNTRY and not is_country(raw):
         raise DomainError(
             ErrorCode.INVALID_COUNTRY, f"{raw!r} is not an ISO 3166-1 alpha-2 country code.", path
         )

@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from api.commands.import_customers import EXIT_REJECTED
 from api.runtime import Runtime
+from api.services import customer_import
 from api.services.customer_import import ImportRefused, file_lines, import_customers
+from api.services.customers import write_staged
+from domain.customer import validate_customer
+from domain.customer_file import customer_from_json
 from domain.errors import ErrorCode
 from domain.import_job import FileFormat, ImportMode, ImportOptions, ImportReport
+from persistence.customer_staging import StagedChunk, allow_import_time
 from persistence.unit_of_work import UnitOfWork
 from tests.api.documents import CUSTOMER, DEFINE_PROPERTY
 from tests.api.event_documents import active_segment, in_germany, logged_events
@@ -497,22 +503,13 @@ async def test_a_chunk_leaves_foreign_key_checks_on_for_the_rest_of_its_transact
 ) -> None:
     # given a chunk creating a customer with records and updating one, merged as an import
     # merges it (the test database's role is a superuser: its inserts skip the row checks)
-    from sqlalchemy.exc import IntegrityError
-
-    from api.services.customers import write_staged
-    from domain.customer import validate_customer
-    from domain.customer_file import customer_from_json
-    from persistence.customer_staging import StagedChunk, allow_import_time
-
     await declare_plan(workspace)
     await upsert_ok(workspace, BOB)
+    workspace_pk = await pk_of(runtime, workspace)
+    declared = await customer_import._declared(runtime, workspace_pk)
     chunk = StagedChunk()
     for line in (ADA, {**BOB, "orders": [{"id": "o9", "amount": 3}]}):
-        parsed = customer_from_json(json.dumps(line))
-        chunk.add(
-            validate_customer(parsed, {"plan": await plan_definition(runtime, workspace)}, ())
-        )
-    workspace_pk = await pk_of(runtime, workspace)
+        chunk.add(validate_customer(customer_from_json(json.dumps(line)), declared, ()))
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         await allow_import_time(uow.conn, 60_000)
         outcome = await write_staged(uow, chunk, runtime.clock)
@@ -526,8 +523,3 @@ async def test_a_chunk_leaves_foreign_key_checks_on_for_the_rest_of_its_transact
                 f"VALUES ({workspace_pk}, -1, 'orphan')"
             )
     assert len(outcome.pks) == 2
-
-
-async def plan_definition(runtime: Runtime, ws: Workspace) -> Any:
-    async with UnitOfWork(runtime.reader, await pk_of(runtime, ws)) as uow:
-        return dict(await uow.properties.all())["plan"]

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 import api.services.customer_import as customer_import
 from api.runtime import Runtime
 from domain.customer import validate_customer
 from domain.customer_file import customer_from_json as from_json
 from domain.import_job import ImportMode, ImportOptions, ImportReport
+from persistence.customer_fingerprints import CURRENT, PROBE_BY_INDEX
 from tests.api.documents import DEFINE_PROPERTY
 from tests.api.segment_documents import upsert_ok
 from tests.conftest import Workspace
@@ -147,10 +149,6 @@ async def test_the_look_up_probes_the_index_even_when_statistics_say_the_table_i
 ) -> None:
     # given statistics saying the fingerprint table is empty (as after a vacuum of an emptied
     # workspace), set in a transaction that is rolled back
-    from sqlalchemy import text
-
-    from persistence.customer_fingerprints import CURRENT, PROBE_BY_INDEX
-
     explain = text(f"EXPLAIN {CURRENT.text}").bindparams(hashes=[b"\x00" * 16], workspace=1)
     async with runtime.engine.connect() as conn:
         await conn.execute(
