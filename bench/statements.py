@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 from api.services.predicates import select_customers
 from bench.harness import Bench
 from persistence.cursors import Slice
-from persistence.customers import compiled_for_driver, page_query
+from persistence.customers import page_query
+from persistence.driver import compiled_for_driver
 from persistence.field_map import customer_table as c
 from persistence.unit_of_work import UnitOfWork
 

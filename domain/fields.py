@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from domain.custom_property import CustomPropertyDef, PropertyType
 from domain.predicate import Operator, Scope
@@ -254,6 +255,11 @@ class FieldCatalog:
     @classmethod
     def for_workspace(cls, custom_properties: Iterable[CustomPropertyDef]) -> FieldCatalog:
         return cls(custom_properties)
+
+    @property
+    def declared(self) -> Mapping[str, CustomPropertyDef]:
+        """The workspace's custom property declarations, by key."""
+        return MappingProxyType(self._properties)
 
     def customer_field(self, path: str) -> FieldDescriptor | None:
         """A customer field or declared `properties.KEY`; None if there is no such field."""

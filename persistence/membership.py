@@ -52,7 +52,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
@@ -61,8 +60,8 @@ from domain.segment import SegmentKind
 from persistence import boundaries, driver
 from persistence.array_params import among_pks
 from persistence.count_forms import for_few_customers
-from persistence.customers import compiled_for_driver
 from persistence.definitions import version_of
+from persistence.driver import Compiled
 from persistence.evaluation import reads_other_rows
 from persistence.field_map import customer_table
 from persistence.tables import Segment as SegmentRow
@@ -137,7 +136,7 @@ class Transition:
 # membership rows that changed (when not already removed), the numbered events, the
 # workspace's last event number, the segments' counters, and the notification sent at
 # commit. Every CTE runs, read or not.
-_RECORD = """
+_RECORD = text("""
 WITH entered AS (
     INSERT INTO segment_member (workspace_pk, segment_pk, customer_pk)
     SELECT CAST(:ws AS bigint), e.s, e.cu
@@ -165,7 +164,7 @@ WITH entered AS (
     WHERE s.workspace_pk = CAST(:ws AS bigint) AND s.pk = d.pk
 )
 SELECT pg_notify(:channel, :payload)
-"""
+""")
 
 
 Wanted = Mapping[int, Collection[int]]
@@ -182,17 +181,15 @@ def _narrower(wanted: Wanted, tracked: Sequence[Tracked]) -> bool:
 Names = tuple[dict[int, str], dict[int, str]]
 """Segment ids by pk, customer ids by pk."""
 
-# See MembershipLog._unlocked_and_names.
-_UNLOCKED_AND_NAMES = """
+# See MembershipLog._unlocked_and_names. (Segment ids come from the tracked segments.)
+_UNLOCKED_AND_NAMES = text("""
 WITH free AS (
     SELECT pk FROM customer WHERE pk = ANY(CAST(:entering AS bigint[]))
     FOR KEY SHARE SKIP LOCKED
 )
-SELECT 'free' AS what, pk, NULL AS id FROM free
-UNION ALL SELECT 'segment', pk, id FROM segment
-    WHERE workspace_pk = CAST(:ws AS bigint) AND pk = ANY(CAST(:s AS bigint[]))
-UNION ALL SELECT 'customer', pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))
-"""
+SELECT true AS free, pk, NULL AS id FROM free
+UNION ALL SELECT false, pk, id FROM customer WHERE pk = ANY(CAST(:c AS bigint[]))
+""")
 
 
 def _count_moves(transitions: list[Transition]) -> dict[str, list[int]]:
@@ -238,6 +235,20 @@ def _differences(live: Any, stored: Any) -> Any:
     return union_all(entered, left)
 
 
+def _restoring(comparison: Any) -> Any:
+    """`comparison`, putting the plan mode back (`RESTORED`) as it starts to run.
+
+    The condition reads no column and calls a volatile function, so PostgreSQL keeps it
+    at the top of the plan as a one-time filter, evaluated once before the first row
+    is read: planned in GENERIC_PLANS, the statement ends the mode for what follows,
+    with no round trip of its own.
+    """
+    mode = bindparam(RESTORED, "", type_=String)  # a value: compiled without one
+    restored = select(func.set_config("plan_cache_mode", mode, True)).scalar_subquery()
+    rows = comparison.subquery("compared")
+    return select(rows).where(restored.is_not(None))
+
+
 GENERIC_PLANS = "force_generic_plan"
 """The plan mode of the per-customer comparison.
 
@@ -248,13 +259,15 @@ plan for "one customer" always looks cheaper than one for "some": a hundred
 segments' conditions cost 2 to 3 ms to plan, more than running them. The
 mode is set with the lock on the workspace row (no round trip of its own),
 local to the transaction, and put back right after the comparison, so no
-other statement is planned this way.
+other statement is planned this way: the comparison itself puts it back as it starts
+to run (`RESTORED`), once it is planned.
 """
 
 
-WRITTEN, GROUPS = "written_pks", "written_groups"
-"""The bound parameters of a comparison of written customers: their pks and, when they
-want different segments, each one's group number (see `_wanted_live_and_stored`)."""
+WRITTEN, GROUPS, RESTORED = "written_pks", "written_groups", "restored_plan_mode"
+"""The bound parameters of a comparison of written customers: their pks, when they want
+different segments each one's group number (see `_wanted_live_and_stored`), and the plan
+mode to put back (see `_restoring`)."""
 
 PlanKey = tuple[tuple[int, ...], tuple[frozenset[int], ...] | None]
 """A comparison's shape: the tracked segment pks, and the groups of segments the
@@ -275,21 +288,6 @@ def _comparison_of(
     return (pks, None), {WRITTEN: sorted(set(customers))}
 
 
-@dataclass(frozen=True)
-class ComparisonPlan:
-    """A comparison compiled for the driver: its SQL, and its arguments but the bound ones."""
-
-    sql: str
-    args: tuple[Any, ...]
-    slots: tuple[tuple[int, str, Any], ...]  # (position, name, bind processor or None)
-
-    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        args = list(self.args)
-        for position, name, process in self.slots:
-            args[position] = process(values[name]) if process else values[name]
-        return args
-
-
 class ComparisonPlans:
     """The comparison plans of one definitions version (it goes with them), by shape:
     building and compiling the statement of a hundred segments costs a write more
@@ -298,21 +296,35 @@ class ComparisonPlans:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self.entries: dict[PlanKey, ComparisonPlan] = {}
+        self.entries: dict[PlanKey, Compiled] = {}
 
-    def get(self, key: PlanKey) -> ComparisonPlan | None:
+    def get(self, key: PlanKey) -> Compiled | None:
         return self.entries.get(key)
 
-    def put(self, key: PlanKey, statement: Any) -> ComparisonPlan:
-        dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
-        sql, args, names = compiled_for_driver(statement, dialect)
-        process = ARRAY(BigInteger).bind_processor(dialect)
-        slots = tuple((i, n, process) for i, n in enumerate(names) if n in (WRITTEN, GROUPS))
-        plan = ComparisonPlan(sql, tuple(args), slots)
+    def put(self, key: PlanKey, statement: Any) -> Compiled:
+        plan = Compiled.of(statement, WRITTEN, GROUPS, RESTORED)
         if len(self.entries) >= self.size:
             self.entries.pop(next(iter(self.entries)))
         self.entries[key] = plan
         return plan
+
+
+def _locked_sequence(*columns: Any) -> Compiled:
+    """The workspace row's event number (and `columns`), locked: see `_lock_sequence`."""
+    statement = (
+        select(workspace_table.c.event_seq, *columns)
+        .where(workspace_table.c.pk == bindparam("sequence_workspace_pk"))
+        .with_for_update(key_share=True)
+    )
+    return Compiled.of(statement, sequence_workspace_pk=0)
+
+
+_LOCK_SEQUENCE = _locked_sequence()
+_LOCK_SEQUENCE_GENERIC = _locked_sequence(
+    func.current_setting("plan_cache_mode"),
+    func.set_config("plan_cache_mode", GENERIC_PLANS, True),
+)
+_ENTER_WRITE_GATE = "SELECT segmentql_enter_write_gate($1, $2)"  # migration 0017
 
 
 class MembershipLog:
@@ -320,10 +332,13 @@ class MembershipLog:
         self.conn = conn
         self.workspace_pk = workspace_pk
 
-    async def enter_as_writer(self) -> None:
-        await self.conn.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": gate_key(self.workspace_pk)}
-        )
+    async def enter_as_writer(self) -> int | None:
+        """Take the gate shared; returns what `active_definitions_version` would return
+        now, read once the gate is held (migration 0017's function: one round trip)."""
+        args = [gate_key(self.workspace_pk), self.workspace_pk]
+        row = await driver.fetchrow(self.conn, _ENTER_WRITE_GATE, args)
+        version = row[0] if row is not None else None
+        return None if version is None else int(version)
 
     async def lock_customers(self, customer_ids: Sequence[str]) -> dict[str, int]:
         """Lock the existing customers among `customer_ids` (about to be deleted): id -> pk.
@@ -356,19 +371,9 @@ class MembershipLog:
         With `generic_plans`, also switches the transaction to GENERIC_PLANS and
         returns the mode to put back.
         """
-        columns: list[Any] = [workspace_table.c.event_seq]
-        if generic_plans:
-            columns += [
-                func.current_setting("plan_cache_mode"),
-                func.set_config("plan_cache_mode", GENERIC_PLANS, True),
-            ]
-        row = (
-            await self.conn.execute(
-                select(*columns)
-                .where(workspace_table.c.pk == self.workspace_pk)
-                .with_for_update(key_share=True)
-            )
-        ).one()
+        locking = _LOCK_SEQUENCE_GENERIC if generic_plans else _LOCK_SEQUENCE
+        row = await locking.fetchrow(self.conn, sequence_workspace_pk=self.workspace_pk)
+        assert row is not None, "a workspace's transaction runs while the workspace exists"
         return int(row[0]), (str(row[1]) if generic_plans else None)
 
     async def _put_back_plans(self, mode: str) -> None:
@@ -380,6 +385,7 @@ class MembershipLog:
         customers: Sequence[int] | Wanted | None,
         clock: Callable[[], datetime],
         comparisons: ComparisonPlans | None = None,
+        held: Mapping[int, str] | None = None,
     ) -> list[Transition]:
         """Make stored membership equal live membership; returns the transitions recorded.
 
@@ -390,16 +396,23 @@ class MembershipLog:
         each with the segments it names (the others are not evaluated for it).
         None compares the whole workspace (the sweeper, a resync). `comparisons`: the
         definitions version's compiled comparisons (`ComparisonPlans`), for a write.
+        `held`: id by pk of customers this transaction holds locked (a writer's own), whose
+        ids need no reading and whose rows no other transaction can be holding.
         """
         base, plans = await self._lock_sequence(generic_plans=customers is not None)
         now = clock()
         tracked = tracked_at(now)
-        changes = await self._diff(tracked, customers, comparisons) if tracked else []
-        if plans is not None:
-            # Not in a `finally`: a comparison that fails aborts the transaction, and a
-            # statement sent after it would only hide that error under another.
+        changes: list[tuple[str, int, int]] = []
+        if tracked:
+            # The comparison puts the plan mode back itself (`_restoring`).
+            changes = await self._diff(tracked, customers, comparisons, plans)
+        elif plans is not None:
             await self._put_back_plans(plans)
-        transitions, skipped = await self._apply(changes, base, now) if changes else ([], set())
+        transitions: list[Transition] = []
+        skipped: set[tuple[int, int]] = set()
+        if changes:
+            segment_ids = {t.pk: t.id for t in tracked}
+            transitions, skipped = await self._apply(changes, base, now, segment_ids, held or {})
         bounded = [t for t in tracked if t.next_at is not None]
         if bounded:
             await boundaries.store_judged(
@@ -440,21 +453,25 @@ class MembershipLog:
         tracked: Sequence[Tracked],
         customers: Sequence[int] | Wanted | None,
         comparisons: ComparisonPlans | None = None,
+        plan_mode: str | None = None,
     ) -> list[tuple[str, int, int]]:
         """(kind, segment pk, customer pk) for every difference, all segments in one statement.
 
         With `comparisons` (the definitions version's), a comparison of written customers
         against fixed segments only is built and compiled once and then run by the
-        driver with the customers bound (`ComparisonPlans`)."""
+        driver with the customers bound (`ComparisonPlans`). A comparison of written
+        customers runs in GENERIC_PLANS and puts back `plan_mode`."""
         rows: Any
         if customers is None:
             live, stored = self._workspace_live(tracked), self._workspace_stored(tracked)
             rows = await self.conn.execute(_differences(live, stored))
-        else:  # run in GENERIC_PLANS (see `reconcile`)
-            key, values = _comparison_of(tracked, customers)
+        else:
+            assert plan_mode is not None, "a comparison of written customers is planned generic"
+            key, arrays = _comparison_of(tracked, customers)
+            values: dict[str, Any] = {**arrays, RESTORED: plan_mode}
             if comparisons is not None and all(t.fixed for t in tracked):
                 plan = comparisons.get(key) or comparisons.put(key, self._comparison(tracked, key))
-                rows = await driver.fetch(self.conn, plan.sql, plan.arguments(values))
+                rows = await plan.fetch(self.conn, **values)
             else:
                 statement = self._comparison(tracked, key)
                 rows = await self.conn.execute(statement, values)
@@ -486,9 +503,9 @@ class MembershipLog:
         """The comparison statement of `_comparison_of`'s key, its customers bound by name."""
         pks = bindparam(WRITTEN, [], type_=ARRAY(BigInteger))  # a value: compiled without one
         if key[1] is None:
-            return _differences(*self._customers_live_and_stored(tracked, pks))
+            return _restoring(_differences(*self._customers_live_and_stored(tracked, pks)))
         groups = bindparam(GROUPS, [], type_=ARRAY(BigInteger))
-        return _differences(*self._wanted_live_and_stored(tracked, key[1], pks, groups))
+        return _restoring(_differences(*self._wanted_live_and_stored(tracked, key[1], pks, groups)))
 
     def _customers_live_and_stored(
         self, tracked: Sequence[Tracked], customer_pks: Any
@@ -566,23 +583,32 @@ class MembershipLog:
         return self._live_and_stored(tracked, matched, joined)
 
     async def _apply(
-        self, changes: list[tuple[str, int, int]], base: int, now: datetime
+        self,
+        changes: list[tuple[str, int, int]],
+        base: int,
+        now: datetime,
+        segment_ids: Mapping[int, str],
+        held: Mapping[int, str],
     ) -> tuple[list[Transition], set[tuple[int, int]]]:
         """Record `changes`; returns the transitions and the (segment, customer) entries
-        left to the transaction holding the customer."""
-        free, names = await self._unlocked_and_names(changes)
+        left to the transaction holding the customer. Customers in `held` are neither
+        checked nor named by a query (a write of one customer asks none)."""
+        others = [ch for ch in changes if ch[2] not in held]
+        free, customer_ids = await self._unlocked_and_names(others) if others else (set(), {})
+        free |= held.keys()
         skipped = {(s, cu) for kind, s, cu in changes if kind == ENTERED and cu not in free}
         changes = [ch for ch in changes if ch[0] == LEFT or ch[2] in free]
         if not changes:
             return [], skipped
+        names = (dict(segment_ids), {**customer_ids, **held})
         recorded = await self._record(changes, base, now, store_membership=True, names=names)
         return recorded, skipped
 
     async def _unlocked_and_names(
         self, changes: list[tuple[str, int, int]]
-    ) -> tuple[set[int], Names]:
+    ) -> tuple[set[int], dict[int, str]]:
         """The entering customers a membership row may reference now without waiting,
-        and the ids of every segment and customer that changed, in one round trip.
+        and the ids of every customer that changed, in one round trip.
 
         Inserting a segment_member row takes KEY SHARE on its customer (the
         foreign key). Waiting for it while holding the workspace row deadlocks
@@ -592,21 +618,19 @@ class MembershipLog:
         sweeper, a later write, catches up if it rolls back instead).
         """
         rows = await self.conn.execute(
-            text(_UNLOCKED_AND_NAMES),
+            _UNLOCKED_AND_NAMES,
             {
-                "ws": self.workspace_pk,
                 "entering": sorted({cu for kind, _, cu in changes if kind == ENTERED}),
-                "s": sorted({s for _, s, _ in changes}),
                 "c": sorted({cu for _, _, cu in changes}),
             },
         )
         free: set[int] = set()
-        names: Names = ({}, {})
+        names: dict[int, str] = {}
         for r in rows:
-            if r.what == "free":
+            if r.free:
                 free.add(int(r.pk))
             else:
-                names[0 if r.what == "segment" else 1][int(r.pk)] = r.id
+                names[int(r.pk)] = r.id
         return free, names
 
     async def _record(
@@ -633,7 +657,7 @@ class MembershipLog:
         gone = [t for t in moved if t.kind == LEFT]
         last = transitions[-1].seq
         await self.conn.execute(
-            text(_RECORD),
+            _RECORD,
             {
                 "ws": self.workspace_pk,
                 "now": now,

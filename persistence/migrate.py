@@ -38,11 +38,11 @@ def _current(connection: Connection) -> str | None:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to head. Waits for any other process migrating at the same time."""
     async with engine.connect() as conn:
+        # Untimed here only: the service's statement timeout, sized for requests, would cut
+        # off a backfill that rewrites a large table, and the wait for another migrator.
+        await conn.execute(text("SET statement_timeout = 0"))
         await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         try:
-            # A migration's backfill rewrites whole tables: the service's statement timeout,
-            # sized for requests, would cut it off on a large database. Untimed here only.
-            await conn.execute(text("SET statement_timeout = 0"))
             await conn.commit()
             await conn.run_sync(_upgrade)
             await conn.commit()

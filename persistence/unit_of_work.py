@@ -46,6 +46,9 @@ class UnitOfWork:
         self._committed = False
         self.write_gate_entered = False
         """Whether this transaction holds its workspace's write gate (api.services.membership)."""
+        self.active_version_at_gate: int | None = None
+        """Read with the gate: the definitions version when a segment is ACTIVE, else None.
+        No activation can commit while the gate is held, so it holds for the transaction."""
 
     async def __aenter__(self) -> UnitOfWork:
         if self.budget is not None:

@@ -10,13 +10,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.access import Role
-from persistence import driver
-from persistence.customers import compiled_for_driver
 from persistence.definitions import version_of
+from persistence.driver import Compiled
 from persistence.tables import ApiKey, Workspace
 
 workspace_table = Workspace.__table__  # type: ignore[attr-defined]
@@ -106,11 +104,7 @@ _AUTHENTICATE = (  # built once: every request runs it
 )
 # The same as the driver gets it: every request runs it, and through the driver's own
 # connection it costs a fraction of SQLAlchemy's execution path.
-_AUTHENTICATE_SQL, _AUTHENTICATE_ARGS, _AUTHENTICATE_NAMES = compiled_for_driver(
-    _AUTHENTICATE.params(key_hash=""),
-    asyncpg_dialect(),  # type: ignore[no-untyped-call]
-)
-_KEY_HASH_SLOT = _AUTHENTICATE_NAMES.index("key_hash")
+_AUTHENTICATION = Compiled.of(_AUTHENTICATE, key_hash="")
 
 
 _KEY_COLUMNS = (
@@ -227,9 +221,7 @@ class WorkspaceRepository:
         )
 
     async def authenticate(self, key: str) -> Caller | None:
-        args = list(_AUTHENTICATE_ARGS)
-        args[_KEY_HASH_SLOT] = hash_key(key)
-        row = await driver.fetchrow(self.conn, _AUTHENTICATE_SQL, args)
+        row = await _AUTHENTICATION.fetchrow(self.conn, key_hash=hash_key(key))
         if row is None:
             return None
         return Caller(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +31,21 @@ from persistence.migrate import migrate
 from persistence.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _record_where_connections_are_opened() -> None:
+    """An asyncpg connection collected unclosed names its origin only in asyncio debug
+    mode; record the origin always, so that warning (an error here) says who leaked it."""
+    opened = asyncpg.Connection.__init__
+
+    def recording(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> None:
+        opened(self, *args, **kwargs)
+        self._source_traceback = "".join(traceback.format_stack(limit=20)[:-1])
+
+    asyncpg.Connection.__init__ = recording  # type: ignore[method-assign]
+
+
+_record_where_connections_are_opened()
 
 
 def _server_url() -> str:

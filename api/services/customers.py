@@ -10,6 +10,7 @@ from api.context import Context
 from api.pagination import bad_cursor
 from api.services import membership
 from api.services.batching import request_loader
+from api.services.definitions import current_segments
 from domain.custom_property import CustomPropertyDef, PropertyType, validate_definition
 from domain.customer import CustomerChange, check_id, validate_batch
 from domain.errors import DomainError, ErrorCode, ValidationFailed
@@ -24,9 +25,10 @@ MAX_DELETE = 1000
 
 
 async def upsert_customers(ctx: Context, items: Sequence[Mapping[str, Any]]) -> list[CustomerView]:
-    """All or nothing: the whole batch is one transaction."""
+    """All or nothing: the whole batch is one transaction. The declarations the values are
+    checked against are the process's, as new as the caller's definitions version."""
     async with ctx.uow() as uow:
-        declared = await uow.properties.all()
+        declared = (await current_segments(ctx, uow)).catalog.declared
         changes = validate_batch(items, declared)
         outcome = await write_changes(uow, changes, ctx.runtime.clock)
         views = {v.id: v for v in await uow.customers.get_many(outcome.ids)}
@@ -72,7 +74,7 @@ async def _keeping_segments_live(
     changes = dict(outcome.changes)
     for parent in await uow.customers.pks_of(outcome.parent_ids):
         add(changes, parent, HAS_CHILD)
-    await membership.after_customer_write(uow, changes, clock)
+    await membership.after_customer_write(uow, changes, clock, outcome.held)
     return outcome
 
 

@@ -37,18 +37,23 @@ async def begin_write(uow: UnitOfWork) -> None:
 async def _enter_gate(uow: UnitOfWork) -> None:
     """The shared gate, once a transaction (taking it again is harmless, but a round trip)."""
     if not uow.write_gate_entered:
-        await MembershipLog(uow.conn, uow.workspace_pk).enter_as_writer()
+        log = MembershipLog(uow.conn, uow.workspace_pk)
+        uow.active_version_at_gate = await log.enter_as_writer()
         uow.write_gate_entered = True
 
 
 async def after_customer_write(
-    uow: UnitOfWork, changed: Sequence[int] | Mapping[int, Footprint], clock: Clock
+    uow: UnitOfWork,
+    changed: Sequence[int] | Mapping[int, Footprint],
+    clock: Clock,
+    held: Mapping[int, str] | None = None,
 ) -> list[Transition]:
     """Re-evaluate the written customers against the ACTIVE segments reading what changed.
 
     `changed` says what changed for each customer pk (domain.footprint); a bare
     sequence of pks means anything may have (every segment is evaluated). All
     the customers and segments that need it are compared in one statement.
+    `held`: id by pk of the customers the write holds locked (UpsertOutcome.held).
     """
     await _enter_gate(uow)
     changes = changed if isinstance(changed, Mapping) else dict.fromkeys(changed, EVERYTHING)
@@ -63,7 +68,9 @@ async def after_customer_write(
         return []
     needed = frozenset().union(*wanted.values())
     log = MembershipLog(uow.conn, uow.workspace_pk)
-    return await log.reconcile(tracked.at(lambda s: s.pk in needed), wanted, clock, tracked.plans)
+    return await log.reconcile(
+        tracked.at(lambda s: s.pk in needed), wanted, clock, tracked.plans, held
+    )
 
 
 async def lock_for_delete(uow: UnitOfWork, customer_ids: Sequence[str]) -> dict[str, int]:

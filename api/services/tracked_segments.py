@@ -147,11 +147,15 @@ async def tracked_segments(uow: UnitOfWork) -> TrackedSegments | None:
     """The workspace's ACTIVE segments as they are defined now; None when there are none.
 
     Read in the caller's transaction (after the write gate), as an uncached read
-    would be. A compile is cached under the version read just before its
-    definitions were loaded: they are at least that new, so a definition
-    committed in between only costs a compile more, never a stale hit.
+    would be; a writer read the version with the gate already. A compile is cached
+    under the version read before its definitions were loaded: they are at least
+    that new, so a definition committed in between only costs a compile more,
+    never a stale hit.
     """
-    version = await active_definitions_version(uow.conn, uow.workspace_pk)
+    if uow.write_gate_entered:
+        version = uow.active_version_at_gate
+    else:
+        version = await active_definitions_version(uow.conn, uow.workspace_pk)
     if version is None:
         return None
     found = _cache.get((uow.workspace_pk, version))

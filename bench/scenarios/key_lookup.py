@@ -1,6 +1,6 @@
 """What caching the per-request API key lookup could save (issue 12).
 
-Every HTTP request runs one query (persistence.workspaces `_AUTHENTICATE`): the
+Every HTTP request runs one query (persistence.workspaces `_AUTHENTICATION`): the
 key by its hash, its workspace, and the workspace's definitions version. The
 version is what lets every process serve a definitions change made through
 another on its very next request (tests/api/test_definitions_cache.py), so a
@@ -29,7 +29,7 @@ from api.auth import authenticate
 from api.services.bootstrap import create_key
 from bench.harness import WORKSPACE, Bench, Latency, scenario
 from domain.access import Role
-from persistence.workspaces import _AUTHENTICATE_ARGS, _AUTHENTICATE_SQL, _KEY_HASH_SLOT, hash_key
+from persistence.workspaces import _AUTHENTICATION, hash_key
 
 VERSION_ONLY = (
     "SELECT coalesce((SELECT version FROM workspace_definitions WHERE workspace_pk = $1), 0)"
@@ -50,13 +50,12 @@ async def _median_us(call: Callable[[], Awaitable[object]], calls: int) -> float
 @scenario("key_lookup", order=85, description="the per-request API key lookup, and a cache")
 async def run(bench: Bench) -> None:
     key = await create_key(bench.runtime, WORKSPACE, Role.READ, "bench key lookup")
-    args = list(_AUTHENTICATE_ARGS)
-    args[_KEY_HASH_SLOT] = hash_key(key)
+    args = _AUTHENTICATION.arguments({"key_hash": hash_key(key)})
     conn = bench.conn
     calls = max(bench.runs, 100) * 10
 
     async def today() -> object:
-        return await conn.fetchrow(_AUTHENTICATE_SQL, *args)
+        return await conn.fetchrow(_AUTHENTICATION.sql, *args)
 
     async def version_only() -> object:
         return await conn.fetchval(VERSION_ONLY, bench.workspace_pk)

@@ -5,7 +5,10 @@ customers) with 100 ACTIVE segments `bench-fanout-NNN-probe`, all
 `properties.industry EQ bench-fanout`. One upsert moving the customer
 `bench-fanout-probe` in or out records one event in each of the 100, so each
 subscriber (spread evenly over the 100 segments) has one event to receive per
-write. The subscribers are real graphql-transport-ws WebSockets, all in this
+write. One more ACTIVE segment, `bench-fanout-single`, has a customer of its own to
+move: that write is compared with all 101 segments (all read the industry) and
+records one event, for the latency of one event to one subscriber
+(`live_fanout.1_event`). The subscribers are real graphql-transport-ws WebSockets, all in this
 bench process (one asyncio loop), to the one server process; the latency of
 an event is from sending the mutation to this process holding it, so at N
 subscribers it includes this process reading N messages.
@@ -35,6 +38,9 @@ SEGMENTS = 100
 PREFIX = "bench-fanout-"
 INDUSTRY = "bench-fanout"
 PROBE = "bench-fanout-probe"
+SINGLE_PREFIX = "bench-fanout-single-"
+SINGLE_INDUSTRY = "bench-fanout-single"
+SINGLE_PROBE = "bench-fanout-single-probe"
 ONE_ROUNDS = 20
 MANY_ROUNDS = 10
 ROUND_TIMEOUT_S = 120.0
@@ -53,6 +59,12 @@ async def run(bench: Bench) -> None:
         bench, PREFIX, [("probe", probe)] * SEGMENTS, "_fanout", key, pk
     )
     toggle = Toggler(bench, key, pk, segment_ids)
+    single = cond("properties.industry", "EQ", SINGLE_INDUSTRY)
+    single_ids = await ensure_active(
+        bench, SINGLE_PREFIX, [("single", single)], "_fanout_single", key, pk
+    )
+    one = Toggler(bench, key, pk, single_ids, SINGLE_PROBE, SINGLE_INDUSTRY)
+    await fan_out(bench, one, 1, ONE_ROUNDS, "live_fanout.1_event")
     await fan_out(bench, toggle, 1, ONE_ROUNDS)
     await commit_to_subscriber(bench, toggle, ONE_ROUNDS)
     if bench.subscribers > 1:
@@ -60,11 +72,21 @@ async def run(bench: Bench) -> None:
 
 
 class Toggler:
-    """Upserts the probe customer into or out of every fan-out segment; its events' ids."""
+    """Upserts a probe customer into or out of its segments (by its industry); the ids of
+    the events of each write."""
 
-    def __init__(self, bench: Bench, key: str, workspace_pk: int, segment_ids: list[str]) -> None:
+    def __init__(
+        self,
+        bench: Bench,
+        key: str,
+        workspace_pk: int,
+        segment_ids: list[str],
+        probe: str = PROBE,
+        industry: str = INDUSTRY,
+    ) -> None:
         self.bench, self.key, self.workspace_pk = bench, key, workspace_pk
         self.segment_ids = segment_ids
+        self.probe, self.industry = probe, industry
         self.inside: bool | None = None
         self.mutation_ms: list[float] = []
         """How long each upsert's HTTP round trip took (its events can arrive sooner)."""
@@ -78,12 +100,12 @@ class Toggler:
                     "SELECT properties->>'industry' = $3 FROM customer "
                     "WHERE workspace_pk = $1 AND id = $2",
                     self.workspace_pk,
-                    PROBE,
-                    INDUSTRY,
+                    self.probe,
+                    self.industry,
                 )
             )
-        industry = "retail" if self.inside else INDUSTRY
-        variables = {"customers": [{"id": PROBE, "properties": {"industry": industry}}]}
+        industry = "retail" if self.inside else self.industry
+        variables = {"customers": [{"id": self.probe, "properties": {"industry": industry}}]}
         before = await last_event(bench, self.workspace_pk)
         sent = time.perf_counter()
         data, ms = await bench.gql(UPSERT, variables, self.key)
@@ -96,7 +118,7 @@ class Toggler:
             "AND customer_id = $3",
             self.workspace_pk,
             before,
-            PROBE,
+            self.probe,
         )
         events = {r["segment_id"]: str(r["seq"]) for r in rows}
         missing = set(self.segment_ids) - events.keys()
@@ -123,9 +145,11 @@ def server_cpu_s(bench: Bench) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def fan_out(bench: Bench, toggle: Toggler, count: int, rounds: int) -> None:
+async def fan_out(
+    bench: Bench, toggle: Toggler, count: int, rounds: int, name: str | None = None
+) -> None:
     """`count` subscribers; `rounds` writes; every subscriber must get its segment's event."""
-    name = f"live_fanout.{count}"
+    name = name or f"live_fanout.{count}"
     await asyncio.sleep(SETTLE_S)
     rss_before = rss_kib(bench)
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from api.background import prune_events
 from api.runtime import Runtime
 from api.services import membership
 from domain.access import Role
+from persistence.membership import MembershipLog
 from tests.api.event_documents import (
     DELETE_CUSTOMERS,
     EVENTS,
@@ -23,7 +25,7 @@ from tests.api.event_documents import (
     subscribed,
     summary,
 )
-from tests.api.segment_documents import stats, upsert_ok
+from tests.api.segment_documents import create_ok, stats, upsert_ok
 from tests.conftest import Workspace
 from tests.integration.membership_support import (
     FakeClock,
@@ -179,3 +181,27 @@ async def test_writes_of_one_shape_reuse_one_compiled_comparison_and_record_the_
     async with ctx.uow() as uow:
         tracked = await membership.tracked_segments(uow)
     assert tracked is not None and 0 < len(tracked.plans.entries) <= 2
+
+
+async def test_a_writer_waiting_at_the_gate_sees_the_activation_it_waited_for(
+    workspace: Workspace, runtime: Runtime
+) -> None:
+    # given a segment being made ACTIVE by a transaction that holds the gate exclusively
+    segment = await create_ok(workspace, name="Germans", predicate=in_germany())
+    ctx = await service_context(runtime, workspace)
+    async with ctx.uow() as activation, ctx.uow() as writer:
+        await MembershipLog(activation.conn, activation.workspace_pk).enter_exclusively()
+        await activation.conn.execute(
+            text("UPDATE segment SET kind = 'ACTIVE' WHERE id = :id"), {"id": segment["id"]}
+        )
+        # when a writer enters the gate meanwhile, and the activation then commits
+        entering = asyncio.create_task(membership.begin_write(writer))
+        await asyncio.sleep(0.3)
+        waited = not entering.done()
+        await activation.commit()
+        await asyncio.wait_for(entering, timeout=10)
+
+    # then the writer waited, and what it read with the gate sees the committed activation
+    # (a statement's snapshot taken before the lock was granted would see none ACTIVE)
+    assert waited
+    assert writer.active_version_at_gate is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.runtime import Runtime
 from persistence.database import libpq_dsn
-from persistence.migrate import alembic_config, head_revision, is_current, migrate
+from persistence.migrate import (
+    MIGRATION_LOCK,
+    alembic_config,
+    head_revision,
+    is_current,
+    migrate,
+)
 from persistence.migrations.env_filter import include_object
 from persistence.tables import metadata
 
@@ -233,17 +240,25 @@ async def test_tables_are_keyed_by_workspace_by_the_upgrade_and_back(
 async def test_migrations_are_not_cut_off_by_the_service_statement_timeout(
     runtime: Runtime,
 ) -> None:
-    # given: connections whose statements may run 1 ms (the service's timeout, sized for
-    # requests, cut off migration 0013's backfill of a 1M-customer database at 15 s)
-    timed = {"server_settings": {"statement_timeout": "1"}}
+    # given: connections whose statements may run 300 ms (the service's timeout, sized for
+    # requests, cut off migration 0013's backfill of a 1M-customer database at 15 s), and
+    # another migrator holding the migration lock for longer than that
+    timed = {"server_settings": {"statement_timeout": "300"}}
     async with scratch_database(runtime, connect_args=timed) as engine:
-        # when: the whole chain is applied
-        await migrate(engine)
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            await other.commit()
+            waiting = asyncio.create_task(migrate(engine))
+            await asyncio.sleep(1.0)
+            assert not waiting.done()
+            await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            await other.commit()
+        # when: the lock is released after a second of waiting, and the chain runs
+        await asyncio.wait_for(waiting, timeout=60)
 
-        # then: the pooled connection has its timeout back, and the chain reached head
-        # (read untimed: at 1 ms even that small read can be cut off on a loaded machine)
+        # then: the wait and the chain ran untimed, the pooled connection has its timeout
+        # back, and the chain reached head
         async with engine.connect() as conn:
-            assert (await conn.execute(text("SHOW statement_timeout"))).scalar_one() == "1ms"
-            await conn.execute(text("SET statement_timeout = 0"))
+            assert (await conn.execute(text("SHOW statement_timeout"))).scalar_one() == "300ms"
             version = await conn.execute(text("SELECT version_num FROM alembic_version"))
             assert version.scalar_one() == head_revision()
