@@ -277,20 +277,25 @@ async def _views_by_customer(scope: str, rows: Any) -> dict[int, list[RecordView
     return found
 
 
-_LOCK = Compiled.of(
-    select(c)
-    .where(
-        c.c.workspace_pk == bindparam("lock_workspace_pk"),
-        c.c.id == any_(bindparam("lock_ids", type_=ARRAY(String))),
+def _locking(ids: ColumnElement[bool], placeholder: Any) -> Compiled:
+    """An upsert's existing customers (`ids`), locked in id order, rows as they were."""
+    return Compiled.of(
+        select(c)
+        .where(c.c.workspace_pk == bindparam("lock_workspace_pk"), ids)
+        .order_by(c.c.id)
+        # NO KEY UPDATE: serialises writers of the same customer, yet lets membership
+        # inserts (whose foreign key takes KEY SHARE) go ahead.
+        .with_for_update(key_share=True),
+        lock_workspace_pk=0,
+        lock_ids=placeholder,
     )
-    .order_by(c.c.id)
-    # NO KEY UPDATE: serialises writers of the same customer, yet lets membership
-    # inserts (whose foreign key takes KEY SHARE) go ahead.
-    .with_for_update(key_share=True),
-    lock_workspace_pk=0,
-    lock_ids=[],
-)
-"""An upsert's existing customers, locked in id order (their rows as they were)."""
+
+
+# Two forms: PostgreSQL plans `= ANY($2)` again at every execution (its row estimate
+# follows the array's length), but settles on one plan for `= $2` after a few: a write of
+# one customer is most writes, and planning was as long as running the statement.
+_LOCK = _locking(c.c.id == any_(bindparam("lock_ids", type_=ARRAY(String))), [])
+_LOCK_ONE = _locking(c.c.id == bindparam("lock_ids", type_=String), "")
 
 _UPSERTS: dict[tuple[str, ...], Any] = {}
 
@@ -330,7 +335,11 @@ class CustomerRepository:
         return view_from_record(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> list[CustomerView]:
-        """Customers by id, in id order: compiled once, run by the driver, like `get`."""
+        """Customers by id, in id order: compiled once, run by the driver, like `get`
+        (which one id goes through: see `_LOCK_ONE`)."""
+        if len(ids) == 1:
+            found = await self.get(ids[0])
+            return [found] if found is not None else []
         rows = await _GET_MANY.fetch(
             self.conn, many_workspace_pk=self.workspace_pk, many_ids=list(ids)
         )
@@ -663,7 +672,8 @@ class CustomerRepository:
         return {r.parent_id for r in rows}
 
     async def _lock(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        rows = await _LOCK.fetch(self.conn, lock_workspace_pk=self.workspace_pk, lock_ids=ids)
+        locking, keys = (_LOCK_ONE, ids[0]) if len(ids) == 1 else (_LOCK, ids)
+        rows = await locking.fetch(self.conn, lock_workspace_pk=self.workspace_pk, lock_ids=keys)
         return {r["id"]: dict(r) for r in rows}
 
     def _merged_row(

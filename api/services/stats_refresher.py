@@ -106,7 +106,10 @@ async def _count_together(
     async with UnitOfWork(runtime.engine, workspace_pk) as uow:
         async with evaluation_guard(runtime.settings.statement_timeout_ms):
             counts, total = await uow.customers.count_each([cond for _, cond in chunk])
-        for (segment, _), count in zip(chunk, counts, strict=True):
+        # In id order, as every transaction locking several segment rows takes them (an
+        # activation of many): in another order, the two deadlocked.
+        counted = sorted(zip(chunk, counts, strict=True), key=lambda pair: pair[0][0].id)
+        for (segment, _), count in counted:
             assert segment.pk is not None
             await uow.segments.record_stats(segment.pk, count, total, now, None)
         await uow.commit()
