@@ -64,6 +64,9 @@ async def run(bench: Bench) -> None:
         bench, SINGLE_PREFIX, [("single", single)], "_fanout_single", key, pk
     )
     one = Toggler(bench, key, pk, single_ids, SINGLE_PROBE, SINGLE_INDUSTRY)
+    # Each write updates 100 segments' counters: without autovacuum, earlier runs' dead
+    # rows slowed that update several times over (6 ms against 1.5 once vacuumed).
+    await bench.tidy("segment", "segment_member", "segment_event", "workspace")
     await fan_out(bench, one, 1, ONE_ROUNDS, "live_fanout.1_event")
     await fan_out(bench, toggle, 1, ONE_ROUNDS)
     await commit_to_subscriber(bench, toggle, ONE_ROUNDS)
