@@ -207,18 +207,16 @@ def views_from_rows(rows: Sequence[Any]) -> list[CustomerView]:
     return [CustomerView(*getter(row)) for row in rows]
 
 
-_GET_ONE = select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child")).where(
-    c.c.workspace_pk == bindparam("get_workspace_pk"), c.c.id == bindparam("get_customer_id")
+_VIEWS = select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child")).where(
+    c.c.workspace_pk == bindparam("views_workspace_pk")
 )
-_GET = Compiled.of(_GET_ONE, get_workspace_pk=0, get_customer_id="")
+"""One workspace's customers as views read them, hasChild included."""
+_GET = Compiled.of(
+    _VIEWS.where(c.c.id == bindparam("get_customer_id")), views_workspace_pk=0, get_customer_id=""
+)
 _GET_MANY = Compiled.of(
-    select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child"))
-    .where(
-        c.c.workspace_pk == bindparam("many_workspace_pk"),
-        c.c.id == any_(bindparam("many_ids", type_=ARRAY(String))),
-    )
-    .order_by(c.c.id),
-    many_workspace_pk=0,
+    _VIEWS.where(c.c.id == any_(bindparam("many_ids", type_=ARRAY(String)))).order_by(c.c.id),
+    views_workspace_pk=0,
     many_ids=[],
 )
 
@@ -320,17 +318,12 @@ class CustomerRepository:
 
     # ---- reads ---------------------------------------------------------
 
-    def select_views(self) -> Select[Any]:
-        return select(*CUSTOMER_COLUMNS, has_child_expr().label("has_child")).where(
-            c.c.workspace_pk == self.workspace_pk
-        )
-
     async def get(self, customer_id: str) -> CustomerView | None:
         """One customer by its id: a statement compiled once (customer(id:), node(id:)),
         run by the driver (persistence.driver): SQLAlchemy builds, compiles and wraps
         nothing."""
         row = await _GET.fetchrow(
-            self.conn, get_workspace_pk=self.workspace_pk, get_customer_id=customer_id
+            self.conn, views_workspace_pk=self.workspace_pk, get_customer_id=customer_id
         )
         return view_from_record(row) if row else None
 
@@ -341,7 +334,7 @@ class CustomerRepository:
             found = await self.get(ids[0])
             return [found] if found is not None else []
         rows = await _GET_MANY.fetch(
-            self.conn, many_workspace_pk=self.workspace_pk, many_ids=list(ids)
+            self.conn, views_workspace_pk=self.workspace_pk, many_ids=list(ids)
         )
         return views_from_rows(rows)
 
